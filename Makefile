@@ -1,0 +1,39 @@
+# User entry points. The first target that needs Python creates .venv and installs the pins.
+MODEL    ?= ern_tiny
+DATASET  ?= fashion_mnist
+EPOCHS   ?= 30
+IMAGES   ?= 1000
+FOLDING  ?=
+PY       := .venv/bin/python
+BUILD    := build/$(MODEL)
+FMNIST   := /usr/share/datasets/fashion-mnist
+
+.PHONY: setup test train eval export lower verify estimate hls overlay deploy bench data clean
+
+setup: .venv/.stamp
+
+.venv/.stamp: requirements.txt
+	@test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+# Debian ships Fashion-MNIST as IDX files; install the package when missing and we can.
+data:
+	@if [ -z "$$ERN_DATA_FASHION_MNIST" ] && [ ! -f $(FMNIST)/t10k-labels-idx1-ubyte.gz ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing dataset-fashion-mnist (Debian)"; \
+	    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) || \
+	     echo "could not install dataset-fashion-mnist; set ERN_DATA_FASHION_MNIST=<folder of IDX files>"; \
+	  else echo "Fashion-MNIST missing: apt-get install dataset-fashion-mnist, or set ERN_DATA_FASHION_MNIST"; fi; \
+	fi
+
+test: setup data
+	$(PY) -m pytest -q tests
+
+train: setup data
+	$(PY) -m training.train --model $(MODEL) --dataset $(DATASET) --epochs $(EPOCHS)
+
+eval: setup data
+	$(PY) -m training.evaluate --model $(MODEL) --dataset $(DATASET)
