@@ -37,3 +37,27 @@ train: setup data
 
 eval: setup data
 	$(PY) -m training.evaluate --model $(MODEL) --dataset $(DATASET)
+
+# ---- stage 2: QONNX export and lowering to the integer model package -------------------
+CKPT := models/$(MODEL)/model.pt
+
+$(BUILD)/model.onnx: $(CKPT) | setup
+	$(PY) -m training.export --model $(MODEL) --out $@
+
+export: setup $(BUILD)/model.onnx
+
+# ---- estimate (performance model, folding, fit check) ----------------------------------
+# ern_tiny's goal (issue 5): >= 6,100 FPS within 40,000 LUT and 120 BRAM36.
+EST_ARGS_ern_tiny := --target-fps 6100 --budget-lut 40000 --budget-bram 120
+
+$(BUILD)/dataflow/model.json: $(BUILD)/model.onnx $(wildcard hls/lower/*.py host/*.py) | setup
+	$(PY) -m hls.lower --onnx $< --out $(BUILD)/dataflow
+
+lower: setup $(BUILD)/dataflow/model.json
+
+verify: setup data $(BUILD)/dataflow/model.json
+	$(PY) tools/verify.py --model $(MODEL)
+
+estimate: setup $(BUILD)/dataflow/model.json
+	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json \
+	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING),$(EST_ARGS_$(MODEL)))

@@ -1,0 +1,182 @@
+"""The model zoo: ERNs (ern.md) and the BNN-PYNQ CNV topology with w1a2, by name.
+
+Every conv and FC has binary weights; every activation is 2-bit. The residual stream is
+(1/32) * integer: it is written only by shared-constant convs that read integer codes.
+"""
+from dataclasses import asdict, dataclass, field
+from typing import List, Tuple
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+from brevitas.nn import QuantIdentity
+
+from .layers import (PixelEmbedding, TwoBitAct, binary_conv, binary_conv_valid, binary_linear)
+from .quant import Uint8Pixel
+
+
+@dataclass(frozen=True)
+class ERNConfig:
+    """One ERN. Stem: convs of `stem_widths` with `stem_strides` (3x3), then a 1x1
+    shared-constant conv into the residual stream of width stages[0][0] (or its expansion)."""
+    stem_widths: Tuple[int, ...]
+    stem_strides: Tuple[int, ...]
+    stages: Tuple[Tuple[int, int, int], ...]  # (width, blocks, stride)
+    block: str = "basic"                       # "basic" | "bottleneck"
+    embed_k: int = 10                          # thermometer channels per colour channel
+    embed_bits: int = 2
+
+    def __post_init__(self):
+        if len(self.stem_widths) != len(self.stem_strides):
+            raise ValueError("stem_widths and stem_strides must have the same length")
+        if self.block not in ("basic", "bottleneck"):
+            raise ValueError(f"block must be 'basic' or 'bottleneck', not {self.block!r}")
+
+
+class BasicBlock(nn.Module):
+    """Pre-activation basic block: BN0 -> act0 -> [1x1 shortcut] ; conv3x3(stride) -> BN1 ->
+    act1 (codes) -> conv3x3 (shared constant) -> + shortcut."""
+    expansion = 1
+
+    def __init__(self, c_in, width, stride, shortcut):
+        super().__init__()
+        self.bn0 = nn.BatchNorm2d(c_in)
+        # act0 feeds the shared-constant shortcut when there is one: it must emit codes.
+        self.act0 = TwoBitAct(post_scale=not shortcut)
+        self.shortcut = binary_conv(c_in, width, 1, stride, shared_constant=True) if shortcut else None
+        self.conv1 = binary_conv(c_in, width, 3, stride)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.act1 = TwoBitAct(post_scale=False)
+        self.conv2 = binary_conv(width, width, 3, shared_constant=True)
+
+    def forward(self, x):
+        h = self.act0(self.bn0(x))
+        skip = self.shortcut(h) if self.shortcut is not None else x
+        h = self.act1(self.bn1(self.conv1(h)))
+        return self.conv2(h) + skip
+
+
+class BottleneckBlock(nn.Module):
+    """Pre-activation bottleneck: 1x1 / 3x3 (stride) / 1x1 (shared constant, x4 expansion)."""
+    expansion = 4
+
+    def __init__(self, c_in, width, stride, shortcut):
+        super().__init__()
+        out = width * self.expansion
+        self.bn0 = nn.BatchNorm2d(c_in)
+        self.act0 = TwoBitAct(post_scale=not shortcut)
+        self.shortcut = binary_conv(c_in, out, 1, stride, shared_constant=True) if shortcut else None
+        self.conv1 = binary_conv(c_in, width, 1)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.act1 = TwoBitAct()
+        self.conv2 = binary_conv(width, width, 3, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.act2 = TwoBitAct(post_scale=False)
+        self.conv3 = binary_conv(width, out, 1, shared_constant=True)
+
+    def forward(self, x):
+        h = self.act0(self.bn0(x))
+        skip = self.shortcut(h) if self.shortcut is not None else x
+        h = self.act1(self.bn1(self.conv1(h)))
+        h = self.act2(self.bn2(self.conv2(h)))
+        return self.conv3(h) + skip
+
+
+class ERN(nn.Module):
+    """Efficiera Residual Network. Input: raw uint8 pixels as a float tensor N x C x H x W."""
+
+    def __init__(self, config: ERNConfig, in_channels: int = 3, num_classes: int = 10):
+        super().__init__()
+        self.config = config
+        self.embed = PixelEmbedding(in_channels, config.embed_k, config.embed_bits)
+        stem, c = [], self.embed.out_channels
+        for i, (w, s) in enumerate(zip(config.stem_widths, config.stem_strides)):
+            last = i == len(config.stem_widths) - 1
+            stem += [binary_conv(c, w, 3, s), nn.BatchNorm2d(w), TwoBitAct(post_scale=not last)]
+            c = w
+        self.stem = nn.Sequential(*stem)
+        self.stem_out = binary_conv(c, config.stages[0][0], 1, shared_constant=True)
+        block_cls = BasicBlock if config.block == "basic" else BottleneckBlock
+        blocks, c = [], config.stages[0][0]
+        for width, n, stride in config.stages:
+            for b in range(n):
+                blocks.append(block_cls(c, width, stride if b == 0 else 1, shortcut=b == 0))
+                c = width * block_cls.expansion
+        self.blocks = nn.Sequential(*blocks)
+        self.head_bn = nn.BatchNorm2d(c)
+        self.head_act = TwoBitAct()
+        self.classifier = binary_conv(c, num_classes, 1)
+
+    def forward(self, x):
+        h = self.stem_out(self.stem(self.embed(x)))
+        h = self.blocks(h)
+        h = self.classifier(self.head_act(self.head_bn(h)))
+        return h.mean(dim=(2, 3))  # conv before pool: integer class sums on the accelerator
+
+
+class CNV(nn.Module):
+    """BNN-PYNQ's CNV with 1-bit weights and 2-bit activations: 8-bit pixel input (28x28
+    zero-padded to 32x32), unpadded 3x3 convs 64,64,pool,128,128,pool,256,256, FC 512,512,C.
+    Not fully w1a2 in its input (8-bit), which is what ERNs change."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, pad_to: int = 32):
+        super().__init__()
+        self.pad_to = pad_to
+        self.input_quant = QuantIdentity(act_quant=Uint8Pixel)
+        layers, c = [], in_channels
+        for w, pool in ((64, False), (64, True), (128, False), (128, True), (256, False), (256, False)):
+            layers += [binary_conv_valid(c, w, 3), nn.BatchNorm2d(w), TwoBitAct()]
+            if pool:
+                layers.append(nn.MaxPool2d(2))
+            c = w
+        self.features = nn.Sequential(*layers)
+        fcs = []
+        for w in (512, 512):
+            fcs += [binary_linear(c, w), nn.BatchNorm1d(w), TwoBitAct()]
+            c = w
+        fcs.append(binary_linear(c, num_classes))
+        self.classifier = nn.Sequential(*fcs)
+
+    def forward(self, x):
+        pad = (self.pad_to - x.shape[-1]) // 2
+        if pad > 0:
+            x = F.pad(x, (pad, pad, pad, pad))
+        h = self.features(self.input_quant(x))
+        return self.classifier(torch.flatten(h, 1))
+
+
+ZOO = {
+    # On-chip on a PYNQ-Z2: ~1.27 M binary weights.
+    "ern_tiny": ERNConfig(stem_widths=(64, 64), stem_strides=(2, 1),
+                          stages=((64, 1, 1), (128, 1, 2), (256, 1, 2))),
+    "ern18_x075": ERNConfig((64, 64, 64), (2, 1, 2), ((64, 2, 1), (128, 2, 2), (256, 2, 2), (384, 2, 2))),
+    "ern18": ERNConfig((64, 64, 64), (2, 1, 2), ((64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2))),
+    "ern34": ERNConfig((64, 64, 64), (2, 1, 2), ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2))),
+    "ern50": ERNConfig((64, 64, 64), (2, 1, 2), ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)),
+                       block="bottleneck"),
+    "ern101": ERNConfig((64, 64, 64), (2, 1, 2), ((64, 3, 1), (128, 4, 2), (256, 23, 2), (512, 3, 2)),
+                        block="bottleneck"),
+}
+PEERS = {"cnv_w1a2": CNV}
+MODEL_NAMES = tuple(ZOO) + tuple(PEERS)
+
+
+def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> nn.Module:
+    """A zoo model by name; unknown names list what exists."""
+    if name in ZOO:
+        return ERN(ZOO[name], in_channels, num_classes)
+    if name in PEERS:
+        return PEERS[name](in_channels, num_classes)
+    raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
+
+
+def binary_weight_count(model: nn.Module) -> int:
+    """Number of binary weights (every conv/FC weight is one bit; BN is not counted)."""
+    return sum(m.weight.numel() for m in model.modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear)))
+
+
+def binary_weight_megabytes(model: nn.Module) -> float:
+    """Model size as the paper's table matches it: one bit per conv/FC weight, in MiB (2^20
+    bytes); BN parameters, thresholds and scales are not counted."""
+    return binary_weight_count(model) / 8 / 2 ** 20
