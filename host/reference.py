@@ -1,0 +1,121 @@
+"""The numpy CPU reference: executes a model package bit-exactly (integer semantics).
+
+    ref = Reference(load("build/ern_tiny/dataflow"))
+    ref.class_sums(images)   # int64 (N, classes), what the accelerator emits
+    ref.logits(images)       # float (N, classes): head scale and divisor applied
+    ref.predict(images)      # int64 (N,) labels
+    ref.trace(images)        # every stream by name, for per-layer comparison
+
+The executor only walks the layers in order; each op executes itself (host.ops).
+Runs on the board: Python 3.10, numpy >= 1.21, nothing else.
+
+CLI: python -m host.reference --package build/<m>/dataflow --images x.npy [--labels y.npy]
+"""
+import argparse
+import sys
+import time
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from host.package import Package, load
+
+DEFAULT_BATCH_SIZE = 64
+
+
+class Reference:
+    """Executes a Package on batches of uint8 images N x H x W x C."""
+
+    def __init__(self, package: Package, batch_size: int = DEFAULT_BATCH_SIZE):
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.package = package
+        self.batch_size = batch_size
+        # Resolved once: each layer's params by short name, in execution order.
+        self._steps = [(layer, package.layer_params(layer)) for layer in package.layers]
+
+    def check_images(self, images: np.ndarray) -> np.ndarray:
+        """The images, or a one-line ValueError naming what was expected and what came."""
+        expected = self.package.input_shape
+        if (not isinstance(images, np.ndarray) or images.dtype != np.uint8
+                or images.ndim != 4 or images.shape[1:] != expected):
+            got = (f"{images.dtype} array of shape {images.shape}" if isinstance(images, np.ndarray)
+                   else type(images).__name__)
+            raise ValueError(f"images: expected a uint8 array of shape (N, {', '.join(map(str, expected))}), "
+                             f"got {got}")
+        return images
+
+    def run_batch(self, images: np.ndarray, keep_all: bool = False) -> Dict[str, np.ndarray]:
+        """Execute one batch; returns the output stream, or every stream when keep_all."""
+        streams = {self.package.input: images}
+        for layer, params in self._steps:
+            # Every stream has one consumer: pop it so its memory goes as soon as it is read.
+            take = streams.get if keep_all else streams.pop
+            outputs = layer.operator.execute([take(name) for name in layer.inputs], params)
+            streams.update(zip(layer.outputs, outputs))
+        return streams if keep_all else {self.package.output: streams[self.package.output]}
+
+    def run(self, images: np.ndarray, keep_all: bool = False,
+            batch_size: Optional[int] = None) -> Dict[str, np.ndarray]:
+        """run_batch over the whole set, `batch_size` images at a time, concatenated."""
+        images = self.check_images(images)
+        step = batch_size or self.batch_size
+        parts: Dict[str, List[np.ndarray]] = {}
+        for start in range(0, max(len(images), 1), step):
+            for name, value in self.run_batch(images[start:start + step], keep_all).items():
+                parts.setdefault(name, []).append(value)
+        return {name: np.concatenate(values) if len(values) > 1 else values[0]
+                for name, values in parts.items()}
+
+    def class_sums(self, images: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
+        """Integer class sums, int64 (N, classes)."""
+        sums = self.run(images, batch_size=batch_size)[self.package.output]
+        return sums.reshape(len(images), self.package.classes).astype(np.int64, copy=False)
+
+    def logits(self, images: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
+        """float64 (N, classes): scale[c] * sums[c] / divisor (the average pool's division)."""
+        return self.logits_from_sums(self.class_sums(images, batch_size))
+
+    def logits_from_sums(self, sums: np.ndarray) -> np.ndarray:
+        scale = self.package.head_scale.astype(np.float64)
+        return sums.astype(np.float64) * scale / self.package.head.divisor
+
+    def predict(self, images: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
+        """Labels, int64 (N,): the argmax of the logits (first class on a tie)."""
+        return np.argmax(self.logits(images, batch_size), axis=1)
+
+    def trace(self, images: np.ndarray, batch_size: Optional[int] = None) -> Dict[str, np.ndarray]:
+        """Every stream (N x H x W x C each), by name: for per-layer comparisons."""
+        return self.run(images, keep_all=True, batch_size=batch_size)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m host.reference", description=__doc__.split("\n")[0])
+    parser.add_argument("--package", required=True, help="model package folder (model.json, params.npz)")
+    parser.add_argument("--images", required=True, help=".npy of uint8 images N x H x W x C")
+    parser.add_argument("--labels", help=".npy of labels (N,): prints top-1")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--save", help="write the predictions and class sums to this .npz")
+    args = parser.parse_args(argv)
+    try:
+        reference = Reference(load(args.package), args.batch_size)
+        images = np.load(args.images, allow_pickle=False)
+        start = time.perf_counter()
+        sums = reference.class_sums(images)
+        seconds = time.perf_counter() - start
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    labels = np.argmax(reference.logits_from_sums(sums), axis=1)
+    line = f"images={len(images)} seconds={seconds:.3f} fps={len(images) / max(seconds, 1e-9):.1f}"
+    if args.labels:
+        truth = np.load(args.labels, allow_pickle=False)
+        line += f" top1={100.0 * np.mean(labels == truth):.2f}"
+    if args.save:
+        np.savez(args.save, predictions=labels, class_sums=sums)
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
