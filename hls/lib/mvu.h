@@ -1,0 +1,238 @@
+// Matrix-vector unit: binary weights x unsigned multi-bit activations (host/FORMAT.md `Conv`).
+//
+// For each input vector (one im2col row of MW columns) it computes MH dot products
+//   acc[o] = sum_col W[o][col] * a[col],  W in {-1,+1}, a in 0 .. 2^IN_BITS - 1,
+// folded over PE rows and SIMD columns at a time: NF = MH/PE neuron folds, SF = MW/SIMD
+// synapse folds, one (nf, sf) tile per cycle, NF*SF cycles per vector (II=1).
+//
+// No multiplier: with a = sum_b 2^b a_b over its bit planes a_b in {0,1} and the weight bit
+// w = (W + 1)/2 (bit 1 = +1),
+//   sum_s W_s a_s = sum_b 2^b (2*popcount(w & a_b) - popcount(a_b))
+//                 = 2 * sum_b 2^b popcount(w & a_b)  -  sum_s a_s,
+// an AND/popcount per plane and PE, shifts and adds; the activation sum sum_s a_s is shared by
+// all PEs. (The XNOR form of the {-1,+1} decomposition is the same identity with the activation
+// planes read as +-1.)
+//
+// In:  SF beats per vector, SIMD activations of IN_BITS each (lane s = column sf*SIMD + s). After
+//      a sliding_window with the same SIMD this is exactly the (ky, kx, c) im2col order.
+// Out: NF beats per vector, PE lanes (lane pe of beat nf = output channel nf*PE + pe):
+//      mvu_threshold: OUT_BITS-wide codes; mvu_accumulate: ACC_BITS-wide two's complement sums.
+// Weights: weights[pe][nf*SF + sf] bit s = sign of W[nf*PE + pe][sf*SIMD + s] (1 = +1). The
+// caller partitions weights (and thresholds, direction) completely along dim 1 (PE).
+// With NF > 1 the SF beats of a vector are kept in an input buffer and replayed for every
+// neuron fold, so each vector is read once.
+#ifndef ERN_MVU_H
+#define ERN_MVU_H
+
+#include "common.h"
+
+namespace ern {
+
+/// Width of the signed accumulator that holds any dot product of MW columns of IN_BITS-wide
+/// unsigned activations with +-1 weights: |acc| <= MW * (2^IN_BITS - 1).
+constexpr unsigned mvu_acc_bits(unsigned mw, unsigned in_bits) {
+    return unsigned_bits((unsigned long long)mw * levels(in_bits)) + 1;
+}
+
+namespace detail {
+
+/// Bit plane b of a beat of SIMD lanes of IN_BITS: bit s = bit b of lane s.
+template <unsigned SIMD, unsigned IN_BITS>
+inline ap_uint<SIMD> bit_plane(const ap_uint<SIMD * IN_BITS>& x, unsigned b) {
+#pragma HLS INLINE
+    ap_uint<SIMD> plane;
+    for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+        plane[s] = x[s * IN_BITS + b];
+    }
+    return plane;
+}
+
+/// sum_s a_s of one beat, from its bit planes.
+template <unsigned SIMD, unsigned IN_BITS>
+inline ap_uint<unsigned_bits(SIMD * levels(IN_BITS))> activation_sum(const ap_uint<SIMD> planes[IN_BITS]) {
+#pragma HLS INLINE
+    ap_uint<unsigned_bits(SIMD * levels(IN_BITS))> sum = 0;
+    for (unsigned b = 0; b < IN_BITS; b++) {
+#pragma HLS UNROLL
+        sum += ap_uint<unsigned_bits(SIMD * levels(IN_BITS))>(popcount<SIMD>(planes[b])) << b;
+    }
+    return sum;
+}
+
+/// sum_b 2^b popcount(w & a_b): the dot product of the weight bits with the activations.
+template <unsigned SIMD, unsigned IN_BITS>
+inline ap_uint<unsigned_bits(SIMD * levels(IN_BITS))> masked_sum(const ap_uint<SIMD>& w,
+                                                                 const ap_uint<SIMD> planes[IN_BITS]) {
+#pragma HLS INLINE
+    ap_uint<unsigned_bits(SIMD * levels(IN_BITS))> sum = 0;
+    for (unsigned b = 0; b < IN_BITS; b++) {
+#pragma HLS UNROLL
+        const ap_uint<SIMD> hit = w & planes[b];
+        sum += ap_uint<unsigned_bits(SIMD * levels(IN_BITS))>(popcount<SIMD>(hit)) << b;
+    }
+    return sum;
+}
+
+/// Next input beat of the MVU loop: read from the stream during the first neuron fold (and
+/// kept for the others when NF > 1), replayed from the buffer afterwards.
+template <unsigned SF, unsigned NF, int WIDTH>
+inline ap_uint<WIDTH> mvu_input(hls::stream<ap_uint<WIDTH> >& in, ap_uint<WIDTH> inbuf[SF], unsigned sf, unsigned nf) {
+#pragma HLS INLINE
+    ap_uint<WIDTH> x;
+    if (nf == 0) {
+        x = in.read();
+        if (NF > 1) inbuf[sf] = x;
+    } else {
+        x = inbuf[sf];
+    }
+    return x;
+}
+
+/// One (nf, sf) tile: acc[pe] (+)= sum_s W[pe][s] a[s] for the PE rows of the current neuron
+/// fold; `first` starts a new sum (sf == 0).
+/// @tparam SIMD    columns per cycle
+/// @tparam PE      rows per cycle
+/// @tparam IN_BITS width of the unsigned activations
+/// @tparam TILES   weight words per PE (NF*SF)
+/// @tparam AW      accumulator width
+template <unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned TILES, int AW>
+inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x, const ap_uint<SIMD> weights[PE][TILES], unsigned tile,
+                     bool first, ap_int<AW> acc[PE]) {
+#pragma HLS INLINE
+    constexpr unsigned TW = unsigned_bits(SIMD * levels(IN_BITS)) + 2;  // one tile's contribution
+    ap_uint<SIMD> planes[IN_BITS];
+#pragma HLS ARRAY_PARTITION variable=planes complete
+    for (unsigned b = 0; b < IN_BITS; b++) {
+#pragma HLS UNROLL
+        planes[b] = bit_plane<SIMD, IN_BITS>(x, b);
+    }
+    const ap_int<TW> asum = activation_sum<SIMD, IN_BITS>(planes);
+    for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+        const ap_int<TW> dot = masked_sum<SIMD, IN_BITS>(weights[pe][tile], planes);
+        const ap_int<TW> contribution = (dot << 1) - asum;
+        acc[pe] = (first ? ap_int<AW>(0) : acc[pe]) + contribution;
+    }
+}
+
+/// Advance the fold counters by one tile.
+template <unsigned SF, unsigned NF>
+inline void mvu_advance(unsigned& sf, unsigned& nf, unsigned& tile) {
+#pragma HLS INLINE
+    tile++;
+    if (++sf == SF) {
+        sf = 0;
+        if (++nf == NF) {
+            nf = 0;
+            tile = 0;
+        }
+    }
+}
+
+/// Compile-time checks shared by both output modes.
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS>
+struct MvuShape {
+    static_assert(MW % SIMD == 0, "mvu: SIMD must divide the matrix width");
+    static_assert(MH % PE == 0, "mvu: PE must divide the matrix height");
+    static_assert(IN_BITS >= 1 && IN_BITS <= 8, "mvu: IN_BITS must be 1..8");
+    static constexpr unsigned SF = MW / SIMD;    ///< synapse folds (beats per vector)
+    static constexpr unsigned NF = MH / PE;      ///< neuron folds (output beats per vector)
+    static constexpr unsigned TILES = NF * SF;   ///< weight words per PE
+    static constexpr unsigned AW = mvu_acc_bits(MW, IN_BITS);  ///< accumulator width
+};
+
+}  // namespace detail
+
+/// Matrix-vector-threshold unit: codes #{j : direction[o]*acc[o] >= thresholds[o][j]}.
+/// @tparam MW       matrix width (columns: K*K*C_in)
+/// @tparam MH       matrix height (rows: C_out)
+/// @tparam VECTORS  input vectors per frame (output pixels HO*WO)
+/// @tparam SIMD     columns per cycle (divides MW; C_in after a sliding window)
+/// @tparam PE       rows per cycle (divides MH)
+/// @tparam IN_BITS  width of the unsigned input activations (1..8)
+/// @tparam OUT_BITS width of the output codes (2^OUT_BITS - 1 thresholds per row)
+/// @tparam TH_BITS  width of the signed thresholds
+/// @param in         SF = MW/SIMD beats per vector
+/// @param out        NF = MH/PE beats per vector
+/// @param weights    [pe][nf*SF + sf]: SIMD weight bits of rows nf*PE+pe, columns sf*SIMD..
+/// @param thresholds [pe][nf][j]: threshold j of row nf*PE + pe, ascending in j
+/// @param direction  [pe][nf]: +1 or -1 (-1 where the folded BN scale is negative)
+/// @param frames     number of frames this call processes
+template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
+          unsigned OUT_BITS, unsigned TH_BITS>
+void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+                   const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
+                   const ap_int<TH_BITS> thresholds[PE][MH / PE][levels(OUT_BITS)],
+                   const ap_int<2> direction[PE][MH / PE], unsigned frames) {
+    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS> shape;
+    constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
+    ap_uint<SIMD * IN_BITS> inbuf[SF];
+    ap_int<shape::AW> acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+
+    for (unsigned f = 0; f < frames; f++) {
+        unsigned sf = 0, nf = 0, tile = 0;
+        for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
+#pragma HLS PIPELINE II=1
+            const ap_uint<SIMD * IN_BITS> x = detail::mvu_input<SF, NF>(in, inbuf, sf, nf);
+            detail::mvu_tile<SIMD, PE, IN_BITS, TILES>(x, weights, tile, sf == 0, acc);
+            if (sf == SF - 1) {
+                ap_uint<PE * OUT_BITS> word = 0;
+                for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                    set_lane<OUT_BITS>(word, pe, threshold_code<levels(OUT_BITS), OUT_BITS, TH_BITS>(
+                                                     acc[pe], thresholds[pe][nf], direction[pe][nf]));
+                }
+                out.write(word);
+            }
+            detail::mvu_advance<SF, NF>(sf, nf, tile);
+        }
+    }
+}
+
+/// Matrix-vector unit emitting the raw accumulators (residual stream, class sums).
+/// @tparam MW       matrix width (columns: K*K*C_in)
+/// @tparam MH       matrix height (rows: C_out)
+/// @tparam VECTORS  input vectors per frame (output pixels HO*WO)
+/// @tparam SIMD     columns per cycle (divides MW)
+/// @tparam PE       rows per cycle (divides MH)
+/// @tparam IN_BITS  width of the unsigned input activations (1..8)
+/// @tparam ACC_BITS width of the output lanes (two's complement; the stream's width, which
+///                  may be narrower than mvu_acc_bits when the weights bound the sums tighter)
+/// @param in      SF = MW/SIMD beats per vector
+/// @param out     NF = MH/PE beats per vector
+/// @param weights [pe][nf*SF + sf]: SIMD weight bits of rows nf*PE+pe, columns sf*SIMD..
+/// @param frames  number of frames this call processes
+template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
+          unsigned ACC_BITS>
+void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * ACC_BITS> >& out,
+                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned frames) {
+    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS> shape;
+    constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
+    ap_uint<SIMD * IN_BITS> inbuf[SF];
+    ap_int<shape::AW> acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+
+    for (unsigned f = 0; f < frames; f++) {
+        unsigned sf = 0, nf = 0, tile = 0;
+        for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
+#pragma HLS PIPELINE II=1
+            const ap_uint<SIMD * IN_BITS> x = detail::mvu_input<SF, NF>(in, inbuf, sf, nf);
+            detail::mvu_tile<SIMD, PE, IN_BITS, TILES>(x, weights, tile, sf == 0, acc);
+            if (sf == SF - 1) {
+                ap_uint<PE * ACC_BITS> word = 0;
+                for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                    set_lane<ACC_BITS>(word, pe, acc[pe]);
+                }
+                out.write(word);
+            }
+            detail::mvu_advance<SF, NF>(sf, nf, tile);
+        }
+    }
+}
+
+}  // namespace ern
+
+#endif  // ERN_MVU_H
