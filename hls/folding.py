@@ -1,0 +1,395 @@
+"""Folding files (PE / SIMD per layer) and the automatic folding search.
+
+A folding file is hand-editable JSON keyed by layer name (the names in model.json):
+
+    {
+      "_comment": "keys starting with '_' are ignored",
+      "conv1": {"pe": 32, "simd": 32},
+      "fc8":   {"pe": 5, "simd": 1, "mem": "lut"},
+      "pool0": {"pe": 64}
+    }
+
+``pe`` (output channels per cycle; channels per cycle for streaming layers) and ``simd`` (input
+channels per cycle, Conv only) must divide the layer's dimensions; ``mem`` (Conv, optional:
+"auto", "bram" or "lut") forces where the weights go. Layers a file does not name are folded
+automatically: the cheapest folding that does not slow the design below the II the named layers
+set (or the target FPS when one is given).
+
+The search (``search``): per layer, every valid folding is a (cycles, cost) point; for a target
+initiation interval II each layer independently takes its cheapest point with cycles <= II,
+where "cheapest" is LUT + lambda * BRAM36 for an exchange rate lambda (memories are placed in
+block or distributed RAM at the same rate). Layers do not interact except through the totals, so
+for a given lambda this is exact; sweeping lambda trades LUT against BRAM. ``target_fps`` ->
+II = clock / fps, the cheapest design within the budget (least LUT, then least BRAM);
+otherwise the smallest II for which some lambda fits the budget (binary search over the II
+values the layers can reach).
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from hls import resources as R
+from hls.design import Design, evaluate, stream_cost, stream_offsets
+from hls.opmodels import Ctx, EstimateError, Graph
+
+
+class FoldingError(EstimateError):
+    """A folding file that does not match the model (one-line message)."""
+
+
+class FitError(EstimateError):
+    """No folding fits the budget; the message names the costliest layers and what would fit."""
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+
+RATE_KEY = "_lut_per_bram"
+
+
+def read_folding(path) -> dict:
+    """The raw folding file: {layer name: {"pe": .., "simd": .., "mem": ..}}. Keys with a leading
+    underscore are comments, except "_lut_per_bram" (the LUTs-per-BRAM36 exchange rate at which
+    the search placed memories; kept under the same key in the returned dict)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FoldingError(f"folding file {path}: not found")
+    except json.JSONDecodeError as e:
+        raise FoldingError(f"folding file {path}: not valid JSON ({e.msg}, line {e.lineno})")
+    if not isinstance(raw, dict):
+        raise FoldingError(f"folding file {path}: expected a JSON object {{layer: {{pe, simd}}}}")
+    out = {k: v for k, v in raw.items() if not str(k).startswith("_")}
+    if RATE_KEY in raw:
+        rate = raw[RATE_KEY]
+        if not isinstance(rate, (int, float)) or rate < 0:
+            raise FoldingError(f"folding file {path}: {RATE_KEY} must be a number >= 0")
+        out[RATE_KEY] = float(rate)
+    return out
+
+
+def validate_folding(folding: dict, g: Graph, source: str = "folding") -> dict:
+    """Check names, keys and divisibility; returns a clean copy. Raises FoldingError (one line)."""
+    out = {}
+    names = [l["name"] for l in g.layers]
+    for name, fold in folding.items():
+        if name == RATE_KEY:
+            out[name] = fold
+            continue
+        if name not in g.by_name:
+            raise FoldingError(f"{source}: layer {name!r} is not in model {g.name!r}; valid "
+                               f"names: {', '.join(names)}")
+        if not isinstance(fold, dict):
+            raise FoldingError(f"{source}: layer {name!r}: expected {{\"pe\": .., \"simd\": ..}}, "
+                               f"got {fold!r}")
+        layer = g.by_name[name]
+        m = g.model(layer)
+        fold = dict(fold)
+        for key in m.fold_keys:
+            fold.setdefault(key, 1)
+        err = m.check(layer, fold, g)
+        if err:
+            raise FoldingError(f"{source}: {err}")
+        out[name] = fold
+    return out
+
+
+def write_folding(path, folding: dict, g: Graph | None = None, comment: str | None = None,
+                  lut_per_bram: float | None = None) -> Path:
+    """Write a folding file (layer order of the model when ``g`` is given)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    order = [l["name"] for l in g.layers] if g is not None else list(folding)
+    data = {}
+    if comment:
+        data["_comment"] = comment
+    if lut_per_bram is not None:
+        data[RATE_KEY] = round(lut_per_bram, 6)
+    for name in order:
+        if name in folding:
+            data[name] = {k: folding[name][k] for k in ("pe", "simd", "mem") if k in folding[name]}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Search
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Resource budget as fractions of the part (issue 5 default: 70% LUT, 85% BRAM36, 0 DSP)."""
+
+    lut_frac: float = 0.70
+    bram_frac: float = 0.85
+    dsp: int = 0
+    part: R.Part = R.XC7Z020
+    lut_max: float | None = None      # absolute limits, when given, replace the fractions
+    bram_max: float | None = None
+
+    @property
+    def lut(self) -> float:
+        if self.lut_max is not None:
+            return float(self.lut_max)
+        return math.floor(self.part.lut * self.lut_frac)
+
+    @property
+    def bram36(self) -> float:
+        if self.bram_max is not None:
+            return float(self.bram_max)
+        return math.floor(self.part.bram36 * self.bram_frac * 2) / 2
+
+    def allows(self, d: Design) -> bool:
+        t = d.totals
+        return (t.lut <= self.lut and t.bram36 <= self.bram36 and t.dsp <= self.dsp
+                and t.ff <= self.part.ff and t.lutram <= self.part.lutram)
+
+    def describe(self) -> str:
+        return (f"{self.lut / self.part.lut:.0%} LUT = {self.lut:,.0f}, "
+                f"{self.bram36 / self.part.bram36:.0%} BRAM36 = {self.bram36:g}, {self.dsp} DSP "
+                f"of the {self.part.name}")
+
+    def as_dict(self) -> dict:
+        return {"lut": self.lut, "bram36": self.bram36, "dsp": self.dsp,
+                "lut_frac": round(self.lut / self.part.lut, 4),
+                "bram_frac": round(self.bram36 / self.part.bram36, 4)}
+
+
+LAMBDAS = (0.0, 25.0, 50.0, 100.0, 200.0, 380.0, 800.0, 1600.0, 4000.0, 1e5)
+
+
+class _Space:
+    """Every layer's valid foldings with their cycles, and their costs per lambda (cached)."""
+
+    def __init__(self, g: Graph, fixed: dict | None = None):
+        self.g = g
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k != RATE_KEY}
+        self.options = {}
+        for layer in g.layers:
+            m = g.model(layer)
+            if layer["name"] in self.fixed:
+                folds = [self.fixed[layer["name"]]]
+            else:
+                folds = m.choices(layer, g)
+            self.options[layer["name"]] = [(m.cycles(layer, f, g)["cycles"], f) for f in folds]
+        self._cost = {}
+
+    def cost(self, name: str, i: int, lam: float) -> float:
+        key = (name, i, lam)
+        if key not in self._cost:
+            layer = self.g.by_name[name]
+            fold = self.options[name][i][1]
+            c = self.g.model(layer).cost(layer, fold, self.g, Ctx(lut_per_bram=_rate(lam)))
+            self._cost[key] = c.lut + lam * c.bram36 + 1e6 * c.dsp + 1e-3 * c.bram36
+        return self._cost[key]
+
+    def min_ii(self) -> int:
+        return max(min(c for c, _ in opts) for opts in self.options.values())
+
+    def candidate_iis(self) -> list:
+        lo = self.min_ii()
+        return sorted({c for opts in self.options.values() for c, _ in opts if c >= lo})
+
+    def pick(self, ii: int, lam: float) -> dict | None:
+        """Cheapest folding per layer with cycles <= ii at exchange rate lam."""
+        out = {}
+        for name, opts in self.options.items():
+            best, best_c = None, math.inf
+            for i, (cyc, fold) in enumerate(opts):
+                if cyc <= ii:
+                    c = self.cost(name, i, lam)
+                    if c < best_c:
+                        best, best_c = fold, c
+            if best is None:
+                return None
+            out[name] = dict(best)
+        return out
+
+
+def _rate(lam: float) -> float:
+    return lam if lam > 0 else 1e-9
+
+
+def _pin_weight_memories(g: Graph, fold: dict, lam: float) -> None:
+    """Record in ``fold`` where the weights go (block or distributed) at exchange rate lam."""
+    for name, f in fold.items():
+        layer = g.by_name[name]
+        if "simd" in g.model(layer).fold_keys and "mem" not in f:
+            c = g.model(layer).cost(layer, f, g, Ctx(lut_per_bram=_rate(lam)))
+            style = c.items.get("weights", {}).get("style")
+            if style in ("bram", "lut"):
+                f["mem"] = style
+
+
+def _refine(space: _Space, fold: dict, ii: int, lam: float, sweeps: int = 2) -> None:
+    """Coordinate descent on the per-layer choice including the FIFOs / width converters on the
+    layer's streams (which depend on the neighbours' foldings): a streaming layer whose PE
+    matches the next layer's SIMD needs no converter."""
+    g = space.g
+    ctx = Ctx(lut_per_bram=_rate(lam))
+    off = stream_offsets(g)
+
+    def local(name):
+        layer = g.by_name[name]
+        c = 0.0
+        for sname in list(layer["inputs"]) + list(layer["outputs"]):
+            f = stream_cost(g, sname, fold, ctx, off)
+            if f is not None:
+                c += f["lut"] + lam * f["bram36"]
+        return c
+
+    for _ in range(sweeps):
+        changed = False
+        for name, opts in space.options.items():
+            if name in space.fixed:
+                continue
+            cur = fold[name]
+            best_i, best_c = None, math.inf
+            for i, (cyc, f) in enumerate(opts):
+                if cyc > ii:
+                    continue
+                fold[name] = dict(f)
+                c = space.cost(name, i, lam) + local(name)
+                if c < best_c - 1e-6:
+                    best_i, best_c = i, c
+            fold[name] = dict(opts[best_i][1]) if best_i is not None else cur
+            changed |= fold[name] != cur
+        if not changed:
+            break
+
+
+def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float):
+    """(design within budget with least LUT, then BRAM) or (None, cheapest-LUT design)."""
+    best, closest = None, None
+    seen = []
+    for lam in LAMBDAS:
+        fold = space.pick(ii, lam)
+        if fold is None:
+            return None, None
+        _refine(space, fold, ii, lam)
+        _pin_weight_memories(space.g, fold, lam)
+        if fold in seen:
+            continue
+        seen.append(fold)
+        # the exchange rate is saved with the folding, so the file reproduces the design
+        d = evaluate(space.g, fold, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(lam)))
+        if budget.allows(d):
+            if best is None or (d.totals.lut, d.totals.bram36) < (best.totals.lut,
+                                                                  best.totals.bram36):
+                best = d
+        over = max(d.totals.lut / budget.lut, d.totals.bram36 / max(budget.bram36, 0.5))
+        if closest is None or over < closest[0]:
+            closest = (over, d)
+    return best, (closest[1] if closest else None)
+
+
+def search(g: Graph, clock_mhz: float = 100.0, target_fps: float | None = None,
+           budget: Budget = Budget(), fixed: dict | None = None) -> Design:
+    """The automatic folding. ``fixed``: layers whose folding is given (from a file).
+
+    With ``target_fps``: the cheapest design that reaches it within the budget. Without: the
+    fastest design within the budget. Raises FitError with a readable message otherwise.
+    """
+    space = _Space(g, fixed)
+    iis = space.candidate_iis()
+    # Does anything fit at all? (the slowest, cheapest design)
+    slowest, closest = _best_at(space, iis[-1], budget, clock_mhz)
+    if slowest is None:
+        raise FitError(_no_fit_message(g, closest, budget))
+    if target_fps is not None:
+        ii = int(clock_mhz * 1e6 // target_fps)
+        if ii < space.min_ii():
+            lim = max(space.options, key=lambda n: min(c for c, _ in space.options[n]))
+            raise FitError(
+                f"{g.name}: {target_fps:,.0f} FPS needs II <= {ii:,} cycles at {clock_mhz:g} MHz, "
+                f"but layer {lim!r} cannot go below {space.min_ii():,} cycles even fully "
+                f"unfolded (max {clock_mhz * 1e6 / space.min_ii():,.0f} FPS)")
+        best, closest = _best_at(space, ii, budget, clock_mhz)
+        if best is None:
+            top = _fastest(space, iis, budget, clock_mhz)
+            raise FitError(
+                f"{g.name}: {target_fps:,.0f} FPS does not fit the budget ({budget.describe()}): "
+                f"the cheapest folding for it needs {_totals(closest)}; costliest layers: "
+                f"{_costliest(closest, 'lut' if closest.totals.lut > budget.lut else 'bram36')}."
+                f" Within the budget the best is {top.fps:,.0f} FPS (II {top.ii:,} cycles, "
+                f"bottleneck {top.bottleneck!r}); or raise the budget "
+                f"(--budget-lut-pct / --budget-bram-pct).")
+        return best
+    return _fastest(space, iis, budget, clock_mhz)
+
+
+def _fastest(space: _Space, iis: list, budget: Budget, clock_mhz: float) -> Design:
+    lo, hi = 0, len(iis) - 1          # iis[hi] is known to fit
+    best, _ = _best_at(space, iis[hi], budget, clock_mhz)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        d, _ = _best_at(space, iis[mid], budget, clock_mhz)
+        if d is not None:
+            hi, best = mid, d
+        else:
+            lo = mid + 1
+    return best
+
+
+def _totals(d: Design) -> str:
+    t = d.totals
+    return f"{t.lut:,.0f} LUT, {t.bram36:g} BRAM36, {t.dsp:.0f} DSP"
+
+
+def _costliest(d: Design, key: str, n: int = 3) -> str:
+    rows = sorted(d.layers, key=lambda l: -l[key])[:n]
+    tot = getattr(d.totals, key) or 1
+    return ", ".join(f"{l['name']} ({l[key]:,.4g} {key.upper()}, {l[key] / tot:.0%})"
+                     for l in rows)
+
+
+def _no_fit_message(g: Graph, d: Design, budget: Budget) -> str:
+    """Even the slowest folding exceeds the budget: say what costs and what would fit."""
+    if d is None:
+        return f"{g.name}: no valid folding"
+    t = d.totals
+    parts = []
+    if t.bram36 > budget.bram36:
+        wbits = sum(l.get("weight_bits", 0) for l in d.layers)
+        excess = t.bram36 - budget.bram36
+        parts.append(
+            f"BRAM36 {t.bram36:g} > {budget.bram36:g} (weights {wbits / 1e6:.2f} Mbit = at "
+            f"least {wbits / 36864:.0f} BRAM36; costliest: {_costliest(d, 'bram36')}); it would "
+            f"fit with ~{excess * 36864 / 1e3:,.0f} kbit fewer weights (narrower or fewer of "
+            f"those layers), or a BRAM budget of >= {math.ceil(t.bram36)} BRAM36 "
+            f"(--budget-bram-pct {math.ceil(100 * t.bram36 / budget.part.bram36)}"
+            f"{', more than the part has' if t.bram36 > budget.part.bram36 else ''})")
+    if t.lut > budget.lut:
+        parts.append(
+            f"LUT {t.lut:,.0f} > {budget.lut:,.0f} (costliest: {_costliest(d, 'lut')}); it "
+            f"would fit with a LUT budget of >= {math.ceil(100 * t.lut / budget.part.lut)}% "
+            f"(--budget-lut-pct){' - more than the part has' if t.lut > budget.part.lut else ''}"
+            f", or fewer/narrower layers")
+    if t.dsp > budget.dsp:
+        parts.append(f"DSP {t.dsp:.0f} > {budget.dsp}")
+    if t.lutram > budget.part.lutram:
+        parts.append(f"distributed RAM {t.lutram:,.0f} > {budget.part.lutram:,} LUTs")
+    return (f"{g.name} does not fit {budget.part.name} within the budget ({budget.describe()}) "
+            f"even fully folded (PE = SIMD = 1, {d.fps:,.1f} FPS): " + "; ".join(parts))
+
+
+def complete(g: Graph, partial: dict, clock_mhz: float = 100.0, target_fps: float | None = None,
+             part: R.Part = R.XC7Z020) -> dict:
+    """Fold the layers ``partial`` does not name: cheapest (at the part's LUT/BRAM ratio) with
+    cycles <= the II of the named layers, or of the target FPS when given."""
+    space = _Space(g, partial)
+    if target_fps is not None:
+        ii = int(clock_mhz * 1e6 // target_fps)
+    elif space.fixed:
+        ii = max(space.options[n][0][0] for n in space.fixed)
+    else:
+        ii = space.candidate_iis()[-1]
+    lam = partial.get(RATE_KEY, part.lut / part.bram36)
+    return space.pick(max(ii, space.min_ii()), lam)
