@@ -1,0 +1,103 @@
+"""LowerConv: a Conv or Gemm with binary weights, reading the codes of an integer stream,
+becomes an IR `Conv` in accumulator mode (sliding window + matrix-vector unit) followed by a
+`Scale` that gives back the float tensor:
+
+    Scale(codes, s) -> Conv(W = sign * a_c)      becomes      Conv_ir(codes, sign) -> Scale(s * a_c)
+
+acc = sum sign * code is exact; s * a_c (input step times weight scale, two float32s) is exact in
+float64. Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c.
+
+A Gemm or MatMul (an FC layer) is a Conv on a 1 x 1 map; when it reads a flattened N x C x H x W map
+(Reshape/Flatten, H == W), it is a K = H conv over that map, its columns reordered from ONNX's
+c*H*W + y*W + x to the window order (y, x, c).
+"""
+import numpy as np
+from qonnx.transformation.base import Transformation
+
+from host.ops import pack_weights
+
+from . import ir
+from .bounds import integer_bounds
+from .graph import attr, insert_before, new_tensor, node_error, producer, remove_dead, shape
+from .quantizers import binary_weights
+
+FLATTEN_OPS = ("Reshape", "Flatten")
+FC_OPS = ("Gemm", "MatMul")  # Brevitas' QuantLinear exports as Gemm (dynamo) or MatMul (TorchScript)
+
+
+def _codes_source(model, node):
+    """(Scale node, flattened map or None) feeding the node's data input, or (None, None)."""
+    feed = producer(model, node.input[0])
+    if node.op_type in FC_OPS and feed is not None and feed.op_type in FLATTEN_OPS:
+        source = producer(model, feed.input[0])
+        if ir.is_scale(source):
+            in_shape, out_shape = shape(model, feed.input[0]), shape(model, feed.output[0])
+            if len(in_shape) == 4 and out_shape == [in_shape[0], int(np.prod(in_shape[1:]))]:
+                return source, feed
+            raise node_error(feed, f"reshapes {in_shape} to {out_shape}; supported before a Gemm: "
+                                   "flattening N x C x H x W to N x (C*H*W)")
+        return None, None
+    return (feed, None) if ir.is_scale(feed) else (None, None)
+
+
+def _input_codes(model, node, scale_node, cache):
+    """(codes tensor, its bit width, its step) of the stream the node reads."""
+    codes = scale_node.input[0]
+    unit = ir.scale_of(model, scale_node)
+    if ir.divisor_of(scale_node) != 1 or not np.all(unit == unit[0]) or not unit[0] > 0:
+        raise node_error(node, "reads a stream with per-channel or non-positive scales (an accumulator "
+                               "or residual stream?); supported: the codes of an activation Quant or of "
+                               "the input embedding, one scale per tensor")
+    lo, hi = integer_bounds(model, codes, cache)
+    if lo < 0 or hi > 255:
+        raise node_error(node, f"reads a stream of range [{lo}, {hi}] (a residual stream?); supported: "
+                               "unsigned codes of at most 8 bits (put BN + activation before the conv)")
+    return codes, max(1, int(hi).bit_length()), float(unit[0])
+
+
+class LowerConv(Transformation):
+    def apply(self, model):
+        changed = False
+        for node in [n for n in model.graph.node if n.op_type in ("Conv",) + FC_OPS and not ir.is_ir(n)]:
+            scale_node, flatten = _codes_source(model, node)
+            if scale_node is None:
+                continue
+            codes, in_bits, step = _input_codes(model, node, scale_node, {})
+            signs, weight_scale = binary_weights(model, node)
+            out = node.output[0]
+            out_shape = shape(model, out)
+            if node.op_type == "Conv":
+                kernel = int(attr(node, "kernel_shape")[0])
+                stride = int(attr(node, "strides", [1, 1])[0])
+                pad = int(attr(node, "pads", [0, 0, 0, 0])[0])
+                matrix = signs.transpose(0, 2, 3, 1).reshape(signs.shape[0], -1)
+            else:
+                if node.op_type == "MatMul" or not attr(node, "transB", 0):
+                    signs = signs.T  # (in, out) -> (out, in)
+                stride, pad = 1, 0
+                if flatten is not None:
+                    _, c, h, w = shape(model, flatten.input[0])
+                    if h != w:
+                        raise node_error(node, f"reads a flattened {h} x {w} map; supported: square maps "
+                                               "(the FC becomes an H x H conv)")
+                    kernel = h
+                    matrix = signs.reshape(signs.shape[0], c, h, w).transpose(0, 2, 3, 1).reshape(signs.shape[0], -1)
+                else:
+                    kernel = 1
+                    matrix = signs
+            cols = matrix.shape[1]
+            acc = new_tensor(model, f"{node.name}_acc", out_shape)
+            conv = ir.make_node(model, "Conv", node.name, [codes], [acc],
+                                {"kernel": kernel, "stride": stride, "pad": pad, "in_bits": in_bits,
+                                 "weight_bits": 1, "cols": cols, "output": "accumulator"},
+                                {"weights": pack_weights(matrix)})
+            unit = step * weight_scale.astype(np.float64)  # two float32s: exact in float64
+            scale = ir.make_scale(model, f"{node.name}_scale", acc, out, unit)
+            name = node.name
+            node.name = f"{name}__lowered"  # free the name for the IR node
+            insert_before(model, node, [conv, scale])
+            model.graph.node.remove(node)
+            changed = True
+        if changed:
+            remove_dead(model)
+        return model, changed

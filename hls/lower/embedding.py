@@ -1,0 +1,170 @@
+"""LowerInputEmbedding: the subgraph from the uint8 input to the first quantizer becomes either a
+`Thermometer` (integer thresholds on the pixel) or nothing (an 8-bit identity quantizer).
+
+The subgraph is not matched op by op (Brevitas exports repeat_interleave as Unsqueeze/Expand/
+Reshape or Tile/Reshape, the offsets as an Add, the step as a FLOOR Quant, and another export
+may differ): it is *evaluated* with qonnx on images that hold every pixel value 0..255 in every
+channel, and the result is read back as per-channel thresholds:
+
+    T[o, j] = the smallest pixel value v with code_o(v) >= j    (256: no pixel reaches level j)
+
+Checks, each a one-line error: the codes are integers of the quantizer; output channel o is a
+non-decreasing function of input channel o // k alone (colour-major, ern.md) and of nothing
+else (not of the position, nor of other channels); the spatial size is unchanged. The
+thresholds are then re-checked by running host.ops.thermometer on the same images and on a
+random one.
+"""
+import numpy as np
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.transformation.base import Transformation
+
+from . import ir
+from .graph import (LoweringError, constant, consumers, fresh_name, indexed_name, insert_before,
+                    is_graph_output, node_error, remove_dead, shape)
+from .quantizers import act_quant
+
+PIXEL_VALUES = 256
+
+
+def graph_image_input(model) -> str:
+    """The one graph input that is not an initializer."""
+    inits = {t.name for t in model.graph.initializer}
+    names = [i.name for i in model.graph.input if i.name not in inits]
+    if len(names) != 1:
+        raise LoweringError(f"the graph must have exactly one input (the uint8 image), it has {len(names)}: {names}")
+    return names[0]
+
+
+def embedding_region(model, image: str):
+    """(nodes from the image to the first Quant, that Quant). Every path from the image must
+    reach one and the same Quant, through nodes that read only the image, constants and each
+    other."""
+    region, frontier, tensors = [], [], {image}
+    changed = True
+    while changed:
+        changed = False
+        for node in model.graph.node:
+            if node in region or node in frontier or ir.is_ir(node):
+                continue
+            live = [t for t in node.input if t and constant(model, t) is None]
+            if not live or not all(t in tensors for t in live):
+                if any(t in tensors for t in live):
+                    raise node_error(node, "mixes the input image with computed values before the "
+                                           "first quantizer (supported: a per-pixel embedding, then a Quant)")
+                continue
+            if node.op_type == "Quant":
+                frontier.append(node)
+            else:
+                region.append(node)
+                tensors.update(node.output)
+            changed = True
+    if len(frontier) != 1:
+        names = ", ".join(repr(n.name) for n in frontier) or "none"
+        raise LoweringError(f"the input image must reach exactly one quantizer (Quant) first, found {names}")
+    quant = frontier[0]
+    for node in region:
+        for out in node.output:
+            outside = [c for c in consumers(model, out) if c is not quant and c not in region]
+            if outside or is_graph_output(model, out):
+                reader = outside[0].name if outside else "the graph output"
+                raise node_error(node, f"its output is read by {reader!r} before the first quantizer "
+                                       f"{quant.name!r} (supported: the input reaches the network only "
+                                       "through that quantizer)")
+    return region, quant
+
+
+def sweep_images(channels: int, height: int, width: int, shift: int = 37) -> np.ndarray:
+    """Images (n, C, H, W) in which every channel takes every value 0..255 (channel c shifted
+    by shift*c, so channels differ at each position)."""
+    per_image = height * width
+    n = -(-PIXEL_VALUES // per_image)
+    flat = np.arange(n * per_image).reshape(n, 1, per_image)
+    values = (flat + shift * np.arange(channels).reshape(1, channels, 1)) % PIXEL_VALUES
+    return values.reshape(n, channels, height, width).astype(np.float32)
+
+
+def evaluate_embedding(model, image: str, quant, images: np.ndarray) -> np.ndarray:
+    """The quantizer's output on each image (qonnx execution up to the quantizer)."""
+    outs = []
+    for one in images:
+        context = execute_onnx(model, {image: one[None]}, return_full_exec_context=True, end_node=quant)
+        outs.append(np.asarray(context[quant.output[0]]))
+    return np.concatenate(outs)
+
+
+def derive_thermometer(pixels: np.ndarray, codes: np.ndarray, k: int, levels: int, where_text: str):
+    """Thresholds (C*k, levels) int32 from pixels (n, C, H, W) and codes (n, C*k, H, W)."""
+    c = pixels.shape[1]
+    pixel_values = pixels.astype(np.int64)
+    thresholds = np.empty((c * k, levels), np.int64)
+    for o in range(c * k):
+        v = pixel_values[:, o // k].reshape(-1)
+        q = codes[:, o].reshape(-1)
+        table = np.full(PIXEL_VALUES, -1, np.int64)
+        table[v] = q
+        if np.any(table < 0):
+            raise LoweringError(f"{where_text}: internal error: the sweep missed pixel values")
+        if np.any(table[v] != q):
+            raise LoweringError(f"{where_text}: output channel {o} is not a function of input channel "
+                                f"{o // k} alone (supported: a per-channel thermometer, colour-major)")
+        if np.any(np.diff(table) < 0):
+            raise LoweringError(f"{where_text}: output channel {o} falls as the pixel grows "
+                                "(supported: a thermometer, non-decreasing in the pixel)")
+        for j in range(1, levels + 1):
+            reached = np.nonzero(table >= j)[0]
+            thresholds[o, j - 1] = reached[0] if reached.size else PIXEL_VALUES
+    return thresholds.astype(np.int32)
+
+
+class LowerInputEmbedding(Transformation):
+    def apply(self, model):
+        from host.ops import thermometer
+
+        image = graph_image_input(model)
+        if any(ir.is_ir(n) for n in consumers(model, image)):
+            return model, False
+        region, quant = embedding_region(model, image)
+        where_text = f"pixel embedding (input {image!r} to node {quant.name!r})"
+        spec = act_quant(model, quant)
+        in_shape, out_shape = shape(model, image), shape(model, quant.output[0])
+        if len(in_shape) != len(out_shape) or len(in_shape) not in (2, 4) or in_shape[0] != 1:
+            raise LoweringError(f"{where_text}: expected 1 x C x H x W (or 1 x C) tensors, got "
+                                f"{in_shape} -> {out_shape}")
+        c, h, w = (in_shape[1:] + [1, 1])[:3]
+        if out_shape[2:] != in_shape[2:] or out_shape[1] % c:
+            raise LoweringError(f"{where_text}: maps {in_shape} to {out_shape}; supported: the same "
+                                f"H x W and k codes per input channel")
+        k = out_shape[1] // c
+        images = np.concatenate([sweep_images(c, h, w), sweep_images(c, h, w, shift=101)[::-1]])
+        rng = np.random.default_rng(0)
+        images = np.concatenate([images, rng.integers(0, 256, (1, c, h, w)).astype(np.float32)])
+        values = evaluate_embedding(model, image, quant, images.reshape((-1,) + tuple(in_shape[1:])))
+        values = values.reshape(len(images), -1, h, w)
+        codes = np.rint(values / np.float32(spec.scale))
+        if np.any(np.abs(values - codes * np.float32(spec.scale)) > 1e-6 * max(1.0, spec.scale)) \
+                or codes.min() < 0 or codes.max() > spec.qmax:
+            raise LoweringError(f"{where_text}: the quantizer's output is not its integer codes times its scale")
+        codes = codes.astype(np.int64)
+        identity = k == 1 and spec.qmax >= PIXEL_VALUES - 1 and np.array_equal(codes, images.astype(np.int64))
+        out = quant.output[0]
+        unit = np.full(k * c, spec.scale, np.float64)
+        if identity:
+            # The quantizer passes the pixel through: the image itself is the integer stream.
+            new = [ir.make_scale(model, fresh_name(model, f"{quant.name}_scale"), image, out, unit)]
+        else:
+            thresholds = derive_thermometer(images, codes, k, 2 ** spec.bits - 1, where_text)
+            check = thermometer(images.transpose(0, 2, 3, 1).astype(np.uint8), thresholds, k)
+            if not np.array_equal(check.transpose(0, 3, 1, 2), codes):
+                raise LoweringError(f"{where_text}: thresholds do not reproduce the embedding "
+                                    "(supported: a per-channel thermometer)")
+            name = indexed_name(model, "Thermometer")
+            codes_tensor = fresh_name(model, f"{name}_out")
+            model.set_tensor_shape(codes_tensor, out_shape)
+            new = [ir.make_node(model, "Thermometer", name, [image], [codes_tensor],
+                                {"k": k, "out_bits": spec.bits}, {"thresholds": thresholds}),
+                   ir.make_scale(model, fresh_name(model, f"{name}_scale"), codes_tensor, out, unit)]
+        first = min((list(model.graph.node).index(n) for n in region + [quant]))
+        insert_before(model, model.graph.node[first], new)
+        model.graph.node.remove(quant)
+        remove_dead(model)
+        return model, True

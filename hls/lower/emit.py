@@ -1,0 +1,78 @@
+"""ToPackage: the fully lowered IR graph -> a validated host.package.Package.
+
+The graph must then be IR package nodes only, plus one Scale writing the graph output: the
+head (logits = scale[c] * class_sums[c] / divisor). Layers keep their node names; each stream
+is named after the layer that writes it (a Duplicate's outputs `<name>_<i>`), the image is
+`in0`. Shapes, worst-case bounds and widths come from host.package's builder (each op's own
+rules), and each shape is checked against the ONNX graph's.
+"""
+from typing import Dict, Optional
+
+import numpy as np
+
+from host.package import Package, PackageBuilder, PackageError
+
+from . import ir
+from .bounds import channel_last_shape
+from .embedding import graph_image_input
+from .graph import LoweringError, node_error, producer, topological_order
+
+INPUT_STREAM = "in0"
+
+
+def head_of(model):
+    """(head Scale node, class sums tensor)."""
+    if len(model.graph.output) != 1:
+        raise LoweringError(f"the graph must have one output (the logits), it has {len(model.graph.output)}")
+    out = model.graph.output[0].name
+    head = producer(model, out)
+    if not ir.is_scale(head):
+        what = f"node {head.name!r} ({head.op_type})" if head is not None else "no node"
+        raise LoweringError(f"the graph output {out!r} comes from {what}; supported: integer class sums "
+                            "(a binary conv/FC, then an optional global average pool) times a per-class scale")
+    h, w, _ = channel_last_shape(model, head.input[0])
+    if (h, w) != (1, 1):
+        raise LoweringError(f"the graph output {out!r} is an {h} x {w} map; supported: N x classes "
+                            "(class sums: a global average pool or an FC layer last)")
+    return head, head.input[0]
+
+
+def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
+    """The Package; with `report`, report["streams"] maps each stream to the original ONNX
+    tensor it equals up to scale (original = stream * scale[c] / divisor)."""
+    head, sums = head_of(model)
+    origin = ir.provenance(model)
+    traced = {}
+    image = graph_image_input(model)
+    builder = PackageBuilder(name, channel_last_shape(model, image), INPUT_STREAM)
+    streams = {image: INPUT_STREAM}
+    for node in topological_order(model):
+        if node is head:
+            continue
+        if not ir.is_ir(node) or ir.is_scale(node):
+            raise node_error(node, "was not lowered (internal error: the pipeline's final check missed it)")
+        data, param_tensors = ir.split_inputs(node)
+        params = {p: model.get_initializer(t) for p, t in param_tensors.items()}
+        outputs = [node.name] if len(node.output) == 1 else [f"{node.name}_{i}" for i in range(len(node.output))]
+        attrs = ir.node_attrs(node)
+        try:
+            builder.add(node.name, node.op_type, [streams[t] for t in data], attrs, params, outputs)
+        except PackageError as e:
+            raise LoweringError(f"internal error building the package: {e}") from None
+        for tensor, stream in zip(node.output, outputs):
+            streams[tensor] = stream
+            source = origin.get(data[0]) if node.op_type == "Duplicate" else origin.get(tensor)
+            if source is not None:
+                origin[tensor] = source
+                traced[stream] = source
+            expected = channel_last_shape(model, tensor)
+            if builder.streams[stream].shape != tuple(expected):
+                raise node_error(node, f"internal error: stream {stream!r} has shape "
+                                       f"{list(builder.streams[stream].shape)}, the graph {list(expected)}")
+    scale = ir.scale_of(model, head)
+    if report is not None:
+        report["streams"] = traced
+    try:
+        return builder.build(streams[sums], scale.astype(np.float32), ir.divisor_of(head))
+    except PackageError as e:
+        raise LoweringError(f"internal error building the package: {e}") from None

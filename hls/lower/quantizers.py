@@ -1,0 +1,109 @@
+"""Reading QONNX quantizers: activation Quant nodes and binary weights.
+
+What is supported (everything else stops with a one-line error naming the node):
+- activations: `Quant`, unsigned, zero point 0, 1..8 bits, one positive scale per tensor,
+  rounding ROUND (half to even), FLOOR, CEIL, HALF_UP or HALF_DOWN;
+- weights: `BipolarQuant` (sign(W), +1 at 0, times a positive scale per output channel or per
+  tensor), or a constant already of the form +-a_c per output channel.
+"""
+import dataclasses
+
+import numpy as np
+from onnx import NodeProto
+
+from .graph import attr, constant, node_error, producer, where
+from .thresholds import ROUNDING_MODES
+
+ACT_SUPPORTED = ("unsigned Quant with zero point 0, 1..8 bits, one positive scale per tensor, "
+                 f"rounding {'/'.join(ROUNDING_MODES)}")
+WEIGHT_SUPPORTED = "BipolarQuant (binary weights: sign(W) times a positive scale per output channel)"
+MAX_ACT_BITS = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class ActQuant:
+    """An unsigned activation quantizer: code = clamp(round(x / scale), 0, qmax)."""
+    scale: float
+    bits: int
+    narrow: bool
+    rounding: str
+
+    @property
+    def qmax(self) -> int:
+        return 2 ** self.bits - (2 if self.narrow else 1)
+
+
+def _scalar(model, node: NodeProto, index: int, what: str) -> float:
+    value = constant(model, node.input[index]) if len(node.input) > index else None
+    if value is None:
+        raise node_error(node, f"its {what} must be a constant ({ACT_SUPPORTED})")
+    value = np.asarray(value)
+    if value.size != 1:
+        raise node_error(node, f"per-channel {what} ({value.size} values) is not supported ({ACT_SUPPORTED})")
+    return float(value.reshape(()))
+
+
+def act_quant(model, node: NodeProto) -> ActQuant:
+    """The parameters of an activation Quant node, or a one-line error saying what is supported."""
+    if constant(model, node.input[0]) is not None:
+        bits = constant(model, node.input[3]) if len(node.input) > 3 else None
+        bits_text = f"{float(np.asarray(bits).reshape(-1)[0]):g}-bit " if bits is not None else ""
+        raise node_error(node, f"{bits_text}weight quantizer is not supported (supported: {WEIGHT_SUPPORTED})")
+    if attr(node, "signed", 1):
+        raise node_error(node, f"signed activation quantizer is not supported (supported: {ACT_SUPPORTED})")
+    scale = _scalar(model, node, 1, "scale")
+    zero_point = _scalar(model, node, 2, "zero point")
+    bits = _scalar(model, node, 3, "bit width")
+    if not scale > 0:
+        raise node_error(node, f"scale {scale} is not positive (supported: {ACT_SUPPORTED})")
+    if zero_point != 0:
+        raise node_error(node, f"zero point {zero_point:g} is not supported (supported: {ACT_SUPPORTED})")
+    if bits != int(bits) or not 1 <= bits <= MAX_ACT_BITS:
+        raise node_error(node, f"{bits:g}-bit activations are not supported (supported: 1..{MAX_ACT_BITS} bits)")
+    rounding = str(attr(node, "rounding_mode", "ROUND")).upper()
+    if rounding not in ROUNDING_MODES:
+        raise node_error(node, f"rounding mode {rounding} is not supported (supported: {', '.join(ROUNDING_MODES)})")
+    return ActQuant(float(np.float32(scale)), int(bits), bool(attr(node, "narrow", 0)), rounding)
+
+
+def binary_weights(model, node: NodeProto, index: int = 1):
+    """(signs, scales) of the weights a Conv/Gemm node reads at input `index`: signs is an
+    int8 array of +-1 of the weight tensor's shape, scales float32 (C_out,) with
+    weights = signs * scale[out channel] (out channel: axis 0, or axis 1 of a Gemm with
+    transB=0, or of a MatMul)."""
+    tensor = node.input[index]
+    source = producer(model, tensor)
+    if source is not None:
+        if source.op_type == "BipolarQuant":
+            raw = constant(model, source.input[0])
+            scale = constant(model, source.input[1])
+            if raw is None or scale is None:
+                raise node_error(source, "binary quantizer of computed values (activations?) is not "
+                                         f"supported (supported: {WEIGHT_SUPPORTED} on constant weights)")
+            if np.any(np.asarray(scale) <= 0):
+                raise node_error(source, "weight scale must be positive")
+            from qonnx.custom_op.general.bipolar_quant import binary_quant
+            value = binary_quant(np.asarray(raw, np.float32), np.asarray(scale, np.float32))
+        elif source.op_type == "Quant":
+            bits = constant(model, source.input[3]) if len(source.input) > 3 else None
+            bits_text = f"{float(np.asarray(bits).reshape(-1)[0]):g}-bit " if bits is not None else ""
+            raise node_error(node, f"weights quantized by {where(source)} ({bits_text}Quant) are not "
+                                   f"supported (supported: {WEIGHT_SUPPORTED})")
+        else:
+            raise node_error(node, f"weights computed by {where(source)} are not supported "
+                                   f"(supported: {WEIGHT_SUPPORTED})")
+    else:
+        value = constant(model, tensor)
+        if value is None:
+            raise node_error(node, f"weights {tensor!r} are neither a constant nor quantized "
+                                   f"(supported: {WEIGHT_SUPPORTED})")
+    value = np.asarray(value, np.float32)
+    out_axis = 0
+    if node.op_type == "MatMul" or (node.op_type == "Gemm" and not attr(node, "transB", 0)):
+        out_axis = 1
+    rows = np.moveaxis(value, out_axis, 0).reshape(value.shape[out_axis], -1)
+    magnitude = np.abs(rows)
+    if np.any(magnitude == 0) or np.any(magnitude != magnitude[:, :1]):
+        raise node_error(node, f"weights are not binary (+-a per output channel); supported: {WEIGHT_SUPPORTED}")
+    signs = np.where(value > 0, 1, -1).astype(np.int8)
+    return signs, magnitude[:, 0].astype(np.float32)
