@@ -61,16 +61,17 @@ def test_checkpoint_of_another_model_is_a_clear_error(tmp_path):
         checkpoint.load_model(tmp_path / "junk.pt")
 
 
-def test_evaluate_prints_top1_last(tmp_path):
+def test_evaluate_prints_top1_last(tmp_path, capsys):
+    from training import evaluate
     out = tmp_path / "run"
     train.main(["--model", "ern_tiny", "--dataset", "synthetic", "--epochs", "1", "--batch-size",
                 "32", "--limit-batches", "2", "--out", str(out), "--no-progress", "--threads", "1"])
-    res = run_module(["training.evaluate", "--model", "ern_tiny", "--checkpoint", str(out / "model.pt")])
-    assert res.returncode == 0, res.stderr
-    last = res.stdout.strip().splitlines()[-1]
+    capsys.readouterr()
+    evaluate.main(["--model", "ern_tiny", "--checkpoint", str(out / "model.pt")])
+    last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("top1=") and 0 <= float(last[5:]) <= 100
-    res = run_module(["training.evaluate", "--model", "cnv_w1a2", "--checkpoint", str(out / "model.pt")])
-    assert res.returncode != 0 and "is of model 'ern_tiny', not 'cnv_w1a2'" in res.stderr
+    with pytest.raises(SystemExit, match="is of model 'ern_tiny', not 'cnv_w1a2'"):
+        evaluate.main(["--model", "cnv_w1a2", "--checkpoint", str(out / "model.pt")])
 
 
 def test_ddp_two_cpu_processes_on_gloo(tmp_path):
