@@ -51,7 +51,7 @@ export: setup $(BUILD)/model.onnx
 EST_ARGS_ern_tiny := --target-fps 6100 --budget-lut 40000 --budget-bram 120
 
 $(BUILD)/dataflow/model.json: $(BUILD)/model.onnx $(wildcard hls/lower/*.py host/*.py) | setup
-	$(PY) -m hls.lower --onnx $< --out $(BUILD)/dataflow
+	$(PY) -m hls.lower --onnx $< --out $(BUILD)/dataflow --report $(BUILD)/lowering.json
 
 lower: setup $(BUILD)/dataflow/model.json
 
