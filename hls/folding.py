@@ -4,9 +4,9 @@ A folding file is hand-editable JSON keyed by layer name (the names in model.jso
 
     {
       "_comment": "keys starting with '_' are ignored",
-      "conv1": {"pe": 32, "simd": 32},
-      "fc8":   {"pe": 5, "simd": 1, "mem": "lut"},
-      "pool0": {"pe": 64}
+      "Conv_1": {"pe": 32, "simd": 32},
+      "Gemm_2":   {"pe": 5, "simd": 1, "mem": "lut"},
+      "MaxPool_0": {"pe": 64}
     }
 
 ``pe`` (output channels per cycle; channels per cycle for streaming layers) and ``simd`` (input

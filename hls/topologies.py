@@ -114,21 +114,21 @@ def cnv_w1a2(channels: int = 3, size: int = 32, classes: int = 10, act_bits: int
     """BNN-PYNQ's CNV (anchors.md): 8-bit size x size x channels input, 3x3 convs without
     padding 64, 64, maxpool 2, 128, 128, maxpool 2, 256, 256 (the last conv outputs 1 x 1), then
     FC 512, 512, classes as 1x1 convs on the 1x1 map; 2-bit activations, the last layer raw
-    (accumulator). Layer names: conv0..conv5, pool0, pool1, fc6, fc7, fc8. ``act_bits=1`` gives
+    (accumulator). Layer names: Conv_0..Conv_5, MaxPool_0, MaxPool_1, Gemm_0, Gemm_1, Gemm_2. ``act_bits=1`` gives
     the CNV-W1A1 variant (BNN-PYNQ's other published CNV build, same folding)."""
     b = Builder("cnv_w1a2" if act_bits == 2 else f"cnv_w1a{act_bits}", (size, size, channels))
     a = act_bits
-    x = b.conv("conv0", "in0", 64, out_bits=a)
-    x = b.conv("conv1", x, 64, out_bits=a)
-    x = b.maxpool("pool0", x)
-    x = b.conv("conv2", x, 128, out_bits=a)
-    x = b.conv("conv3", x, 128, out_bits=a)
-    x = b.maxpool("pool1", x)
-    x = b.conv("conv4", x, 256, out_bits=a)
-    x = b.conv("conv5", x, 256, out_bits=a)
-    x = b.conv("fc6", x, 512, kernel=1, out_bits=a)
-    x = b.conv("fc7", x, 512, kernel=1, out_bits=a)
-    x = b.conv("fc8", x, classes, kernel=1, output="accumulator")
+    x = b.conv("Conv_0", "in0", 64, out_bits=a)
+    x = b.conv("Conv_1", x, 64, out_bits=a)
+    x = b.maxpool("MaxPool_0", x)
+    x = b.conv("Conv_2", x, 128, out_bits=a)
+    x = b.conv("Conv_3", x, 128, out_bits=a)
+    x = b.maxpool("MaxPool_1", x)
+    x = b.conv("Conv_4", x, 256, out_bits=a)
+    x = b.conv("Conv_5", x, 256, out_bits=a)
+    x = b.conv("Gemm_0", x, 512, kernel=1, out_bits=a)
+    x = b.conv("Gemm_1", x, 512, kernel=1, out_bits=a)
+    x = b.conv("Gemm_2", x, classes, kernel=1, output="accumulator")
     return b.finish(x, classes)
 
 
@@ -146,8 +146,8 @@ def _block(b: Builder, name: str, r: str, c_out: int, stride: int) -> str:
     else:
         main_r, skip = b.duplicate(f"{name}.fork", r)
         main = b.threshold(f"{name}.act0", main_r)
-    y = b.conv(f"{name}.conv1", main, c_out, kernel=3, stride=stride, pad=1)
-    y = b.conv(f"{name}.conv2", y, c_out, kernel=3, pad=1, output="accumulator")
+    y = b.conv(f"{name}.Conv_1", main, c_out, kernel=3, stride=stride, pad=1)
+    y = b.conv(f"{name}.Conv_2", y, c_out, kernel=3, pad=1, output="accumulator")
     return b.add(f"{name}.add", y, skip)
 
 
@@ -158,9 +158,9 @@ def ern_tiny(size: int = 28, channels: int = 1, k: int = 10, classes: int = 10,
     (widths, strides 1, 2, 2); classifier Threshold -> 1x1 conv to the classes -> GlobalSum."""
     b = Builder("ern_tiny", (size, size, channels))
     x = b.thermometer("embed", "in0", k=k)
-    x = b.conv("stem.conv0", x, stem, kernel=3, stride=2, pad=1)
-    x = b.conv("stem.conv1", x, stem, kernel=3, pad=1)
-    r = b.conv("stem.conv2", x, widths[0], kernel=1, output="accumulator")
+    x = b.conv("stem.Conv_0", x, stem, kernel=3, stride=2, pad=1)
+    x = b.conv("stem.Conv_1", x, stem, kernel=3, pad=1)
+    r = b.conv("stem.Conv_2", x, widths[0], kernel=1, output="accumulator")
     for i, w in enumerate(widths):
         r = _block(b, f"stage{i + 1}", r, w, 1 if i == 0 else 2)
     a = b.threshold("head.act", r)

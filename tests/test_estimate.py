@@ -108,8 +108,8 @@ def test_resource_primitives():
 # Calibration: BNN-PYNQ CNV-W1A2 (anchors.md)
 # ---------------------------------------------------------------------------------------------
 
-BNN_PYNQ_CYCLES = {"conv0": 32400, "conv1": 28224, "conv2": 20736, "conv3": 28800, "conv4": 20736,
-                   "conv5": 18432, "fc6": 32768, "fc7": 32768}
+BNN_PYNQ_CYCLES = {"Conv_0": 32400, "Conv_1": 28224, "Conv_2": 20736, "Conv_3": 28800, "Conv_4": 20736,
+                   "Conv_5": 18432, "Gemm_0": 32768, "Gemm_1": 32768}
 
 
 @pytest.mark.parametrize("channels,fname", [(1, "cnv_w1a2_bnn_pynq.json"),
@@ -163,21 +163,21 @@ def test_folding_errors_are_one_clear_line(tmp_path):
     with pytest.raises(FoldingError) as e:
         validate_folding({"conv9": {"pe": 1, "simd": 1}}, g, "f.json")
     msg = str(e.value)
-    assert "conv9" in msg and "valid names: conv0, conv1, pool0" in msg and "\n" not in msg
+    assert "conv9" in msg and "valid names: Conv_0, Conv_1, MaxPool_0" in msg and "\n" not in msg
     with pytest.raises(FoldingError) as e:
-        validate_folding({"fc8": {"pe": 4, "simd": 1}}, g)
+        validate_folding({"Gemm_2": {"pe": 4, "simd": 1}}, g)
     assert "C_out % PE = 10 % 4 != 0; valid PE: 1, 2, 5, 10" in str(e.value)
     with pytest.raises(FoldingError) as e:
-        validate_folding({"conv1": {"pe": 32, "simd": 50}}, g)
+        validate_folding({"Conv_1": {"pe": 32, "simd": 50}}, g)
     assert "(K*K*C_in) % SIMD = 576 % 50 != 0" in str(e.value) and "valid SIMD" in str(e.value)
     with pytest.raises(FoldingError) as e:
-        validate_folding({"conv1": {"pe": 32, "simd": 576}}, g)   # divides 576, not C_in
+        validate_folding({"Conv_1": {"pe": 32, "simd": 576}}, g)   # divides 576, not C_in
     assert "C_in % SIMD = 64 % 576" in str(e.value)
     with pytest.raises(FoldingError) as e:
-        validate_folding({"pool0": {"pe": 64, "simd": 2}}, g)
+        validate_folding({"MaxPool_0": {"pe": 64, "simd": 2}}, g)
     assert "unknown folding key(s) simd" in str(e.value)
     with pytest.raises(FoldingError) as e:
-        validate_folding({"pool0": {"pe": 3}}, g)
+        validate_folding({"MaxPool_0": {"pe": 3}}, g)
     assert "channels % PE = 64 % 3" in str(e.value)
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
@@ -185,7 +185,7 @@ def test_folding_errors_are_one_clear_line(tmp_path):
         read_folding(bad)
     # the CLI turns it into exit status 2 and one line
     pkg = T.write(T.cnv_w1a2(channels=1), tmp_path / "p")
-    (tmp_path / "f.json").write_text(json.dumps({"fc8": {"pe": 4, "simd": 1}}))
+    (tmp_path / "f.json").write_text(json.dumps({"Gemm_2": {"pe": 4, "simd": 1}}))
     assert main(["--package", str(pkg), "--folding", str(tmp_path / "f.json"), "--quiet",
                  "--out", str(tmp_path / "e.json")]) == 2
 
@@ -286,7 +286,7 @@ def test_model_too_large_gets_the_clear_error():
 def test_cli_auto_and_table(tmp_path, capsys):
     rc = main(["--topology", "ern_tiny", "--out", str(tmp_path / "e.json")])
     out = capsys.readouterr().out
-    assert rc == 0 and "bottleneck" in out and "stage3.conv2" in out
+    assert rc == 0 and "bottleneck" in out and "stage3.Conv_2" in out
     rep = json.loads((tmp_path / "e.json").read_text())
     assert rep["within_budget"] and rep["lut"] <= math.floor(0.7 * 53200)
     assert (tmp_path / "e.png").exists() and (tmp_path / "e_folding.json").exists()
