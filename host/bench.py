@@ -1,0 +1,305 @@
+"""Frames per second and accuracy of one model on every backend this machine has.
+
+    python host/bench.py [--model ern_tiny] [--images 1000]
+
+On a PYNQ-Z2 (with build/<m>/overlay/<m>.bit, or the deploy folder's): the accelerator
+(`hardware`) and the numpy CPU reference on the same images. Off the board: the emulated
+accelerator (`emulation`: the generated HLS C++ compiled with g++ behind a fake pynq device,
+which runs the very same driver), the CPU reference (`cpu-reference`), the float Brevitas model
+as `make verify` measured it (`torch-float`, read from verify.json: host/ never imports torch)
+and the performance model's hardware FPS (`predicted`, from estimate.json). The accelerator's
+class sums are compared with the reference's on every image.
+
+Writes build/<m>/bench.json (a list of rows {backend, images, seconds, fps, top1, kind, ...})
+and build/<m>/bench.png (a bar chart); prints a table. Needs, from a fresh clone:
+`make lower` (the model package; `make verify` for torch-float), `make estimate` (predicted)
+and `make hls` (emulation). A missing input skips its row with a note, never the whole bench.
+Exit status: 0; 1 when the accelerator disagrees with the reference; 2 on an error.
+
+Runs on the board: Python 3.10, numpy, pynq (tqdm and matplotlib when installed).
+"""
+import argparse
+import importlib
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+if __package__ in (None, ""):  # run as a script: python host/bench.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from host import datasets  # noqa: E402
+from host.artifacts import Artifacts  # noqa: E402
+from host.package import PackageError, load  # noqa: E402
+from host.reference import Reference  # noqa: E402
+
+KINDS = ("hardware", "emulation", "cpu-reference", "torch-float", "predicted")
+COLORS = {"hardware": "#d62728", "emulation": "#ff7f0e", "cpu-reference": "#1f77b4",
+          "torch-float": "#9467bd", "predicted": "#7f7f7f"}
+
+
+def _optional(name: str):
+    """An optional dependency (tqdm, matplotlib): the module, or None when it is not installed."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+class Progress:
+    """A tqdm bar when tqdm is installed (and `enabled`), else nothing."""
+
+    def __init__(self, total: int, desc: str, enabled: bool = True):
+        tqdm = _optional("tqdm") if enabled else None
+        self.bar = tqdm.tqdm(total=total, desc=desc, unit="img", leave=False) if tqdm else None
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def row(backend: str, kind: str, images: int, seconds: Optional[float], top1: Optional[float],
+        **extra) -> Dict[str, Any]:
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {KINDS}")
+    fps = images / seconds if seconds else None
+    return {"backend": backend, "images": int(images),
+            "seconds": None if seconds is None else round(float(seconds), 4),
+            "fps": None if fps is None else round(float(fps), 2),
+            "top1": None if top1 is None else round(float(top1), 2), "kind": kind, **extra}
+
+
+def top1(labels: np.ndarray, truth: Optional[np.ndarray]) -> Optional[float]:
+    return None if truth is None else 100.0 * float(np.mean(labels == truth))
+
+
+# ---------------------------------------------------------------------------------------------
+# The rows
+# ---------------------------------------------------------------------------------------------
+
+def run_reference(reference: Reference, images: np.ndarray, truth, batch_size: int,
+                  progress: bool):
+    bar = Progress(len(images), "cpu-reference", progress)
+    sums = []
+    start = time.perf_counter()
+    for i in range(0, len(images), batch_size):
+        sums.append(reference.class_sums(images[i:i + batch_size]))
+        bar.update(len(sums[-1]))
+    seconds = time.perf_counter() - start
+    bar.close()
+    sums = np.concatenate(sums)
+    labels = np.argmax(reference.logits_from_sums(sums), axis=1)
+    return row("numpy CPU reference (host.reference)", "cpu-reference", len(images), seconds,
+               top1(labels, truth)), sums
+
+
+def run_accelerator(accel, images: np.ndarray, truth, reference_sums: np.ndarray, label: str,
+                    progress: bool):
+    """One timed pass of the driver over every image (packing, DMA, unpacking included)."""
+    accel.class_sums(images[:1])  # warm-up: buffers, caches, the first DMA transfer
+    bar = Progress(len(images), accel.backend, progress)
+    start = time.perf_counter()
+    sums = accel.class_sums(images, progress=bar.update)
+    seconds = time.perf_counter() - start
+    bar.close()
+    labels = np.argmax(accel.logits_from_sums(sums), axis=1)
+    mismatches = int(np.sum(np.any(sums != reference_sums, axis=1)))
+    return row(label, accel.backend, len(images), seconds, top1(labels, truth),
+               mismatches=mismatches, batch_size=accel.batch_size)
+
+
+def predicted_row(files: Artifacts, images: int) -> Optional[Dict[str, Any]]:
+    try:
+        estimate = json.loads(files.estimate_json.read_text())
+        fps = float(estimate["fps"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    clock = estimate.get("clock_mhz")
+    return row(f"predicted hardware (estimate.json{f', {clock:g} MHz' if clock else ''})", "predicted",
+               images, images / fps, None, source=str(files.estimate_json),
+               fits=estimate.get("fits"))
+
+
+def torch_float_row(files: Artifacts) -> Optional[Dict[str, Any]]:
+    """The float Brevitas model as `make verify` ran it (host/ never imports torch)."""
+    try:
+        verify = json.loads(files.verify_json.read_text())
+        images, seconds = int(verify["images"]), float(verify["seconds_brevitas"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return row("Brevitas float torch (recorded by make verify)", "torch-float", images, seconds,
+               verify.get("top1_brevitas"), source=str(files.verify_json))
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+def table(rows: List[Dict[str, Any]]) -> str:
+    def fmt(value, spec):
+        return "-" if value is None else format(value, spec)
+
+    lines = [f"{'kind':<14} {'backend':<58} {'images':>7} {'seconds':>9} {'fps':>11} {'top1':>6}"]
+    for r in rows:
+        lines.append(f"{r['kind']:<14} {r['backend'][:58]:<58} {r['images']:>7} "
+                     f"{fmt(r['seconds'], '9.3f')} {fmt(r['fps'], '11,.1f')} {fmt(r['top1'], '6.2f')}")
+    return "\n".join(lines)
+
+
+def plot(rows: List[Dict[str, Any]], path: Path, model: str) -> Optional[Path]:
+    matplotlib = _optional("matplotlib")
+    if matplotlib is None:
+        return None
+    matplotlib.use("Agg")
+    plt = importlib.import_module("matplotlib.pyplot")
+    shown = [r for r in rows if r["fps"]]
+    if not shown:
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.8 * len(shown) + 1.6))
+    names = [r["kind"] + "\n" + "\n".join(textwrap.wrap(r["backend"], 38)[:2]) for r in shown]
+    ys = np.arange(len(shown))[::-1]
+    bars = ax.barh(ys, [r["fps"] for r in shown], color=[COLORS[r["kind"]] for r in shown])
+    for bar, r in zip(bars, shown):
+        if r["kind"] in ("emulation", "predicted"):
+            bar.set_hatch("//")
+        label = (f" {r['fps']:,.0f} FPS" + (f", top-1 {r['top1']:.2f}%" if r["top1"] is not None else "")
+                 + f" ({r['images']} images)")
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, label, va="center", fontsize=8)
+    ax.set_yticks(ys)
+    ax.set_yticklabels(names, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlim(right=max(r["fps"] for r in shown) * 30)
+    ax.set_xlabel("images per second (log scale)")
+    ax.set_title(f"{model}: images per second by backend\n(hatched: emulation or predicted, "
+                 "not measured on hardware)", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python host/bench.py", description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None, help="default: ern_tiny (a deploy folder's own model)")
+    p.add_argument("--images", type=int, default=1000, help="test images to run (default 1000)")
+    p.add_argument("--batch-size", type=int, default=500, help="images per DMA transfer (board)")
+    p.add_argument("--emulation-images", type=int, default=100,
+                   help="off the board: the emulated accelerator runs the first N of the images "
+                        "(default 100: the compiled C++ simulation manages a few images/s)")
+    p.add_argument("--build-dir", default=None, help="default: build/<model> (or the deploy folder)")
+    p.add_argument("--emulation", choices=("compiled", "reference", "none"), default="compiled",
+                   help="off the board: the compiled HLS C++ (default), the numpy stand-in "
+                        "behind the fake device (tests the driver only), or none")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    files = Artifacts.find(args.model, args.build_dir)
+    model = files.model
+    progress = not args.no_progress
+    notes: List[str] = []
+
+    if not (files.package_dir / "model.json").is_file():
+        print(f"bench: {files.package_dir} missing: run `make lower MODEL={model}` first "
+              f"(and `make estimate`, `make hls` for the predicted and emulation rows)", file=sys.stderr)
+        return 2
+    try:
+        package = load(files.package_dir)
+        images, truth, _, source = datasets.load_test_images(package.input_shape, args.images,
+                                                              files.samples_dir)
+    except (PackageError, datasets.DatasetError, OSError, ValueError) as e:
+        print(f"bench: {e}", file=sys.stderr)
+        return 2
+    print(f"{model}: {len(images)} images from {source}")
+
+    reference = Reference(package, batch_size=min(args.batch_size, 256))
+    rows: List[Dict[str, Any]] = []
+    ref_row, ref_sums = run_reference(reference, images, truth, args.batch_size, progress)
+
+    accel_row = None
+    try:
+        from host import driver
+        if driver.on_board():
+            if files.bitfile.is_file():
+                with driver.ErnAccelerator(str(files.bitfile), package,
+                                           batch_size=args.batch_size) as accel:
+                    print(accel.describe())
+                    accel_row = run_accelerator(accel, images, truth, ref_sums,
+                                                f"PYNQ-Z2 accelerator ({files.bitfile.name})", progress)
+                    report = accel.throughput_test()
+                    print("throughput_test: " + driver.summary(report))
+                    accel_row["throughput_test"] = report
+            else:
+                notes.append(f"hardware: no bitstream at {files.bitfile} (make overlay, make deploy)")
+        elif args.emulation != "none":
+            from host import emulation
+            if args.emulation == "compiled" and not files.emu_cpp.is_file():
+                notes.append(f"emulation: {files.emu_cpp} missing: run `make hls MODEL={model}` "
+                             "(or --emulation reference for the driver path with a numpy stand-in)")
+            else:
+                n = min(len(images), args.emulation_images)
+                if args.emulation == "compiled":
+                    print(f"emulation: compiling {files.emu_cpp} (cached after the first time)...",
+                          flush=True)
+                with emulation.open_emulated(model, package=package, hls_dir=files.hls_dir,
+                                             core=args.emulation, build_dir=files.build_dir,
+                                             batch_size=min(args.batch_size, 10)) as accel:
+                    print(accel.describe())
+                    label = f"EMULATION: {accel.device.core_kind}"
+                    accel_row = run_accelerator(accel, images[:n], None if truth is None else truth[:n],
+                                                ref_sums[:n], label, progress)
+    except Exception as e:  # a backend that fails is reported, the rest of the bench still runs
+        print(f"bench: accelerator failed: {type(e).__name__}: {e}", file=sys.stderr)
+        notes.append(f"accelerator: {type(e).__name__}: {e}")
+    if accel_row is not None:
+        rows.append(accel_row)
+    rows.append(ref_row)
+
+    torch_row = torch_float_row(files)
+    if torch_row is not None:
+        rows.append(torch_row)
+    else:
+        notes.append("torch-float: host/ does not import torch; " + (
+            "`make verify` on the development machine records it" if (files.build_dir / "deploy.json").is_file()
+            else f"no {files.verify_json} (run `make verify MODEL={model}`)"))
+    pred = predicted_row(files, len(images))
+    if pred is not None:
+        rows.append(pred)
+    else:
+        notes.append(f"predicted: no {files.estimate_json} (run `make estimate MODEL={model}`)")
+
+    print(table(rows))
+    for note in notes:
+        print(f"note: {note}")
+    status = 0
+    if accel_row is not None:
+        bad = accel_row["mismatches"]
+        verdict = "matches" if bad == 0 else "DIFFERS FROM"
+        print(f"{accel_row['kind']} {verdict} the CPU reference: class sums equal on "
+              f"{accel_row['images'] - bad}/{accel_row['images']} images (the first "
+              f"{accel_row['images']} of the {len(images)})")
+        status = 1 if bad else 0
+    try:
+        files.bench_json.parent.mkdir(parents=True, exist_ok=True)
+        files.bench_json.write_text(json.dumps(rows, indent=2) + "\n")
+        chart = plot(rows, files.bench_png, model)
+    except OSError as e:
+        print(f"bench: cannot write results: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {files.bench_json}" + (f" and {chart}" if chart else " (no matplotlib: no chart)"))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
