@@ -50,7 +50,7 @@ export: setup $(BUILD)/model.onnx
 # ern_tiny's goal (issue 5): >= 6,100 FPS within 40,000 LUT and 120 BRAM36.
 EST_ARGS_ern_tiny := --target-fps 6100 --budget-lut 40000 --budget-bram 120
 
-$(BUILD)/dataflow/model.json: $(BUILD)/model.onnx $(wildcard hls/lower/*.py host/*.py) | setup
+$(BUILD)/dataflow/model.json: $(BUILD)/model.onnx $(wildcard hls/lower/*.py) host/package.py host/ops.py | setup
 	$(PY) -m hls.lower --onnx $< --out $(BUILD)/dataflow --report $(BUILD)/lowering.json
 
 lower: setup $(BUILD)/dataflow/model.json
@@ -61,3 +61,17 @@ verify: setup data $(BUILD)/dataflow/model.json
 estimate: setup $(BUILD)/dataflow/model.json
 	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json \
 	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING),$(EST_ARGS_$(MODEL)))
+
+# ---- stage 4: overlay (needs Vivado), deploy folder, bench ----------------------------------
+# overlay/build.py needs only the standard library: without vivado it says so in one line.
+overlay:
+	@python3 overlay/build.py --model $(MODEL)
+
+deploy: setup data $(BUILD)/dataflow/model.json
+	$(PY) -m host.deploy --model $(MODEL)
+
+bench: setup data $(BUILD)/dataflow/model.json
+	$(PY) host/bench.py --model $(MODEL) --images $(IMAGES)
+
+clean:
+	rm -rf build
