@@ -4,6 +4,7 @@ DATASET  ?= fashion_mnist
 EPOCHS   ?= 30
 IMAGES   ?= 1000
 FOLDING  ?=
+RESUME   ?=
 PY       := .venv/bin/python
 BUILD    := build/$(MODEL)
 FMNIST   := /usr/share/datasets/fashion-mnist
@@ -33,7 +34,7 @@ test: setup data
 	$(PY) -m pytest -q tests
 
 train: setup data
-	$(PY) -m training.train --model $(MODEL) --dataset $(DATASET) --epochs $(EPOCHS)
+	$(PY) -m training.train --model $(MODEL) --dataset $(DATASET) --epochs $(EPOCHS) $(if $(RESUME),--resume)
 
 eval: setup data
 	$(PY) -m training.evaluate --model $(MODEL) --dataset $(DATASET)
