@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from hls import csim
+from hls.codegen.layout import fold_rows, fold_weights  # noqa: F401 (the param layout, shared with codegen)
 from host import ops
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,21 +31,6 @@ TB_FLAGS = ("-Wextra",)  # on top of csim.WARNING_FLAGS, with -Werror
 # ---------------------------------------------------------------------------------------------
 # Param layout (hls/lib/README.md)
 # ---------------------------------------------------------------------------------------------
-
-def fold_weights(w_pm1: np.ndarray, pe: int, simd: int) -> np.ndarray:
-    """(MH, MW) +-1 matrix -> bits [PE][NF*SF][SIMD]: [pe][nf*SF + sf][s] = W[nf*PE+pe, sf*SIMD+s] > 0."""
-    mh, mw = w_pm1.shape
-    nf, sf = mh // pe, mw // simd
-    bits = (w_pm1 > 0).astype(np.int64).reshape(nf, pe, sf, simd)
-    return bits.transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
-
-
-def fold_rows(rows: np.ndarray, pe: int) -> np.ndarray:
-    """Per-channel params (C, ...) -> [PE][NF, ...]: [pe][nf] = rows[nf*PE + pe]."""
-    c = rows.shape[0]
-    folded = rows.reshape(c // pe, pe, *rows.shape[1:])
-    return np.moveaxis(folded, 1, 0)
-
 
 def signed_bits(lo: int, hi: int) -> int:
     """Two's-complement width holding lo..hi."""

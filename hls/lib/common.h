@@ -10,6 +10,15 @@
 #include <ap_int.h>
 #include <hls_stream.h>
 
+// C-simulation fast paths. Outside synthesis (g++ / clang C-simulation), a few leaf helpers
+// (popcount here, the MVU's bit planes and masked sums in mvu.h) compute the same values with
+// native integers instead of bit loops over ap_uint: the bit loops made the C-simulation of a
+// whole network ~5x slower. Define ERN_NO_CSIM_FAST to C-simulate the synthesised code paths
+// instead (tests/test_csim.py runs a network both ways and requires identical results).
+#if !defined(__SYNTHESIS__) && !defined(ERN_NO_CSIM_FAST) && defined(__GNUC__)
+#define ERN_CSIM_FAST 1
+#endif
+
 namespace ern {
 
 /// Smallest b with 2^b >= x (clog2(0) = clog2(1) = 0).
@@ -67,17 +76,27 @@ inline ap_int<BITS + 1> lane_value(const ap_uint<N>& word, unsigned i) {
     return raw;
 }
 
-/// Number of set bits, as an adder tree (no DSP).
+/// Number of set bits, as an adder tree (no DSP). (C-simulation fast path: the compiler's
+/// popcount, 64 bits at a time.)
 /// @tparam N width of the input
 template <int N>
 inline ap_uint<unsigned_bits(N)> popcount(const ap_uint<N>& x) {
 #pragma HLS INLINE
+#ifdef ERN_CSIM_FAST
+    unsigned total = 0;
+    for (int lo = 0; lo < N; lo += 64) {
+        const int hi = lo + 63 < N - 1 ? lo + 63 : N - 1;
+        total += unsigned(__builtin_popcountll(x(hi, lo).to_uint64()));
+    }
+    return ap_uint<unsigned_bits(N)>(total);
+#else
     ap_uint<unsigned_bits(N)> count = 0;
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
         count += x[i];
     }
     return count;
+#endif
 }
 
 /// Multi-threshold of one value: #{j : direction * value >= thresholds[j]}. The thresholds of

@@ -40,6 +40,14 @@ namespace detail {
 template <unsigned SIMD, unsigned IN_BITS>
 inline ap_uint<SIMD> bit_plane(const ap_uint<SIMD * IN_BITS>& x, unsigned b) {
 #pragma HLS INLINE
+#ifdef ERN_CSIM_FAST
+    if (SIMD * IN_BITS <= 64) {  // C-simulation fast path (common.h)
+        const unsigned long long raw = x.to_uint64() >> b;
+        unsigned long long bits = 0;
+        for (unsigned s = 0; s < SIMD; s++) bits |= ((raw >> (s * IN_BITS)) & 1ull) << s;
+        return ap_uint<SIMD>(bits);
+    }
+#endif
     ap_uint<SIMD> plane;
     for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
@@ -65,6 +73,15 @@ template <unsigned SIMD, unsigned IN_BITS>
 inline ap_uint<unsigned_bits(SIMD * levels(IN_BITS))> masked_sum(const ap_uint<SIMD>& w,
                                                                  const ap_uint<SIMD> planes[IN_BITS]) {
 #pragma HLS INLINE
+#ifdef ERN_CSIM_FAST
+    if (SIMD <= 64) {  // C-simulation fast path (common.h)
+        const unsigned long long wb = w.to_uint64();
+        unsigned long long total = 0;
+        for (unsigned b = 0; b < IN_BITS; b++)
+            total += (unsigned long long)__builtin_popcountll(wb & planes[b].to_uint64()) << b;
+        return ap_uint<unsigned_bits(SIMD * levels(IN_BITS))>(total);
+    }
+#endif
     ap_uint<unsigned_bits(SIMD * levels(IN_BITS))> sum = 0;
     for (unsigned b = 0; b < IN_BITS; b++) {
 #pragma HLS UNROLL

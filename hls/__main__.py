@@ -1,0 +1,7 @@
+"""python -m hls: the `make hls` flow (hls/hls_flow.py)."""
+import sys
+
+from hls.hls_flow import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""python -m hls.codegen --package build/<m>/dataflow [--folding F] [--out build/<m>/hls]
+
+Writes the HLS C++ folder (hls/codegen/__init__.py) and prints one line per FIFO deeper than
+the default and a summary line. `make hls` runs this as one step of `python -m hls`.
+Errors: one line `error: ...`, exit status 2.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from host.package import PackageError, load
+
+from hls.codegen import CodegenError, generate
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hls.codegen", description=__doc__.splitlines()[0])
+    ap.add_argument("--package", required=True, help="model package folder (model.json, params.npz)")
+    ap.add_argument("--folding", help="folding JSON {layer: {pe, simd}} (default: PE = SIMD = 1)")
+    ap.add_argument("--out", help="output folder (default: <package>/../hls)")
+    a = ap.parse_args(argv)
+    try:
+        package = load(a.package)
+        folding = json.loads(Path(a.folding).read_text()) if a.folding else {}
+        out = Path(a.out) if a.out else Path(a.package).parent / "hls"
+        result = generate(package, out, folding)
+    except (PackageError, CodegenError, OSError, json.JSONDecodeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for rec in result.fifos:
+        print(f"fifo {rec['fifo']}: depth {rec['depth']} x {rec['width']} bits ({rec['rule']}"
+              + (f", {rec['side']} of {rec['join']}" if rec.get("join") else "") + ")")
+    df = result.dataflow
+    print(f"wrote {out}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs, "
+          f"top {result.interface['top']} ({result.interface['vlnv']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""From a model package and a folding to a `Dataflow` (FIFOs, processes, params).
+
+    df = build(package, folding)          # folding: {layer: {"pe": .., "simd": .., "mem": ..}}
+
+Steps: each layer's builder (ops.py) checks its folding and says the fold of each stream it
+reads and writes; every package stream becomes a FIFO at its producer's fold (plus a width
+converter and a second FIFO where the consumer reads another fold); the AXI-Stream adapters
+take the graph input and output; each builder emits its calls; fifos.py sizes the skip FIFOs.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+from hls.codegen import fifos
+from hls.codegen.dataflow import CodegenError, Dataflow
+from hls.codegen.names import Namer
+from hls.codegen.ops import builder
+
+TOP = "ern_top"                 # the top function (and the IP's name)
+IN_PORT, OUT_PORT = "in_stream", "out_stream"
+AXI_BITS = 64                   # TDATA of both AXI-Streams (the DMA's width on the PYNQ-Z2 HP port)
+OUT_LANE_BITS = 32              # class sums: int32 lanes
+
+
+def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optional[Dict[str, int]] = None,
+          pipeline_slack: int = fifos.PIPELINE_SLACK) -> Dataflow:
+    """The dataflow of `package` folded as `folding` (layers it does not name: PE = SIMD = 1).
+    `fifo_depths` overrides FIFO depths by identifier or label, `pipeline_slack` the margin per
+    process of the skip-FIFO rule (tests: 0 checks the C-model part of the rule alone)."""
+    folding = {k: dict(v) for k, v in (folding or {}).items() if not str(k).startswith("_")}
+    names = {layer.name for layer in package.layers}
+    unknown = sorted(set(folding) - names)
+    if unknown:
+        raise CodegenError(f"folding names layer {unknown[0]!r}, which is not in model {package.model!r} "
+                           f"(layers: {', '.join(layer.name for layer in package.layers)})")
+    namer = Namer()
+    for ident in (TOP, IN_PORT, OUT_PORT):
+        namer.reserve(ident)
+    df = Dataflow(package, folding, namer)
+
+    # 1. folds: every stream's producer and consumer side
+    image = package.streams[package.input]
+    produced = {package.input: image.shape[2]}      # axi_stream_in: one whole pixel per beat
+    consumed: Dict[str, int] = {}
+    for layer in package.layers:
+        b = builder(layer.op)
+        fold = df.fold(layer)
+        b.check(layer, fold, df)
+        ins, outs = b.lanes(layer, fold, df)
+        consumed.update(zip(layer.inputs, ins))
+        produced.update(zip(layer.outputs, outs))
+    consumed[package.output] = produced[package.output]   # axi_stream_out reads any fold
+
+    out = package.streams[package.output]
+    if out.bits > OUT_LANE_BITS:
+        raise CodegenError(f"output stream {package.output!r} needs {out.bits} bits; the class sums leave "
+                           f"the accelerator as int{OUT_LANE_BITS}")
+
+    # 2. FIFOs, converters and calls, in topological order
+    order = [package.input] + [s for layer in package.layers for s in layer.outputs]
+    for name in order:
+        df.connect(name, produced[name], consumed[name])
+    h, w, c = image.shape
+    x = df.ends(package.input)[0]
+    df.process("axi_stream_in", "ern::axi_stream_in", [("PIXELS", h * w), ("C", c), ("AXI_BITS", AXI_BITS)],
+               [IN_PORT, x.ident, "frames"], [], [x])
+    df.emit_converters(package.input)
+    for layer in package.layers:
+        builder(layer.op).emit(layer, df.fold(layer), df)
+        for name in layer.outputs:
+            df.emit_converters(name)
+    y = df.ends(package.output)[1]
+    df.process("axi_stream_out", "ern::axi_stream_out",
+               [("C", out.shape[2]), ("PE", y.lanes), ("IN_BITS", y.bits), ("AXI_BITS", AXI_BITS),
+                ("LANE_BITS", OUT_LANE_BITS), ("LAST_PER_FRAME", False)],
+               [y.ident, OUT_PORT, "frames"], [y], [])
+
+    # 3. depths
+    df.fifo_records = fifos.size_fifos(df, fifo_depths, pipeline_slack)
+    return df

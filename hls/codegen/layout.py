@@ -1,0 +1,45 @@
+"""The param layout the layer library expects (hls/lib/README.md, "Parameter layout").
+
+With ``NF = C_out / PE``, ``SF = MW / SIMD``:
+
+- MVU weights ``ap_uint<SIMD> w[PE][NF*SF]``: bit ``s`` of ``w[pe][nf*SF + sf]`` is
+  ``W[nf*PE + pe][sf*SIMD + s] > 0`` (1 = +1): ``fold_weights`` gives the bits as
+  ``[PE][NF*SF][SIMD]`` and ``pack_words`` packs the last axis into integers.
+- Per-channel params (thresholds, direction) ``t[PE][NF]...``: ``t[pe][nf] = rows[nf*PE + pe]``:
+  ``fold_rows``.
+
+tests/test_hls_lib.py (the library's test benches) and the code generator share these.
+"""
+from typing import List
+
+import numpy as np
+
+
+def fold_weights(w_pm1: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """(MH, MW) +-1 matrix -> bits [PE][NF*SF][SIMD]: [pe][nf*SF + sf][s] = W[nf*PE+pe, sf*SIMD+s] > 0."""
+    mh, mw = w_pm1.shape
+    nf, sf = mh // pe, mw // simd
+    bits = (w_pm1 > 0).astype(np.int64).reshape(nf, pe, sf, simd)
+    return bits.transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+
+
+def fold_rows(rows: np.ndarray, pe: int) -> np.ndarray:
+    """Per-channel params (C, ...) -> [PE][NF, ...]: [pe][nf] = rows[nf*PE + pe]."""
+    c = rows.shape[0]
+    folded = rows.reshape(c // pe, pe, *rows.shape[1:])
+    return np.moveaxis(folded, 1, 0)
+
+
+def pack_words(bits: np.ndarray) -> List[List[int]]:
+    """[PE][TILES][SIMD] of 0/1 -> [PE][TILES] Python ints, bit s of a word = bits[..., s]
+    (exact for any SIMD: Python integers)."""
+    pe, tiles, simd = bits.shape
+    flat = bits.reshape(-1, simd).astype(bool)
+    if simd <= 64:  # distinct powers of two: the uint64 sum is exact
+        shifts = np.arange(simd, dtype=np.uint64)
+        values = (flat.astype(np.uint64) << shifts).sum(axis=1, dtype=np.uint64)
+        words = [int(v) for v in values]
+    else:
+        weights = [1 << s for s in range(simd)]
+        words = [sum(w for w, b in zip(weights, row) if b) for row in flat.tolist()]
+    return [words[p * tiles:(p + 1) * tiles] for p in range(pe)]

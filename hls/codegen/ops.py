@@ -1,0 +1,280 @@
+"""One builder per model-package op, registered by op name (no central switch on op types).
+
+A builder knows, for one layer and its folding ({"pe": .., "simd": .., "mem": ..}):
+
+- `check`: whether the folding fits the layer (a one-line CodegenError naming the layer);
+- `lanes`: the fold of each input it reads and each output it writes (the values per beat;
+  the wiring puts a width converter where a producer's and a consumer's folds differ);
+- `emit`: the library calls (hls/lib/*.h) with their template arguments, the internal FIFOs,
+  the const params, and for each call how many input beats each output beat needs (for the
+  FIFO sizing, fifos.py);
+- `headers`: the library headers it uses.
+
+A new op: one class here with `@register("OpName")` (plus its header in hls/lib).
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Tuple
+
+import numpy as np
+
+from host import ops as host_ops
+from host.package import bits_for_range
+from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same, need_vectors,
+                                  need_window)
+from hls.codegen.layout import fold_rows, fold_weights, pack_words
+
+BUILDERS: Dict[str, "OpBuilder"] = {}
+
+
+def register(op: str):
+    """Class decorator: the builder of model-package op `op`."""
+    def deco(cls):
+        if op in BUILDERS:
+            raise ValueError(f"a builder for op {op!r} is already registered")
+        cls.op = op
+        BUILDERS[op] = cls()
+        return cls
+    return deco
+
+
+def builder(op: str) -> "OpBuilder":
+    try:
+        return BUILDERS[op]
+    except KeyError:
+        raise CodegenError(f"op {op!r} has no HLS builder (known: {', '.join(sorted(BUILDERS))})") from None
+
+
+def _where(layer) -> str:
+    return f"layer {layer.name!r} ({layer.op})"
+
+
+def _divisors(n: int) -> str:
+    ds = [d for d in range(1, n + 1) if n % d == 0]
+    return ", ".join(map(str, ds)) if len(ds) <= 16 else ", ".join(map(str, ds[:8] + ["..."] + ds[-3:]))
+
+
+def _check_fold(layer, fold: dict, key: str, total: int, what: str) -> int:
+    value = fold.get(key, 1)
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or total % value:
+        raise CodegenError(f"{_where(layer)}: {key.upper()}={value!r} does not divide {what} = {total} "
+                           f"(valid: {_divisors(total)})")
+    return int(value)
+
+
+def threshold_bits(thresholds: np.ndarray) -> int:
+    """Two's-complement width holding every threshold (at least 2 bits, signed)."""
+    lo, hi = int(thresholds.min(initial=0)), int(thresholds.max(initial=0))
+    return max(2, bits_for_range(min(lo, -1), hi)[0])
+
+
+def _emit_thresholds(df: Dataflow, layer, thresholds: np.ndarray, pe: int, what: str):
+    """ap_int<TH_BITS> t[PE][NF][NT]: thresholds[nf*PE + pe][j]; returns (param, TH_BITS)."""
+    th_bits = threshold_bits(thresholds)
+    folded = fold_rows(thresholds.astype(np.int64), pe)
+    p = df.param(layer, "thresholds", f"ap_int<{th_bits}>", folded.tolist(), folded.shape, (1, 3), None,
+                 f"{what}: [pe][nf][j] = threshold j of channel nf*{pe} + pe")
+    return p, th_bits
+
+
+def _emit_direction(df: Dataflow, layer, direction: np.ndarray, pe: int):
+    folded = fold_rows(direction.astype(np.int64), pe)
+    return df.param(layer, "direction", "ap_int<2>", folded.tolist(), folded.shape, (1,), None,
+                    f"[pe][nf] = direction (+1/-1) of channel nf*{pe} + pe")
+
+
+class OpBuilder:
+    """Base: a streaming layer with one fold `pe` on every input and output."""
+
+    op = "?"
+    headers: Tuple[str, ...] = ()
+
+    def check(self, layer, fold: dict, df: Dataflow) -> None:
+        c = df.stream(layer.inputs[0]).shape[2]
+        _check_fold(layer, fold, "pe", c, "its channels")
+
+    def lanes(self, layer, fold: dict, df: Dataflow) -> Tuple[List[int], List[int]]:
+        pe = int(fold.get("pe", 1))
+        return [pe] * len(layer.inputs), [pe] * len(layer.outputs)
+
+    def emit(self, layer, fold: dict, df: Dataflow) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def pixels(df: Dataflow, stream: str) -> int:
+        h, w, _ = df.stream(stream).shape
+        return h * w
+
+
+@register("Thermometer")
+class ThermometerBuilder(OpBuilder):
+    headers = ("thermometer.h",)
+
+    def check(self, layer, fold, df):
+        c = df.stream(layer.outputs[0]).shape[2]
+        _check_fold(layer, fold, "pe", c, "its output channels (C*k)")
+
+    def lanes(self, layer, fold, df):
+        c = df.stream(layer.inputs[0]).shape[2]
+        return [c], [int(fold.get("pe", 1))]   # reads one whole pixel per beat
+
+    def emit(self, layer, fold, df):
+        op, params = layer.operator, df.package.layer_params(layer)
+        x, y = df.input(layer), df.output(layer)
+        pe = int(fold.get("pe", 1))
+        c = df.stream(layer.inputs[0]).shape[2]
+        t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "pixel thresholds")
+        nf = c * op.k // pe
+        df.process(layer.name, "ern::thermometer",
+                   [("PIXELS", self.pixels(df, layer.inputs[0])), ("C", c), ("K", op.k), ("PE", pe),
+                    ("OUT_BITS", y.bits), ("TH_BITS", th_bits)],
+                   [x.ident, y.ident, t.ident, "frames"], [x], [y], layer.name,
+                   {(0, 0): lambda n=y.beats: need_repeat(n, nf)})
+
+
+@register("Conv")
+class ConvBuilder(OpBuilder):
+    """Sliding window (unless 1x1, stride 1, no padding) + matrix-vector(-threshold) unit."""
+
+    headers = ("sliding_window.h", "mvu.h")
+
+    def check(self, layer, fold, df):
+        c_in = df.stream(layer.inputs[0]).shape[2]
+        c_out = df.stream(layer.outputs[0]).shape[2]
+        _check_fold(layer, fold, "pe", c_out, "C_out")
+        _check_fold(layer, fold, "simd", c_in, "C_in (the window emits SIMD channels of one pixel)")
+        if df.stream(layer.inputs[0]).signed:
+            raise CodegenError(f"{_where(layer)}: reads a signed stream; the MVU takes unsigned codes")
+        if fold.get("mem", "auto") not in ("auto", "bram", "lut"):
+            raise CodegenError(f"{_where(layer)}: mem={fold['mem']!r}, expected auto, bram or lut")
+
+    def lanes(self, layer, fold, df):
+        return [int(fold.get("simd", 1))], [int(fold.get("pe", 1))]
+
+    def emit(self, layer, fold, df):
+        op, params = layer.operator, df.package.layer_params(layer)
+        x, y = df.input(layer), df.output(layer)
+        h, w, c = df.stream(layer.inputs[0]).shape
+        ho, wo, c_out = df.stream(layer.outputs[0]).shape
+        k, s, p = op.kernel, op.stride, op.pad
+        pe, simd = int(fold.get("pe", 1)), int(fold.get("simd", 1))
+        mw, cf = k * k * c, c // simd
+        sf, nf = mw // simd, c_out // pe
+        in_bits = x.bits   # the lane width of the stream (values fit: unsigned, checked by the loader)
+
+        if k == 1 and s == 1 and p == 0:
+            win = x   # a 1x1 window is the pixel stream itself
+        else:
+            win = df.internal(layer, "window", simd, in_bits, ho * wo * sf)
+            df.process(f"{layer.name}.window", "ern::sliding_window",
+                       [("K", k), ("S", s), ("P", p), ("H", h), ("W", w), ("C", c), ("SIMD", simd),
+                        ("BITS", in_bits)],
+                       [x.ident, win.ident, "frames"], [x], [win], layer.name,
+                       {(0, 0): lambda: need_window(k, s, p, h, w, cf)})
+
+        weights = host_ops.unpack_weights(params["weights"], op.cols)
+        words = pack_words(fold_weights(weights, pe, simd))
+        storage = {"bram": "bram", "lut": "lutram"}.get(fold.get("mem", "auto"))
+        wp = df.param(layer, "weights", f"ap_uint<{simd}>", words, (pe, nf * sf), (1,), storage,
+                      f"[pe][nf*{sf} + sf] bit s = sign of W[nf*{pe} + pe][sf*{simd} + s] (1 = +1)",
+                      wide=simd if simd > 64 else 0)
+        geometry = [("MW", mw), ("MH", c_out), ("VECTORS", ho * wo), ("SIMD", simd), ("PE", pe),
+                    ("IN_BITS", in_bits)]
+        needs = {(0, 0): lambda n=y.beats: need_vectors(n, nf, sf)}
+        if op.thresholded:
+            t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "accumulator thresholds")
+            d = _emit_direction(df, layer, params["direction"], pe)
+            df.process(f"{layer.name}.mvu", "ern::mvu_threshold",
+                       geometry + [("OUT_BITS", y.bits), ("TH_BITS", th_bits)],
+                       [win.ident, y.ident, wp.ident, t.ident, d.ident, "frames"], [win], [y], layer.name,
+                       needs)
+        else:
+            df.process(f"{layer.name}.mvu", "ern::mvu_accumulate", geometry + [("ACC_BITS", y.bits)],
+                       [win.ident, y.ident, wp.ident, "frames"], [win], [y], layer.name, needs)
+
+
+@register("Threshold")
+class ThresholdBuilder(OpBuilder):
+    headers = ("threshold.h",)
+
+    def emit(self, layer, fold, df):
+        params = df.package.layer_params(layer)
+        x, y = df.input(layer), df.output(layer)
+        pe = int(fold.get("pe", 1))
+        c = df.stream(layer.inputs[0]).shape[2]
+        t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "thresholds")
+        d = _emit_direction(df, layer, params["direction"], pe)
+        df.process(layer.name, "ern::threshold",
+                   [("PIXELS", self.pixels(df, layer.inputs[0])), ("C", c), ("PE", pe), ("IN_BITS", x.bits),
+                    ("OUT_BITS", y.bits), ("TH_BITS", th_bits), ("IN_SIGNED", x.signed)],
+                   [x.ident, y.ident, t.ident, d.ident, "frames"], [x], [y], layer.name,
+                   {(0, 0): lambda n=y.beats: need_same(n)})
+
+
+@register("Add")
+class AddBuilder(OpBuilder):
+    headers = ("add.h",)
+
+    def emit(self, layer, fold, df):
+        a, b, y = df.input(layer, 0), df.input(layer, 1), df.output(layer)
+        pe = int(fold.get("pe", 1))
+        c = df.stream(layer.inputs[0]).shape[2]
+        df.process(layer.name, "ern::add",
+                   [("PIXELS", self.pixels(df, layer.inputs[0])), ("C", c), ("PE", pe), ("A_BITS", a.bits),
+                    ("B_BITS", b.bits), ("OUT_BITS", y.bits), ("A_SIGNED", a.signed), ("B_SIGNED", b.signed)],
+                   [a.ident, b.ident, y.ident, "frames"], [a, b], [y], layer.name,
+                   {(0, 0): lambda n=y.beats: need_same(n), (1, 0): lambda n=y.beats: need_same(n)})
+
+
+@register("Duplicate")
+class DuplicateBuilder(OpBuilder):
+    headers = ("duplicate.h",)
+
+    def check(self, layer, fold, df):
+        super().check(layer, fold, df)
+        if len(layer.outputs) not in (2, 3):
+            raise CodegenError(f"{_where(layer)}: {len(layer.outputs)} outputs; hls/lib/duplicate.h forks "
+                               "into 2 or 3 (split the fork into a chain of Duplicate layers)")
+
+    def emit(self, layer, fold, df):
+        x = df.input(layer)
+        ys = [df.output(layer, k) for k in range(len(layer.outputs))]
+        pe = int(fold.get("pe", 1))
+        c = df.stream(layer.inputs[0]).shape[2]
+        df.process(layer.name, "ern::duplicate",
+                   [("PIXELS", self.pixels(df, layer.inputs[0])), ("C", c), ("PE", pe), ("BITS", x.bits)],
+                   [x.ident] + [y.ident for y in ys] + ["frames"], [x], ys, layer.name,
+                   {(0, k): (lambda n=x.beats: need_same(n)) for k in range(len(ys))})
+
+
+@register("GlobalSum")
+class GlobalSumBuilder(OpBuilder):
+    headers = ("global_sum.h",)
+
+    def emit(self, layer, fold, df):
+        x, y = df.input(layer), df.output(layer)
+        pe = int(fold.get("pe", 1))
+        c = df.stream(layer.inputs[0]).shape[2]
+        pixels = self.pixels(df, layer.inputs[0])
+        nf = c // pe
+        df.process(layer.name, "ern::global_sum",
+                   [("PIXELS", pixels), ("C", c), ("PE", pe), ("IN_BITS", x.bits), ("OUT_BITS", y.bits),
+                    ("IN_SIGNED", x.signed)],
+                   [x.ident, y.ident, "frames"], [x], [y], layer.name,
+                   {(0, 0): lambda: (pixels - 1) * nf + np.arange(1, nf + 1, dtype=np.int64)})
+
+
+@register("MaxPool")
+class MaxPoolBuilder(OpBuilder):
+    headers = ("max_pool.h",)
+
+    def emit(self, layer, fold, df):
+        op = layer.operator
+        x, y = df.input(layer), df.output(layer)
+        h, w, c = df.stream(layer.inputs[0]).shape
+        pe = int(fold.get("pe", 1))
+        k, s = op.kernel, op.stride
+        df.process(layer.name, "ern::max_pool",
+                   [("K", k), ("S", s), ("H", h), ("W", w), ("C", c), ("PE", pe), ("BITS", x.bits)],
+                   [x.ident, y.ident, "frames"], [x], [y], layer.name,
+                   {(0, 0): lambda: need_window(k, s, 0, h, w, c // pe, reduce=True)})

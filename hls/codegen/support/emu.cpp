@@ -1,0 +1,64 @@
+// C ABI around the generated top function, for emulating the accelerator on a host (ctypes).
+//
+// Build a shared library from this folder (ap_types: hls4ml/templates/vivado/ap_types):
+//   g++ -std=c++14 -O2 -shared -fPIC -Ilib -isystem <ap_types> ern_top.cpp emu.cpp -o libern_emu.so
+//
+//   int ern_run(const uint64_t* in_words, size_t in_word_count,
+//               uint64_t* out_words, size_t out_word_count, unsigned frames);
+//
+// in_words: what the DMA would send: `frames` frames of ern_in_words_per_frame() 64-bit words
+// (uint8 pixels H x W x C, little-endian, each frame zero-padded to whole words). out_words:
+// what the DMA would receive: frames * ern_out_words_per_frame() words of int32 class sums (two
+// per word, class c in lane c % 2 of word c / 2). Returns 0, or a negative code:
+//   -1 a null pointer, -2 in_word_count != frames * ern_in_words_per_frame(),
+//   -3 out_word_count < frames * ern_out_words_per_frame(), -4 the accelerator wrote another
+//   number of words, -5 TLAST not exactly on the last word, -6 input words left unread.
+// Calls are independent (the FIFOs are local to each call).
+#include "ern_top.h"
+
+#include <cstddef>
+#include <cstdint>
+
+static_assert(ERN_AXI_BITS == 64, "emu.cpp: the C ABI passes 64-bit AXI words");
+
+extern "C" {
+
+unsigned ern_in_words_per_frame(void) { return ERN_IN_WORDS; }
+unsigned ern_out_words_per_frame(void) { return ERN_OUT_WORDS; }
+unsigned ern_in_bytes_per_frame(void) { return ERN_IN_BYTES; }
+unsigned ern_classes(void) { return ERN_CLASSES; }
+
+int ern_run(const uint64_t* in_words, size_t in_word_count, uint64_t* out_words, size_t out_word_count,
+            unsigned frames) {
+    if ((!in_words && in_word_count) || (!out_words && out_word_count)) return -1;
+    if (in_word_count != size_t(frames) * ERN_IN_WORDS) return -2;
+    const size_t want = size_t(frames) * ERN_OUT_WORDS;
+    if (out_word_count < want) return -3;
+    if (frames == 0) return 0;
+    hls::stream<ern_word_t> in_stream("in_stream"), out_stream("out_stream");
+    for (size_t i = 0; i < in_word_count; i++) {
+        ern_word_t word;
+        word.data = ap_uint<64>(in_words[i]);
+        word.keep = -1;
+        word.strb = -1;
+        word.last = i == in_word_count - 1;
+        in_stream.write(word);
+    }
+    ern_top(in_stream, out_stream, frames);
+    int status = 0;
+    if (!in_stream.empty()) status = -6;
+    while (!in_stream.empty()) in_stream.read();
+    size_t n = 0;
+    while (!out_stream.empty()) {
+        const ern_word_t word = out_stream.read();
+        if (n < want) {
+            out_words[n] = word.data.to_uint64();
+            if (bool(word.last) != (n == want - 1) && status == 0) status = -5;
+        }
+        n++;
+    }
+    if (n != want) return -4;
+    return status;
+}
+
+}  // extern "C"

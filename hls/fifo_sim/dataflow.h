@@ -1,0 +1,35 @@
+// Dataflow-region macros of the generated top functions (hls/codegen).
+//
+// The generated top function declares its FIFOs and calls one library function per process:
+//
+//     hls::stream<ap_uint<8> > s_x("s_x");
+//     #pragma HLS STREAM variable=s_x depth=2
+//     ERN_FIFO_DEPTH(s_x, 2)
+//     ...
+//     ERN_DATAFLOW_SCOPE
+//     ERN_PROCESS("conv1.mvu", ern::mvu_threshold<...>(s_x, s_y, ..., frames))
+//
+// Normally (Vitis HLS, and g++ C-simulation) the macros are the plain calls: ERN_PROCESS(name,
+// call) is `call;`, the others are empty. With -DERN_FIFO_SIM (hls/fifo_sim/README.md) every
+// process runs in its own thread over FIFOs bounded to the depths of the pragmas, and a stall
+// (every process blocked) fails with the names of the FIFOs involved.
+//
+// This header must come before <hls_stream.h> (the generated top header includes it first).
+#ifndef ERN_DATAFLOW_H
+#define ERN_DATAFLOW_H
+
+#ifdef ERN_FIFO_SIM
+#include "fifo_stream.h"
+/// Starts the processes of the region (in threads) and joins them where the region ends.
+#define ERN_DATAFLOW_SCOPE ::ern::fifo_sim::Scope ern_dataflow_scope_;
+/// Bounds a FIFO to the depth of its STREAM pragma.
+#define ERN_FIFO_DEPTH(S, D) (S).set_depth(D);
+/// One dataflow process: a library call, run in its own thread.
+#define ERN_PROCESS(NAME, ...) ern_dataflow_scope_.spawn(NAME, [&]() { __VA_ARGS__; });
+#else
+#define ERN_DATAFLOW_SCOPE
+#define ERN_FIFO_DEPTH(S, D)
+#define ERN_PROCESS(NAME, ...) __VA_ARGS__;
+#endif
+
+#endif  // ERN_DATAFLOW_H
