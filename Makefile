@@ -66,7 +66,7 @@ estimate: setup $(BUILD)/dataflow/model.json
 
 # ---- stage 3: HLS C++ generation and C-simulation (vitis_hls synthesis when on PATH) -------
 hls: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m hls --model $(MODEL) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING))
+	$(PY) -m hls --model $(MODEL) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
 
 # ---- stage 4: overlay (needs Vivado), deploy folder, bench ----------------------------------
 # overlay/build.py needs only the standard library: without vivado it says so in one line.
