@@ -8,7 +8,7 @@ Each step is a plain function that writes its output under build/<model>/ and ca
 2. `choose_folding`: --folding FILE, or the estimator's search with the given target/budget,
    or build/<m>/folding.json (make estimate's), or the default search; written to hls/folding.json;
 3. `codegen`: build/<m>/hls/ (hls/codegen);
-4. `write_test_data`: the first N Fashion-MNIST test images (hls/idx.py; or --images-npy) and the
+4. `write_test_data`: the first N Fashion-MNIST test images (host/datasets.py; or --images-npy) and the
    class sums of host.reference -> hls/data/images.bin, expected.bin, labels.bin;
 5. `run_csim`: g++ -O2 build of ern_top.cpp + tb.cpp (cached by content), run over the images in
    parallel jobs; every class sum must equal the reference's;
@@ -148,7 +148,7 @@ def fit_images(images: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
 def write_test_data(package: Package, out: Path, count: int, images_npy: Optional[str] = None,
                     labels_npy: Optional[str] = None) -> dict:
     """images.bin (uint8), expected.bin (int32 class sums of host.reference), labels.bin (int32)."""
-    from hls import idx
+    from host import datasets
     if images_npy:
         images = np.load(images_npy, allow_pickle=False)[:count]
         labels = np.load(labels_npy, allow_pickle=False)[:count] if labels_npy else None
@@ -157,8 +157,8 @@ def write_test_data(package: Package, out: Path, count: int, images_npy: Optiona
             images = images[..., None]
     else:
         try:
-            images, labels = idx.fashion_mnist_test(count)
-        except idx.IdxError as e:
+            images, labels, _ = datasets.fashion_mnist("test", limit=count)
+        except datasets.DatasetError as e:
             raise FlowError(str(e)) from None
         source = "Fashion-MNIST test set"
     images = fit_images(np.ascontiguousarray(images, dtype=np.uint8), package.input_shape)

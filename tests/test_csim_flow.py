@@ -1,4 +1,4 @@
-"""The `make hls` flow's steps that need no compiler (hls/hls_flow.py, hls/idx.py).
+"""The `make hls` flow's steps that need no compiler (hls/hls_flow.py; the images come from host/datasets.py).
 
 The whole flow on a small package runs in tests/test_csim.py (slow tier).
 """
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from codegen_helpers import random_ern
-from hls import hls_flow, idx
+from hls import hls_flow
+from host import datasets
 from host.package import save
 
 
@@ -19,24 +20,21 @@ def write_idx(path, array: np.ndarray, code: int = 0x08):
     path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
 
 
-def test_idx_reader_and_fashion_mnist_layout(tmp_path, monkeypatch):
+def test_flow_reads_fashion_mnist_through_host_datasets(tmp_path, monkeypatch):
     images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
     labels = np.arange(5, dtype=np.uint8)
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
     write_idx(tmp_path / "t10k-labels-idx1-ubyte", labels)      # plain and gzipped both work
-    monkeypatch.setenv(idx.FASHION_MNIST_ENV, str(tmp_path))
-    x, y = idx.fashion_mnist_test(limit=3)
+    monkeypatch.setenv(datasets.FASHION_MNIST_ENV, str(tmp_path))
+    x, y, _ = datasets.fashion_mnist("test", limit=3)
     assert x.shape == (3, 28, 28, 1) and x.dtype == np.uint8
     np.testing.assert_array_equal(x[..., 0], images[:3])
     np.testing.assert_array_equal(y, labels[:3])
-    wide = np.array([[1, -2], [300000, 4]], np.int32)
-    write_idx(tmp_path / "w.idx", wide, 0x0C)
-    np.testing.assert_array_equal(idx.read_idx(tmp_path / "w.idx"), wide)
     (tmp_path / "bad").write_bytes(b"\x01\x02")
-    with pytest.raises(idx.IdxError, match="not an IDX file"):
-        idx.read_idx(tmp_path / "bad")
-    with pytest.raises(idx.IdxError, match="no t10k-images"):
-        idx.fashion_mnist_test(folder=tmp_path / "nothing")
+    with pytest.raises(datasets.DatasetError, match="bad magic number"):
+        datasets.read_idx(tmp_path / "bad")
+    with pytest.raises(datasets.DatasetError, match="t10k-images-idx3-ubyte.*file not found"):
+        datasets.fashion_mnist("test", root=tmp_path / "nothing")
 
 
 def test_fit_images_pads_like_training():
