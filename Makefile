@@ -65,8 +65,12 @@ estimate: setup $(BUILD)/dataflow/model.json
 	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
 
 # ---- stage 3: HLS C++ generation and C-simulation (vitis_hls synthesis when on PATH) -------
+# HLS_ARGS: more options of `python -m hls`, e.g. "--no-emu --fifo-sim-frames 0"
+HLS_ARGS ?=
+
 hls: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m hls --model $(MODEL) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
+	$(PY) -m hls --model $(MODEL) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS) \
+	  $(HLS_ARGS)
 
 # ---- stage 4: overlay (needs Vivado), deploy folder, bench ----------------------------------
 # overlay/build.py needs only the standard library: without vivado it says so in one line.

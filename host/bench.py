@@ -11,16 +11,21 @@ and the performance model's hardware FPS (`predicted`, from estimate.json). The 
 class sums are compared with the reference's on every image.
 
 Writes build/<m>/bench.json (a list of rows {backend, images, seconds, fps, top1, kind, ...})
-and build/<m>/bench.png (a bar chart); prints a table. Needs, from a fresh clone:
-`make lower` (the model package; `make verify` for torch-float), `make estimate` (predicted)
-and `make hls` (emulation). A missing input skips its row with a note, never the whole bench.
-Exit status: 0; 1 when the accelerator disagrees with the reference; 2 on an error.
+and build/<m>/bench.png (a bar chart); prints a table. In a repository checkout off the board,
+a first run builds what it lacks with make (the model package: `make lower`, predicted:
+`make estimate`, the C++ for emulation: `make hls`; a few minutes, once; --no-build to skip);
+torch-float needs `make verify`. A missing input skips its row with a note, never the whole
+bench. Exit status: 0; 1 when the accelerator disagrees with the reference; 2 on an error.
 
 Runs on the board: Python 3.10, numpy, pynq (tqdm and matplotlib when installed).
 """
 import argparse
 import importlib
 import json
+import os
+import shlex
+import shutil
+import subprocess
 import sys
 import textwrap
 import time
@@ -30,10 +35,24 @@ from typing import Any, Dict, List, Optional
 if __package__ in (None, ""):  # run as a script: python host/bench.py
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+
+def _numpy_or_venv():
+    """numpy, or (in a repository checkout whose `make setup` made .venv) re-run under .venv's
+    Python, so that `python host/bench.py` works with a bare system Python too."""
+    try:
+        return importlib.import_module("numpy")
+    except ImportError:
+        venv = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "python"
+        if venv.is_file() and Path(sys.executable).resolve() != venv.resolve():
+            os.execv(str(venv), [str(venv), *sys.argv])
+        sys.exit("bench: needs numpy: `pip install numpy` (on a development machine: `make setup`, "
+                 "then .venv/bin/python host/bench.py)")
+
+
+np = _numpy_or_venv()
 
 from host import datasets  # noqa: E402
-from host.artifacts import Artifacts  # noqa: E402
+from host.artifacts import Artifacts, deployed, repo_root  # noqa: E402
 from host.package import PackageError, load  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
@@ -140,6 +159,46 @@ def torch_float_row(files: Artifacts) -> Optional[Dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------
+# First run in a repository checkout: build the missing inputs
+# ---------------------------------------------------------------------------------------------
+
+def missing_targets(files: Artifacts, emulation: str) -> List[str]:
+    """The make targets that would produce the bench's missing inputs, in pipeline order."""
+    targets = []
+    if not (files.package_dir / "model.json").is_file():
+        targets.append("lower")
+    if not files.estimate_json.is_file():
+        targets.append("estimate")
+    if emulation == "compiled" and not files.emu_cpp.is_file():
+        targets.append("hls")
+    return targets
+
+
+def can_build(files: Artifacts, on_board: bool) -> bool:
+    """Only a repository checkout off the board builds: its Makefile, its build/<model>/, make."""
+    root = repo_root()
+    return (not on_board and not deployed() and (root / "Makefile").is_file()
+            and files.build_dir.resolve() == (root / "build" / files.model).resolve()
+            and shutil.which("make") is not None)
+
+
+def make_command(model: str, targets: List[str], images: int) -> List[str]:
+    # the bench compiles its own emulation library and needs no bounded-FIFO run: the hls
+    # target here only generates the C++ and checks it on the bench's images
+    return ["make", "--no-print-directory", "-C", str(repo_root()), *targets, f"MODEL={model}",
+            f"IMAGES={images}", "HLS_ARGS=--no-emu --fifo-sim-frames 0"]
+
+
+def build_missing(files: Artifacts, targets: List[str], images: int) -> Optional[str]:
+    """Run make for `targets` with its output shown; None, or a note saying what failed."""
+    cmd = make_command(files.model, targets, images)
+    print(f"bench: first run for {files.model}: building {', '.join(targets)} "
+          f"(a few minutes, once):\n  {shlex.join(cmd)}", flush=True)
+    status = subprocess.run(cmd).returncode
+    return None if status == 0 else f"build: `{shlex.join(cmd)}` failed (exit {status})"
+
+
+# ---------------------------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------------------------
 
@@ -203,12 +262,21 @@ def main(argv=None) -> int:
     p.add_argument("--emulation", choices=("compiled", "reference", "none"), default="compiled",
                    help="off the board: the compiled HLS C++ (default), the numpy stand-in "
                         "behind the fake device (tests the driver only), or none")
+    p.add_argument("--no-build", action="store_true",
+                   help="in a repository checkout: do not run make for missing inputs")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     files = Artifacts.find(args.model, args.build_dir)
     model = files.model
     progress = not args.no_progress
     notes: List[str] = []
+    from host import driver
+    board = driver.on_board()
+    targets = missing_targets(files, args.emulation if not board else "none")
+    if targets and not args.no_build and can_build(files, board):
+        failed = build_missing(files, targets, args.emulation_images)
+        if failed:
+            notes.append(failed)
 
     if not (files.package_dir / "model.json").is_file():
         print(f"bench: {files.package_dir} missing: run `make lower MODEL={model}` first "
@@ -229,8 +297,7 @@ def main(argv=None) -> int:
 
     accel_row = None
     try:
-        from host import driver
-        if driver.on_board():
+        if board:
             if files.bitfile.is_file():
                 with driver.ErnAccelerator(str(files.bitfile), package,
                                            batch_size=args.batch_size) as accel:

@@ -76,12 +76,54 @@ def test_an_accelerator_that_differs_from_the_reference_fails_the_bench(tmp_path
     assert "emulation DIFFERS FROM the CPU reference: class sums equal on 14/16 images" in capsys.readouterr().out
 
 
+def test_missing_targets_in_pipeline_order(tmp_path):
+    files = bench.Artifacts("m", tmp_path)
+    assert bench.missing_targets(files, "compiled") == ["lower", "estimate", "hls"]
+    assert bench.missing_targets(files, "reference") == ["lower", "estimate"]
+    (tmp_path / "estimate.json").write_text("{}")
+    assert bench.missing_targets(files, "none") == ["lower"]
+
+
+def test_a_first_run_in_a_checkout_builds_what_is_missing_with_make(tmp_path, capsys, monkeypatch):
+    """A fake repository whose Makefile stands in for the pipeline: the bench runs make for
+    exactly the missing inputs, then uses what it built."""
+    source = with_reports(tiny_build_dir(tmp_path / "made"))
+    (tmp_path / "Makefile").write_text(
+        "lower:\n\tmkdir -p build/$(MODEL) && cp -r $(SRC)/dataflow $(SRC)/samples build/$(MODEL)/\n"
+        "estimate:\n\tcp $(SRC)/estimate.json build/$(MODEL)/\n"
+        "hls:\n\techo \"hls $(IMAGES) $(HLS_ARGS)\" > build/$(MODEL)/made-hls.txt\n")
+    monkeypatch.setenv("SRC", str(source))
+    monkeypatch.setattr(bench, "repo_root", lambda: tmp_path)
+    build = tmp_path / "build" / "tiny"
+    status = bench.main(["--build-dir", str(build), "--model", "tiny", "--images", "16",
+                        "--emulation", "reference", "--emulation-images", "8", "--no-progress"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "first run for tiny: building lower, estimate" in out
+    assert not (build / "made-hls.txt").exists()  # --emulation reference needs no C++
+    assert [r["kind"] for r in json.loads((build / "bench.json").read_text())] == [
+        "emulation", "cpu-reference", "predicted"]
+    assert bench.missing_targets(bench.Artifacts("tiny", build), "compiled") == ["hls"]
+    bench.build_missing(bench.Artifacts("tiny", build), ["hls"], 8)
+    assert (build / "made-hls.txt").read_text().split() == ["hls", "8", "--no-emu", "--fifo-sim-frames", "0"]
+
+
+def test_no_build_and_foreign_build_dirs_never_run_make(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(bench, "build_missing", lambda *a: calls.append(a))
+    monkeypatch.setattr(bench, "repo_root", lambda: tmp_path)
+    (tmp_path / "Makefile").write_text("")
+    assert bench.main(["--build-dir", str(tmp_path / "elsewhere"), "--model", "m"]) == 2
+    assert bench.main(["--build-dir", str(tmp_path / "build" / "m"), "--model", "m", "--no-build"]) == 2
+    assert calls == []
+    assert not bench.can_build(bench.Artifacts("m", tmp_path / "build" / "m"), on_board=True)
+    assert bench.can_build(bench.Artifacts("m", tmp_path / "build" / "m"), on_board=False)
+
+
 @pytest.mark.slow
 def test_bench_on_ern_tiny_from_the_command_line():
+    """From a fresh clone this builds the package, the estimate and the C++ first (make)."""
     build = ROOT / "build" / "ern_tiny"
-    for needed in ("dataflow/model.json", "hls/emu.cpp", "estimate.json"):
-        if not (build / needed).is_file():
-            pytest.skip(f"build/ern_tiny/{needed} missing (make lower, make hls, make estimate)")
     result = subprocess.run([sys.executable, "host/bench.py", "--images", "200", "--emulation-images",
                              "40", "--no-progress"], cwd=ROOT, capture_output=True, text=True,
                             timeout=3600)
