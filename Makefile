@@ -3,7 +3,8 @@ MODEL    ?= ern_tiny
 DATASET  ?= fashion_mnist
 EPOCHS   ?= 30
 IMAGES   ?= 1000
-FOLDING  ?=
+# a model's default folding: hls/foldings/<model>.json when there is one (else the search)
+FOLDING  ?= $(wildcard hls/foldings/$(MODEL).json)
 RESUME   ?=
 PY       := .venv/bin/python
 BUILD    := build/$(MODEL)

@@ -73,6 +73,7 @@ def evaluate(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R
              ctx: Ctx | None = None, shell: bool = True) -> Design:
     """Cycles and resources of ``g`` folded as ``folding`` ({layer: {pe, simd, ...}})."""
     ctx = ctx or Ctx(lut_per_bram=part.lut / part.bram36)
+    folding = with_serial_outputs(g, folding)
     d = Design(g, folding, clock_mhz, part, lut_per_bram=ctx.lut_per_bram)
     tot = R.Cost()
     for layer in g.layers:
@@ -111,13 +112,40 @@ def evaluate(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R
         tot.add(f"fifo.{sname}", lut=f["fifo_lut"], ff=f["fifo_ff"], bram36=f["bram36"],
                 lutram=f["lutram"], depth=f["depth"], width=f["width"], style=f["style"])
         if "converter" in f:
-            tot.add(f"dwc.{sname}", lut=f["converter"]["lut"], ff=f["converter"]["ff"])
+            tot.add(f"dwc.{sname}", lut=f["converter"]["lut"], ff=f["converter"]["ff"],
+                    lutram=f["converter"]["lutram"])
         d.fifos.append(f)
     if shell:
         tot.add("shell", **SHELL)
     d.totals = tot
     d.latency_cycles = latency(g, d)
     return d
+
+
+def serial_out_pe(g: Graph, sname: str, folding: dict) -> int | None:
+    """The output lanes the producer of stream ``sname`` writes when its fold does not say
+    (``out_pe``) and its model can serialize its output (the MVU: ``serial_lanes``): the
+    consumer's lanes where it can make them, a mux instead of a PE-wide FIFO and a width
+    converter. None where that does not apply."""
+    prod, cons = g.producer.get(sname), g.consumer.get(sname)
+    if prod is None or cons is None or prod not in folding or cons not in folding:
+        return None
+    pl, cl = g.by_name[prod], g.by_name[cons]
+    m, fold = g.model(pl), folding[prod]
+    if "out_pe" in fold or not hasattr(m, "serial_lanes") or m.check(pl, fold, g):
+        return None
+    lanes = g.model(cl).in_width(cl, folding[cons], g, cl["inputs"].index(sname)) // g.streams[sname].bits
+    return m.serial_lanes(pl, fold, g, lanes)
+
+
+def with_serial_outputs(g: Graph, folding: dict) -> dict:
+    """A copy of ``folding`` with ``out_pe`` set wherever serial_out_pe applies."""
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in folding.items()}
+    for sname, prod in g.producer.items():
+        lanes = serial_out_pe(g, sname, folding)
+        if lanes is not None:
+            out[prod]["out_pe"] = lanes
+    return out
 
 
 def stream_cost(g: Graph, sname: str, folding: dict, ctx: Ctx, off: dict | None = None):
@@ -129,7 +157,9 @@ def stream_cost(g: Graph, sname: str, folding: dict, ctx: Ctx, off: dict | None 
         return None
     off = off if off is not None else stream_offsets(g)
     pl, cl = g.by_name[prod], g.by_name[cons]
-    w_out = g.model(pl).out_width(pl, folding[prod], g, pl["outputs"].index(sname))
+    lanes = serial_out_pe(g, sname, folding)
+    pfold = folding[prod] if lanes is None else dict(folding[prod], out_pe=lanes)
+    w_out = g.model(pl).out_width(pl, pfold, g, pl["outputs"].index(sname))
     w_in = g.model(cl).in_width(cl, folding[cons], g, cl["inputs"].index(sname))
     s = g.streams[sname]
     depth = DEFAULT_FIFO_DEPTH
@@ -144,10 +174,12 @@ def stream_cost(g: Graph, sname: str, folding: dict, ctx: Ctx, off: dict | None 
          "style": mem.style, "fifo_lut": mem.lut, "fifo_ff": mem.ff, "bram36": mem.bram36,
          "lutram": mem.lutram}
     lut, ff = mem.lut, mem.ff
-    if w_in != w_out:                   # width converter (hls/lib/width_convert.h)
+    if w_in != w_out:   # width converter (hls/lib/width_convert.h) and the consumer-side FIFO
         clut, cff = converter_cost(w_out, w_in, s.bits)
-        f["converter"] = {"in_width": w_out, "out_width": w_in, "lut": clut, "ff": cff}
-        lut, ff = lut + clut, ff + cff
+        second = R.fifo(DEFAULT_FIFO_DEPTH, w_in, ctx.lut_per_bram)
+        f["converter"] = {"in_width": w_out, "out_width": w_in, "lut": clut + second.lut,
+                          "ff": cff + second.ff, "fifo_lut": second.lut, "lutram": second.lutram}
+        lut, ff = lut + clut + second.lut, ff + cff + second.ff
     f["lut"], f["ff"] = round(lut), round(ff)
     return f
 

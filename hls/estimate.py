@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from hls.design import SHELL, Design, evaluate
-from hls.folding import (RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
+from hls.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
                          read_folding, search, validate_folding, write_folding)
 from hls.opmodels import Ctx, EstimateError, Graph
 from hls import topologies
@@ -79,7 +79,7 @@ def report(d: Design, budget: Budget, package: str = "") -> dict:
         "utilization": {k: round(v, 4) for k, v in u.items()},
         "fits": d.fits(), "within_budget": budget.allows(d), "budget": budget.as_dict(),
         "weight_bits": sum(l.get("weight_bits", 0) for l in d.layers),
-        "folding": {l["name"]: {k: d.folding[l["name"]][k] for k in ("pe", "simd", "mem")
+        "folding": {l["name"]: {k: d.folding[l["name"]][k] for k in FOLD_KEYS
                                 if k in d.folding[l["name"]]} for l in d.layers},
         "layers": layers,
         "fifos": d.fifos,

@@ -100,6 +100,9 @@ def validate_folding(folding: dict, g: Graph, source: str = "folding") -> dict:
     return out
 
 
+FOLD_KEYS = ("pe", "simd", "mem", "out_pe")   # a folding file's keys per layer, in order
+
+
 def write_folding(path, folding: dict, g: Graph | None = None, comment: str | None = None,
                   lut_per_bram: float | None = None) -> Path:
     """Write a folding file (layer order of the model when ``g`` is given)."""
@@ -113,7 +116,7 @@ def write_folding(path, folding: dict, g: Graph | None = None, comment: str | No
         data[RATE_KEY] = round(lut_per_bram, 6)
     for name in order:
         if name in folding:
-            data[name] = {k: folding[name][k] for k in ("pe", "simd", "mem") if k in folding[name]}
+            data[name] = {k: folding[name][k] for k in FOLD_KEYS if k in folding[name]}
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
 

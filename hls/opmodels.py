@@ -237,11 +237,11 @@ class ConvModel(OpModel):
         return {"pe": 1, "simd": 1}
 
     def check(self, layer, fold, g):
-        extra = set(fold) - {"pe", "simd", "mem"}
+        extra = set(fold) - {"pe", "simd", "mem", "out_pe"}
         name = layer["name"]
         if extra:
             return f"layer {name!r} (Conv): unknown folding key(s) {', '.join(sorted(extra))}; " \
-                   f"Conv takes pe, simd (and optionally mem)"
+                   f"Conv takes pe, simd (and optionally mem, out_pe)"
         geo = self.geometry(layer, g)
         pe, simd = fold.get("pe", 1), fold.get("simd", 1)
         if not isinstance(pe, int) or pe < 1 or geo["cout"] % pe:
@@ -257,7 +257,24 @@ class ConvModel(OpModel):
                     f"{_fmt(self.valid_simd(geo['cin'], geo['k']))}")
         if fold.get("mem", "auto") not in ("auto", "bram", "lut"):
             return f"layer {name!r} (Conv): mem must be auto, bram or lut, not {fold['mem']!r}"
+        out_pe = fold.get("out_pe", pe)
+        if not isinstance(out_pe, int) or out_pe < 1 or pe % out_pe:
+            return (f"layer {name!r} (Conv): PE % OUT_PE = {pe} % {out_pe} != 0; valid OUT_PE: "
+                    f"{_fmt(divisors(pe))}")
+        if pe // out_pe > kkc // simd:
+            return (f"layer {name!r} (Conv): OUT_PE = {out_pe} serializes PE = {pe} lanes into "
+                    f"{pe // out_pe} beats, more than the SF = {kkc // simd} cycles of a fold")
         return None
+
+    def serial_lanes(self, layer, fold, g, consumer_lanes: int) -> int:
+        """The output lanes the MVU writes when its consumer reads `consumer_lanes` per beat:
+        those lanes when the output serializer can make them (they divide PE, PE/lanes <= SF),
+        which replaces a PE-wide FIFO and a width converter by a mux; else PE."""
+        pe = fold["pe"]
+        sf = self.geometry(layer, g)["cols"] // fold["simd"]
+        if 1 <= consumer_lanes < pe and pe % consumer_lanes == 0 and pe // consumer_lanes <= sf:
+            return consumer_lanes
+        return pe
 
     @staticmethod
     def has_window(geo) -> bool:
@@ -268,7 +285,8 @@ class ConvModel(OpModel):
         pe, simd = fold["pe"], fold["simd"]
         sf = geo["cols"] // simd                  # synapse fold: input words per dot product
         nf = geo["cout"] // pe                    # neuron fold: output-channel groups
-        mvu = geo["ho"] * geo["wo"] * sf * nf
+        # + the output serializer's flush: PE/OUT_PE - 1 beats after a frame's last fold
+        mvu = geo["ho"] * geo["wo"] * sf * nf + pe // fold.get("out_pe", pe) - 1
         res = {"mvu_cycles": mvu, "sf": sf, "nf": nf}
         if self.has_window(geo):
             # hls/lib/sliding_window.h: max(reads, writes) plus the fill of the first window
@@ -292,6 +310,9 @@ class ConvModel(OpModel):
     def in_width(self, layer, fold, g, i=0):
         geo = self.geometry(layer, g)
         return fold["simd"] * geo["in_bits"]
+
+    def out_width(self, layer, fold, g, i=0):
+        return fold.get("out_pe", fold["pe"]) * g.out(layer, i).bits
 
     def acc_bits(self, layer, g) -> int:
         if "acc_bits" in layer:
@@ -335,6 +356,13 @@ class ConvModel(OpModel):
         if nthr:
             c.add("comparators", lut=f * pe * thr, ff=pe * out_bits)
         c.add("control", lut=MVU_CONTROL_LUT, ff=MVU_CONTROL_FF)
+        # -- output serializer (OUT_PE < PE): a PE-lane register, a PE/OUT_PE-way mux per output
+        #    bit and a beat counter
+        beats = pe // fold.get("out_pe", pe)
+        if beats > 1:
+            width = fold["out_pe"] * out_bits
+            c.add("serializer", lut=width * R.mux_luts(beats) + R.clog2(beats) + 2,
+                  ff=pe * out_bits + R.clog2(beats) + 1, beats=beats)
         # -- weight memory: PE banks of SIMD * weight_bits wide words, depth SF * NF
         sf, nf = geo["cols"] // simd, geo["cout"] // pe
         wm = R.best_memory(sf * nf, simd * geo["wbits"], pe, "rom", mem_style, ctx.lut_per_bram)

@@ -146,6 +146,15 @@ def const_comparator_luts(bits: int) -> float:
     return float(math.ceil(bits / 4) + (1 if bits > 6 else 0)) if bits > 0 else 0.0
 
 
+def mux_luts(n: int) -> float:
+    """An n-way multiplexer of one bit: a LUT6 selects among 4, a slice's F7/F8 muxes combine
+    four LUTs into 16 ways; wider ones add a level of LUTs."""
+    if n <= 1:
+        return 0.0
+    luts = math.ceil(n / 4)
+    return float(luts + (math.ceil(luts / 4) if n > 16 else 0))
+
+
 def bits_for(lo: int, hi: int) -> int:
     """Smallest two's-complement (or unsigned when lo >= 0) width that holds [lo, hi]."""
     if lo >= 0:

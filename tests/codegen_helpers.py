@@ -5,7 +5,8 @@
 
 Thresholds are drawn from the values each layer actually produces on random images (so every
 code occurs and the comparison is not vacuous); weights and directions are random. The foldings
-mix PE and SIMD so that width converters appear on several streams.
+mix PE and SIMD so that width converters appear on several streams, and two residual convs
+serialize their outputs (out_pe < pe: hls/lib/mvu.h's output serializer).
 """
 from typing import Dict, List, Tuple
 
@@ -102,10 +103,10 @@ def random_ern(seed: int = 0, size: int = 8, channels: int = 1, names: Dict[str,
     y = net.add(nm("head.sum"), "GlobalSum", [y])[0]
     package = net.build(y)
     folding = {nm("embed"): {"pe": 2}, nm("stem"): {"pe": 4, "simd": 4}, nm("fork1"): {"pe": 2},
-               nm("b1.conv1"): {"pe": 2, "simd": 8}, nm("b1.conv2"): {"pe": 8, "simd": 2},
+               nm("b1.conv1"): {"pe": 2, "simd": 8}, nm("b1.conv2"): {"pe": 8, "simd": 2, "out_pe": 1},
                nm("b1.short"): {"pe": 1, "simd": 2}, nm("b1.add"): {"pe": 1}, nm("b1.act"): {"pe": 4},
                nm("fork2"): {"pe": 4}, nm("b2.conv1"): {"pe": 4, "simd": 4, "mem": "lut"},
-               nm("b2.conv2"): {"pe": 16, "simd": 16, "mem": "bram"}, nm("b2.short"): {"pe": 2, "simd": 8},
+               nm("b2.conv2"): {"pe": 16, "simd": 16, "mem": "bram", "out_pe": 2}, nm("b2.short"): {"pe": 2, "simd": 8},
                nm("b2.add"): {"pe": 2}, nm("head.act"): {"pe": 2}, nm("head.conv"): {"pe": 2, "simd": 16},
                nm("head.sum"): {"pe": 1}}
     return package, folding

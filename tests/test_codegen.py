@@ -238,6 +238,21 @@ def test_errors_are_one_line_and_name_the_layer():
             assert "\n" not in str(e)
 
 
+def test_output_serializer_folding():
+    package, folding = random_ern(3)
+    df = build(package, folding)
+    call = next(c for c in df.processes if c.name == "b2.conv2.mvu")
+    assert ("OUT_PE", 2) in call.targs and ("PE", 16) in call.targs
+    assert df.ends("b2.conv2")[0].lanes == 2 and df.ends("b2.conv2")[0] is df.ends("b2.conv2")[1]
+    plain = next(c for c in df.processes if c.name == "b1.conv1.mvu")
+    assert not any(k == "OUT_PE" for k, _ in plain.targs)   # OUT_PE = PE: the default
+    with pytest.raises(CodegenError, match=r"layer 'b2.conv2' \(Conv\): OUT_PE=3 does not divide PE = 16"):
+        build(package, dict(folding, **{"b2.conv2": {"pe": 16, "simd": 16, "out_pe": 3}}))
+    with pytest.raises(CodegenError, match=r"OUT_PE=1 serializes PE=16 lanes into 16 beats, more than the 9 "
+                                           r"cycles of a fold \(SF\); use OUT_PE >= 2"):
+        build(package, dict(folding, **{"b2.conv2": {"pe": 16, "simd": 16, "out_pe": 1}}))
+
+
 def test_default_folding_is_fully_folded():
     package, _ = random_ern(0)
     df = build(package, {})

@@ -68,6 +68,31 @@ def test_cycles_small_cases_by_hand():
     assert 4608 < d.latency_cycles < 2 * sum(l["cycles"] for l in d.layers)
 
 
+def test_output_serializer_replaces_the_wide_fifo_and_converter():
+    g = small_graph()
+    f = {"embed": {"pe": 2}, "c0": {"pe": 2, "simd": 2}, "pool": {"pe": 4}, "c1": {"pe": 8, "simd": 8},
+         "fork": {"pe": 2}, "act": {"pe": 1}, "c2": {"pe": 8, "simd": 1}, "add": {"pe": 2}, "sum": {"pe": 8}}
+    serial = evaluate(g, f)
+    wide = evaluate(g, dict(f, c2={"pe": 8, "simd": 1, "out_pe": 8}))
+    # c2 (PE 8, SF 8) writes the Add's 2 lanes: 4 beats per fold, 3 flush cycles per frame;
+    # c1 (PE 8, SF 1) cannot serialize 4 beats into 1 cycle: it keeps its 8 lanes
+    assert serial.folding["c2"]["out_pe"] == 2 and serial.folding["c1"]["out_pe"] == 8
+    layer = {l["name"]: l for l in serial.layers}
+    assert layer["c2"]["cycles"] == 16 * 8 + 3
+    assert layer["c2"]["items"]["serializer"]["beats"] == 4
+    fifo = {x["stream"]: x for x in serial.fifos}
+    wide_fifo = {x["stream"]: x for x in wide.fifos}
+    c2_out = g.by_name["c2"]["outputs"][0]
+    assert "converter" not in fifo[c2_out] and fifo[c2_out]["width"] == 2 * g.out(g.by_name["c2"]).bits
+    # the unserialized design pays a FIFO at 8 lanes, a converter and a second FIFO at 2 lanes
+    assert wide_fifo[c2_out]["converter"]["fifo_lut"] > 0
+    assert serial.totals.lut < wide.totals.lut
+    with pytest.raises(EstimateError, match="PE % OUT_PE = 8 % 3"):
+        evaluate(g, dict(f, c2={"pe": 8, "simd": 1, "out_pe": 3}))
+    with pytest.raises(EstimateError, match="into 4 beats, more than the SF = 1 cycles"):
+        evaluate(g, dict(f, c1={"pe": 8, "simd": 8, "out_pe": 2}))
+
+
 def test_strided_conv_and_downsampler_cycles():
     b = T.Builder("s", (14, 14, 64))
     x = b.conv("a", "in0", 128, kernel=3, stride=2, pad=1)        # -> 7x7x128
@@ -199,8 +224,10 @@ def test_folding_file_roundtrip_and_completion(tmp_path):
     full = complete(g, validate_folding(raw, g))
     assert set(full) == {l["name"] for l in g.layers}
     d = evaluate(g, full)
-    # the layers the file did not name are folded so as not to slow the named one down
-    assert d.ii == d.layers[1]["cycles"] == 64 * 9 * 2
+    # the layers the file did not name are folded so as not to slow the named one down; c0's
+    # 4 PE lanes leave serialized for its 1-lane consumer (out_pe = 1): 3 flush cycles a frame
+    assert d.folding["c0"]["out_pe"] == 1
+    assert d.ii == d.layers[1]["cycles"] == 64 * 9 * 2 + 3
 
 
 def test_unknown_op_and_missing_attribute():

@@ -94,17 +94,18 @@ def sliding_window(k, s, p, h, w, c, simd, bits):
     return case("sliding_window", k=k, s=s, p=p, h=h, w=w, c=c, simd=simd, bits=bits)
 
 
-def mvu_threshold(k, s, p, h, w, c, cout, simd, pe, in_bits, out_bits, frames=2):
+def mvu_threshold(k, s, p, h, w, c, cout, simd, pe, in_bits, out_bits, frames=2, out_pe=None):
     bound = k * k * c * levels(in_bits) + 1  # thresholds up to one past the largest |acc|
     return case("mvu", "run_mvu_threshold", frames, k=k, s=s, p=p, h=h, w=w, c=c, cout=cout, simd=simd,
-                pe=pe, in_bits=in_bits, out_bits=out_bits, th_bits=signed_bits(-bound, bound))
+                pe=pe, in_bits=in_bits, out_bits=out_bits, th_bits=signed_bits(-bound, bound),
+                out_pe=out_pe or pe)
 
 
-def mvu_accumulate(k, s, p, h, w, c, cout, simd, pe, in_bits, acc_bits=None, frames=2):
+def mvu_accumulate(k, s, p, h, w, c, cout, simd, pe, in_bits, acc_bits=None, frames=2, out_pe=None):
     bound = k * k * c * levels(in_bits)
     return case("mvu", "run_mvu_accumulate", frames, "narrow" if acc_bits else "", k=k, s=s, p=p, h=h,
                 w=w, c=c, cout=cout, simd=simd, pe=pe, in_bits=in_bits,
-                acc_bits=acc_bits or signed_bits(-bound, bound))
+                acc_bits=acc_bits or signed_bits(-bound, bound), out_pe=out_pe or pe)
 
 
 def threshold(pixels, c, pe, in_bits, out_bits, signed=True):
@@ -157,6 +158,8 @@ QUICK: List[Case] = [
     mvu_threshold(3, 1, 0, 4, 4, 8, 4, 8, 4, 1, 1),    # 1-bit in and out, NF=1
     mvu_accumulate(1, 1, 0, 1, 1, 16, 10, 8, 5, 2),    # FC / classifier: a 1x1 map
     mvu_accumulate(3, 1, 1, 4, 3, 2, 4, 1, 1, 2, acc_bits=6),  # narrower than the worst case
+    mvu_threshold(3, 1, 1, 4, 4, 4, 8, 4, 4, 2, 2, out_pe=1),  # serialized output: 4 beats per fold
+    mvu_accumulate(3, 2, 1, 5, 5, 4, 8, 4, 8, 2, out_pe=2),    # 4 beats in SF=9 cycles, NF=1
     threshold(6, 8, 4, 10, 2),
     threshold(5, 6, 6, 6, 3, signed=False),
     add(6, 8, 4, 9, 7),
@@ -196,6 +199,8 @@ SLOW: List[Case] = [
     mvu_threshold(3, 1, 1, 5, 5, 3, 8, 1, 1, 8, 3, frames=3),
     mvu_threshold(1, 1, 0, 3, 3, 80, 4, 80, 2, 2, 2),     # SIMD > 64
     mvu_accumulate(3, 2, 1, 7, 7, 16, 16, 16, 16, 2),     # fully parallel
+    mvu_accumulate(3, 1, 1, 6, 6, 16, 16, 16, 16, 2, out_pe=2),  # BEATS = 8 <= SF = 9
+    mvu_threshold(1, 1, 0, 3, 3, 8, 8, 2, 4, 2, 2, out_pe=1),    # BEATS = SF = 4: back to back
     mvu_accumulate(1, 2, 0, 6, 6, 8, 8, 2, 2, 2),         # 1x1 stride-2 shortcut
     mvu_accumulate(3, 1, 1, 8, 8, 64, 10, 64, 5, 2),      # classifier-like, 64 channels
     threshold(10, 16, 1, 16, 4),

@@ -200,9 +200,16 @@ def need_repeat(out_beats: int, per_input: int) -> np.ndarray:
     return np.arange(out_beats, dtype=np.int64) // per_input + 1
 
 
-def need_vectors(out_beats: int, out_per_vector: int, in_per_vector: int) -> np.ndarray:
-    """MVU: the NF output beats of vector v come after its SF input beats."""
-    return (np.arange(out_beats, dtype=np.int64) // out_per_vector + 1) * in_per_vector
+def need_serialized(vectors: int, nf: int, sf: int, beats: int) -> np.ndarray:
+    """MVU with an output serializer (OUT_PE < PE): each neuron fold's result leaves as `beats`
+    beats, the first in the fold's last cycle, beat b (b >= 1) in cycle b - 1 of the next fold.
+    After a vector's last fold that next fold belongs to the next vector and reads an input beat
+    per cycle first, so beat b needs b of those; after the frame's last vector the MVU flushes.
+    With beats = 1: the NF output beats of vector v come after its SF input beats."""
+    j = np.arange(vectors * nf * beats, dtype=np.int64)
+    v, n, b = j // (nf * beats), (j // beats) % nf, j % beats
+    late = (n == nf - 1) & (b > 0) & (v < vectors - 1)
+    return (v + 1) * sf + np.where(late, b, 0)
 
 
 def need_window(k: int, s: int, p: int, h: int, w: int, cf: int, reduce: bool = False) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from host import ops as host_ops
 from host.package import bits_for_range
-from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same, need_vectors,
+from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same, need_serialized,
                                   need_window)
 from hls.codegen.layout import fold_rows, fold_weights, pack_words
 
@@ -142,14 +142,21 @@ class ConvBuilder(OpBuilder):
         c_in = df.stream(layer.inputs[0]).shape[2]
         c_out = df.stream(layer.outputs[0]).shape[2]
         _check_fold(layer, fold, "pe", c_out, "C_out")
-        _check_fold(layer, fold, "simd", c_in, "C_in (the window emits SIMD channels of one pixel)")
+        simd = _check_fold(layer, fold, "simd", c_in, "C_in (the window emits SIMD channels of one pixel)")
+        pe = int(fold.get("pe", 1))
+        out_pe = _check_fold(layer, fold, "out_pe", pe, "PE") if "out_pe" in fold else pe
+        sf = layer.operator.kernel ** 2 * c_in // simd
+        if pe // out_pe > sf:
+            raise CodegenError(f"{_where(layer)}: OUT_PE={out_pe} serializes PE={pe} lanes into {pe // out_pe} "
+                               f"beats, more than the {sf} cycles of a fold (SF); use OUT_PE >= {-(-pe // sf)}")
         if df.stream(layer.inputs[0]).signed:
             raise CodegenError(f"{_where(layer)}: reads a signed stream; the MVU takes unsigned codes")
         if fold.get("mem", "auto") not in ("auto", "bram", "lut"):
             raise CodegenError(f"{_where(layer)}: mem={fold['mem']!r}, expected auto, bram or lut")
 
     def lanes(self, layer, fold, df):
-        return [int(fold.get("simd", 1))], [int(fold.get("pe", 1))]
+        pe = int(fold.get("pe", 1))
+        return [int(fold.get("simd", 1))], [int(fold.get("out_pe", pe))]
 
     def emit(self, layer, fold, df):
         op, params = layer.operator, df.package.layer_params(layer)
@@ -158,6 +165,7 @@ class ConvBuilder(OpBuilder):
         ho, wo, c_out = df.stream(layer.outputs[0]).shape
         k, s, p = op.kernel, op.stride, op.pad
         pe, simd = int(fold.get("pe", 1)), int(fold.get("simd", 1))
+        out_pe = int(fold.get("out_pe", pe))   # < PE: the MVU serializes a fold's PE lanes
         mw, cf = k * k * c, c // simd
         sf, nf = mw // simd, c_out // pe
         in_bits = x.bits   # the lane width of the stream (values fit: unsigned, checked by the loader)
@@ -180,16 +188,17 @@ class ConvBuilder(OpBuilder):
                       wide=simd if simd > 64 else 0)
         geometry = [("MW", mw), ("MH", c_out), ("VECTORS", ho * wo), ("SIMD", simd), ("PE", pe),
                     ("IN_BITS", in_bits)]
-        needs = {(0, 0): lambda n=y.beats: need_vectors(n, nf, sf)}
+        serial = [("OUT_PE", out_pe)] if out_pe != pe else []
+        needs = {(0, 0): lambda v=ho * wo: need_serialized(v, nf, sf, pe // out_pe)}
         if op.thresholded:
             t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "accumulator thresholds")
             d = _emit_direction(df, layer, params["direction"], pe)
             df.process(f"{layer.name}.mvu", "ern::mvu_threshold",
-                       geometry + [("OUT_BITS", y.bits), ("TH_BITS", th_bits)],
+                       geometry + [("OUT_BITS", y.bits), ("TH_BITS", th_bits)] + serial,
                        [win.ident, y.ident, wp.ident, t.ident, d.ident, "frames"], [win], [y], layer.name,
                        needs)
         else:
-            df.process(f"{layer.name}.mvu", "ern::mvu_accumulate", geometry + [("ACC_BITS", y.bits)],
+            df.process(f"{layer.name}.mvu", "ern::mvu_accumulate", geometry + [("ACC_BITS", y.bits)] + serial,
                        [win.ident, y.ident, wp.ident, "frames"], [win], [y], layer.name, needs)
 
 

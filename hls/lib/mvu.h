@@ -15,8 +15,12 @@
 //
 // In:  SF beats per vector, SIMD activations of IN_BITS each (lane s = column sf*SIMD + s). After
 //      a sliding_window with the same SIMD this is exactly the (ky, kx, c) im2col order.
-// Out: NF beats per vector, PE lanes (lane pe of beat nf = output channel nf*PE + pe):
-//      mvu_threshold: OUT_BITS-wide codes; mvu_accumulate: ACC_BITS-wide two's complement sums.
+// Out: NF * PE/OUT_PE beats per vector, OUT_PE lanes (lane l of beat nf*PE/OUT_PE + j = output
+//      channel nf*PE + j*OUT_PE + l): mvu_threshold: OUT_BITS-wide codes; mvu_accumulate:
+//      ACC_BITS-wide two's complement sums. OUT_PE = PE (the default) writes a neuron fold's PE
+//      results in one beat; OUT_PE < PE serializes them over the next fold's cycles (an output
+//      serializer: a PE-lane register and a PE/OUT_PE-way mux), which is cheaper than a wide
+//      FIFO plus a width converter when the consumer reads fewer lanes (an Add, a Threshold).
 // Weights: weights[pe][nf*SF + sf] bit s = sign of W[nf*PE + pe][sf*SIMD + s] (1 = +1). The
 // caller partitions weights (and thresholds, direction) completely along dim 1 (PE).
 // With NF > 1 the SF beats of a vector are kept in an input buffer and replayed for every
@@ -147,12 +151,44 @@ inline void mvu_advance(unsigned& sf, unsigned& nf, unsigned& tile) {
     }
 }
 
+/// The output side: one neuron fold's PE lanes leave as BEATS = PE/OUT_PE beats of OUT_PE lanes,
+/// one per loop iteration, while the next fold accumulates. `load` takes a fold's word, `step`
+/// writes the next pending beat (called every iteration), `flush` the rest at the end of a
+/// frame. BEATS <= SF (checked by MvuShape) empties the register before the next load.
+template <unsigned PE, unsigned OUT_PE, unsigned BITS>
+struct OutputSerializer {
+    static constexpr unsigned BEATS = PE / OUT_PE;
+    ap_uint<PE * BITS> word;
+    unsigned next = BEATS;  // index of the next beat to write; BEATS: nothing pending
+
+    void load(const ap_uint<PE * BITS>& w) {
+#pragma HLS INLINE
+        word = w;
+        next = 0;
+    }
+    void step(hls::stream<ap_uint<OUT_PE * BITS> >& out) {
+#pragma HLS INLINE
+        if (next < BEATS) {
+            out.write(word.range((next + 1) * OUT_PE * BITS - 1, next * OUT_PE * BITS));
+            next++;
+        }
+    }
+    void flush(hls::stream<ap_uint<OUT_PE * BITS> >& out) {
+        for (unsigned i = 1; i < BEATS; i++) {
+#pragma HLS PIPELINE II=1
+            step(out);
+        }
+    }
+};
+
 /// Compile-time checks shared by both output modes.
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS>
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned OUT_PE>
 struct MvuShape {
     static_assert(MW % SIMD == 0, "mvu: SIMD must divide the matrix width");
     static_assert(MH % PE == 0, "mvu: PE must divide the matrix height");
     static_assert(IN_BITS >= 1 && IN_BITS <= 8, "mvu: IN_BITS must be 1..8");
+    static_assert(OUT_PE >= 1 && PE % OUT_PE == 0, "mvu: OUT_PE must divide PE");
+    static_assert(PE / OUT_PE <= MW / SIMD, "mvu: PE/OUT_PE output beats must fit in the SF cycles of a fold");
     static constexpr unsigned SF = MW / SIMD;    ///< synapse folds (beats per vector)
     static constexpr unsigned NF = MH / PE;      ///< neuron folds (output beats per vector)
     static constexpr unsigned TILES = NF * SF;   ///< weight words per PE
@@ -170,23 +206,25 @@ struct MvuShape {
 /// @tparam IN_BITS  width of the unsigned input activations (1..8)
 /// @tparam OUT_BITS width of the output codes (2^OUT_BITS - 1 thresholds per row)
 /// @tparam TH_BITS  width of the signed thresholds
+/// @tparam OUT_PE   output lanes per beat (divides PE; PE/OUT_PE <= SF)
 /// @param in         SF = MW/SIMD beats per vector
-/// @param out        NF = MH/PE beats per vector
+/// @param out        NF * PE/OUT_PE beats per vector
 /// @param weights    [pe][nf*SF + sf]: SIMD weight bits of rows nf*PE+pe, columns sf*SIMD..
 /// @param thresholds [pe][nf][j]: threshold j of row nf*PE + pe, ascending in j
 /// @param direction  [pe][nf]: +1 or -1 (-1 where the folded BN scale is negative)
 /// @param frames     number of frames this call processes
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned OUT_BITS, unsigned TH_BITS>
-void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * OUT_BITS> >& out,
+          unsigned OUT_BITS, unsigned TH_BITS, unsigned OUT_PE = PE>
+void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * OUT_BITS> >& out,
                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
                    const ap_int<TH_BITS> thresholds[PE][MH / PE][levels(OUT_BITS)],
                    const ap_int<2> direction[PE][MH / PE], unsigned frames) {
-    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS> shape;
+    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, OUT_PE> shape;
     constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
     ap_uint<SIMD * IN_BITS> inbuf[SF];
     ap_int<shape::AW> acc[PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete
+    detail::OutputSerializer<PE, OUT_PE, OUT_BITS> serializer;
 
     for (unsigned f = 0; f < frames; f++) {
         unsigned sf = 0, nf = 0, tile = 0;
@@ -201,10 +239,12 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
                     set_lane<OUT_BITS>(word, pe, threshold_code<levels(OUT_BITS), OUT_BITS, TH_BITS>(
                                                      acc[pe], thresholds[pe][nf], direction[pe][nf]));
                 }
-                out.write(word);
+                serializer.load(word);
             }
+            serializer.step(out);
             detail::mvu_advance<SF, NF>(sf, nf, tile);
         }
+        serializer.flush(out);
     }
 }
 
@@ -217,19 +257,21 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
 /// @tparam IN_BITS  width of the unsigned input activations (1..8)
 /// @tparam ACC_BITS width of the output lanes (two's complement; the stream's width, which
 ///                  may be narrower than mvu_acc_bits when the weights bound the sums tighter)
+/// @tparam OUT_PE   output lanes per beat (divides PE; PE/OUT_PE <= SF)
 /// @param in      SF = MW/SIMD beats per vector
-/// @param out     NF = MH/PE beats per vector
+/// @param out     NF * PE/OUT_PE beats per vector
 /// @param weights [pe][nf*SF + sf]: SIMD weight bits of rows nf*PE+pe, columns sf*SIMD..
 /// @param frames  number of frames this call processes
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned ACC_BITS>
-void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<PE * ACC_BITS> >& out,
+          unsigned ACC_BITS, unsigned OUT_PE = PE>
+void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * ACC_BITS> >& out,
                     const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned frames) {
-    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS> shape;
+    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, OUT_PE> shape;
     constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
     ap_uint<SIMD * IN_BITS> inbuf[SF];
     ap_int<shape::AW> acc[PE];
 #pragma HLS ARRAY_PARTITION variable=acc complete
+    detail::OutputSerializer<PE, OUT_PE, ACC_BITS> serializer;
 
     for (unsigned f = 0; f < frames; f++) {
         unsigned sf = 0, nf = 0, tile = 0;
@@ -243,10 +285,12 @@ void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_ui
 #pragma HLS UNROLL
                     set_lane<ACC_BITS>(word, pe, acc[pe]);
                 }
-                out.write(word);
+                serializer.load(word);
             }
+            serializer.step(out);
             detail::mvu_advance<SF, NF>(sf, nf, tile);
         }
+        serializer.flush(out);
     }
 }
 
