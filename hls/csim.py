@@ -110,10 +110,13 @@ def build_key(sources: Sequence[Path], flags: Sequence[str], include_dirs: Seque
     return h.hexdigest()[:20]
 
 
+DEFAULT_BUILD_TIMEOUT = 3600.0   # seconds; ERN_CSIM_TIMEOUT overrides
+
+
 def build(sources: Sequence[Path], *, include_dirs: Sequence[Path] = (),
           defines: Optional[Dict[str, object]] = None, opt: str = "-O1", werror: bool = False,
           extra_flags: Sequence[str] = (), depends: Sequence[Path] = (), name: str = "csim",
-          cache_dir: Optional[Path] = None, nice: bool = True, timeout: float = 900) -> Path:
+          cache_dir: Optional[Path] = None, nice: bool = True, timeout: Optional[float] = None) -> Path:
     """Compile and link `sources` into an executable, or return the cached one.
 
     include_dirs: searched before hls/lib/ and ap_types; their headers (.h, .hpp, .inc) are part
@@ -121,7 +124,9 @@ def build(sources: Sequence[Path], *, include_dirs: Sequence[Path] = (),
     depends: further files the build reads (e.g. included .cpp files), hashed into the key.
     werror: turn warnings into errors (the library's own tests do).
     nice: compile at lower priority (the machine is shared).
-    Raises CsimError with the compiler's output when the build fails.
+    timeout: seconds before the compiler is stopped (default $ERN_CSIM_TIMEOUT or 3600: a big
+        generated top takes minutes on a loaded 2-core machine; this only guards against hangs).
+    Raises CsimError with the compiler's output when the build fails or times out.
     """
     sources = [Path(s).resolve() for s in sources]
     include_dirs = [Path(d).resolve() for d in include_dirs]
@@ -137,8 +142,14 @@ def build(sources: Sequence[Path], *, include_dirs: Sequence[Path] = (),
     cmd = [compiler(), *flags, *map(str, sources), "-o", tmp]
     if nice and shutil.which("nice"):
         cmd = ["nice", "-n", "10", *cmd]
+    if timeout is None:
+        timeout = float(os.environ.get("ERN_CSIM_TIMEOUT", DEFAULT_BUILD_TIMEOUT))
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            raise CsimError(f"g++ did not finish {' '.join(s.name for s in sources)} within {timeout:.0f} s "
+                            f"(an overloaded machine? raise ERN_CSIM_TIMEOUT)") from None
         if proc.returncode != 0:
             raise CsimError(f"compile failed ({' '.join(s.name for s in sources)}):\n"
                             f"{_tail(proc.stderr + proc.stdout)}")
@@ -154,8 +165,11 @@ def run(exe: Path, args: Sequence[object] = (), *, cwd: Optional[Path] = None, t
         check: bool = True) -> subprocess.CompletedProcess:
     """Run a C-simulation executable; with check, a non-zero exit raises CsimError with the
     end of its output."""
-    proc = subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    try:
+        proc = subprocess.run([str(exe), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise CsimError(f"{Path(exe).name} {' '.join(map(str, args))} did not finish within {timeout:.0f} s") from None
     if check and proc.returncode != 0:
         raise CsimError(f"{Path(exe).name} {' '.join(map(str, args))} exited with "
                         f"{proc.returncode}:\n{_tail(proc.stdout + proc.stderr)}")

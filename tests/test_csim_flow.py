@@ -90,3 +90,12 @@ def test_folding_choice(tmp_path):
     # an unreachable target falls back to the fastest design within the budget
     fast, source = hls_flow.choose_folding(package, build, None, 1e9, {})
     assert "not reachable" in source
+
+
+def test_a_compiler_that_runs_too_long_is_one_clear_error(tmp_path, monkeypatch):
+    from hls import csim
+    src = tmp_path / "main.cpp"
+    src.write_text("int main() { return 0; }\n")
+    monkeypatch.setenv("ERN_CSIM_TIMEOUT", "0.001")
+    with pytest.raises(csim.CsimError, match=r"g\+\+ did not finish main.cpp within 0 s .*ERN_CSIM_TIMEOUT"):
+        csim.build([src], name="too_slow", cache_dir=tmp_path / "cache", nice=False)
