@@ -21,7 +21,7 @@ from pathlib import Path
 
 from hls.design import SHELL, Design, evaluate
 from hls.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
-                         read_folding, search, validate_folding, write_folding)
+                         read_budget, read_folding, search, validate_folding, write_folding)
 from hls.opmodels import Ctx, EstimateError, Graph
 from hls import topologies
 
@@ -39,6 +39,20 @@ def load_graph(package) -> Graph:
     except json.JSONDecodeError as e:
         raise EstimateError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})")
     return Graph(model, str(path))
+
+
+def choose_budget(a) -> Budget:
+    """The command line's budget; with none given, the folding file's "_budget" (the budget it
+    was made for) when it has one; else the default (70% LUT, 85% BRAM36, 0 DSP)."""
+    given = (a.budget_lut_pct, a.budget_bram_pct, a.budget_lut, a.budget_bram, a.budget_dsp)
+    if a.folding and all(v is None for v in given):
+        saved = read_budget(a.folding)
+        if saved is not None:
+            return Budget(dsp=int(saved.get("dsp", 0)), lut_max=saved.get("lut"),
+                          bram_max=saved.get("bram36"))
+    pct = lambda v, default: (default if v is None else v) / 100   # noqa: E731
+    return Budget(pct(a.budget_lut_pct, 70.0), pct(a.budget_bram_pct, 85.0), a.budget_dsp or 0,
+                  lut_max=a.budget_lut, bram_max=a.budget_bram)
 
 
 def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = 100.0,
@@ -177,19 +191,18 @@ def main(argv=None) -> int:
     ap.add_argument("--folding", help="folding file {layer: {pe, simd}}; default: automatic search")
     ap.add_argument("--target-fps", type=float, help="reach this FPS at least cost")
     ap.add_argument("--clock-mhz", type=float, default=100.0)
-    ap.add_argument("--budget-lut-pct", type=float, default=70.0)
-    ap.add_argument("--budget-bram-pct", type=float, default=85.0)
+    ap.add_argument("--budget-lut-pct", type=float, help="LUT budget in %% of the part (70)")
+    ap.add_argument("--budget-bram-pct", type=float, help="BRAM36 budget in %% of the part (85)")
     ap.add_argument("--budget-lut", type=float, help="absolute LUT budget (replaces the pct)")
     ap.add_argument("--budget-bram", type=float, help="absolute BRAM36 budget (replaces the pct)")
-    ap.add_argument("--budget-dsp", type=int, default=0)
+    ap.add_argument("--budget-dsp", type=int, help="DSP budget (0)")
     ap.add_argument("--out", help="estimate.json path (default: build/<model>/estimate.json)")
     ap.add_argument("--plot", help="PNG of per-layer cycles (default: beside --out)")
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")
     ap.add_argument("--quiet", action="store_true", help="no table")
     a = ap.parse_args(argv)
-    budget = Budget(a.budget_lut_pct / 100, a.budget_bram_pct / 100, a.budget_dsp,
-                    lut_max=a.budget_lut, bram_max=a.budget_bram)
     try:
+        budget = choose_budget(a)
         if a.package:
             g = load_graph(a.package)
             pkg = Path(a.package)

@@ -74,6 +74,21 @@ def read_folding(path) -> dict:
     return out
 
 
+BUDGET_KEY = "_budget"   # a folding file's design budget: {"lut": .., "bram36": .., "dsp": ..}
+
+
+def read_budget(path) -> dict | None:
+    """The budget a folding file was made for (its "_budget" entry), or None."""
+    raw = json.loads(Path(path).read_text()).get(BUDGET_KEY)
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) - {"lut", "bram36", "dsp"} or \
+            not all(isinstance(v, (int, float)) and v >= 0 for v in raw.values()):
+        raise FoldingError(f"folding file {path}: {BUDGET_KEY} must be {{\"lut\": N, \"bram36\": N, "
+                           f"\"dsp\": N}} with numbers >= 0")
+    return raw
+
+
 def validate_folding(folding: dict, g: Graph, source: str = "folding") -> dict:
     """Check names, keys and divisibility; returns a clean copy. Raises FoldingError (one line)."""
     out = {}

@@ -8,7 +8,7 @@ import pytest
 from hls import resources as R
 from hls import topologies as T
 from hls.design import evaluate
-from hls.estimate import main
+from hls.estimate import load_graph, main
 from hls.folding import (Budget, FitError, FoldingError, read_folding, search, validate_folding,
                          write_folding)
 from hls.opmodels import OP_MODELS, EstimateError, Graph
@@ -317,3 +317,18 @@ def test_cli_auto_and_table(tmp_path, capsys):
     rep = json.loads((tmp_path / "e.json").read_text())
     assert rep["within_budget"] and rep["lut"] <= math.floor(0.7 * 53200)
     assert (tmp_path / "e.png").exists() and (tmp_path / "e_folding.json").exists()
+
+
+def test_a_folding_file_carries_the_budget_it_was_made_for(tmp_path):
+    pkg = T.write(T.cnv_w1a2(channels=1), tmp_path / "p")
+    g = load_graph(pkg)
+    fold = {l["name"]: ({"pe": 1, "simd": 1} if l["op"] == "Conv" else {"pe": 1}) for l in g.layers}
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps({"_budget": {"lut": 12345, "bram36": 67, "dsp": 0}, **fold}))
+    out = tmp_path / "e.json"
+    main(["--package", str(pkg), "--folding", str(path), "--quiet", "--out", str(out)])
+    assert json.loads(out.read_text())["budget"]["lut"] == 12345
+    main(["--package", str(pkg), "--folding", str(path), "--quiet", "--out", str(out), "--budget-lut", "999"])
+    assert json.loads(out.read_text())["budget"]["lut"] == 999      # the command line wins
+    path.write_text(json.dumps({"_budget": {"luts": 1}, **fold}))
+    assert main(["--package", str(pkg), "--folding", str(path), "--quiet", "--out", str(out)]) == 2
