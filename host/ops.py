@@ -633,7 +633,7 @@ class Conv(Op):
 
     def check_params(self, params):
         if self.masked:
-            check_masks(self._planes(params)[1])
+            check_masks(self.planes(params)[1])
         if self.thresholded:
             check_thresholds(params["thresholds"])
             check_direction(params["direction"])
@@ -641,7 +641,7 @@ class Conv(Op):
     def check_input_bounds(self, in_bounds):
         check_codes_fit(in_bounds[0], self.in_bits, f"Conv (in_bits={self.in_bits})")
 
-    def _planes(self, params: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+    def planes(self, params: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
         """(signs (B, C_out, cols) of +-1, masks (B, C_out, cols) of 0/1) from the params."""
         signs = [unpack_weights(params["weights"], self.cols)]
         masks = [np.ones_like(signs[0], np.uint8)]
@@ -655,7 +655,7 @@ class Conv(Op):
         """The integer weights (C_out, cols): +-1 for weight_bits = 1."""
         if self.weight_bits == 1:
             return unpack_weights(params["weights"], self.cols)
-        return weight_matrix(*self._planes(params))
+        return weight_matrix(*self.planes(params))
 
     def accumulator_bounds(self, in_bounds: Sequence[Bounds],
                            params: Optional[Dict[str, np.ndarray]] = None) -> Bounds:
