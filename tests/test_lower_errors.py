@@ -68,8 +68,8 @@ def test_activation_zero_point():
 
 
 def test_multi_bit_weight_quantizer():
-    one_line_error(conv_net(weights="quant"), "node 'WeightQuant' (Quant): 2-bit weight quantizer",
-                   "supported: BipolarQuant")
+    one_line_error(conv_net(weights="quant"), "node 'WeightQuant' (Quant): 2-bit weights are not supported",
+                   "supported: BipolarQuant", "bit-plane weights: signed narrow Quant of 3..4 bits")
 
 
 def test_float_weights():
