@@ -16,10 +16,10 @@ def load_tool():
 
 
 ROWS = [{"model": "ern_tiny_w1p4a2", "weight_bits": 1.401, "act_bits": 2, "epochs": 3, "top1": 90.5,
-         "fps": 1234.5, "lut": 20345, "bram36": 80.5, "csim_images": 20, "csim_mismatches": 0,
+         "fps": 1234.5, "lut": 20345, "bram36": 80.5, "fits": True, "csim_images": 20, "csim_mismatches": 0,
          "commands": ["python -m training.export --model ern_tiny_w1p4a2"]},
         {"model": "ern_tiny_w2a1", "weight_bits": 2.0, "act_bits": 1, "epochs": 3, "top1": 88.0,
-         "fps": 999.0, "lut": 30000, "bram36": 120, "csim_images": 0, "csim_mismatches": None,
+         "fps": 999.0, "lut": 30000, "bram36": 120, "fits": False, "csim_images": 0, "csim_mismatches": None,
          "commands": ["a", "b"]}]
 
 
@@ -27,9 +27,9 @@ def test_table_has_a_row_per_variant_with_its_commands():
     text = load_tool().table(ROWS)
     lines = text.strip().splitlines()
     assert len(lines) == 4
-    assert "| `ern_tiny_w1p4a2` | 1.40 | 2 | 3 | 90.50 | 1,234 | 20,345 | 80.5 | 20, 0 |" in lines[2]
+    assert "| `ern_tiny_w1p4a2` | 1.40 | 2 | 3 | 90.50 | 1,234 | 20,345 | 80.5 | yes | 20, 0 |" in lines[2]
     assert lines[2].endswith("`python -m training.export --model ern_tiny_w1p4a2` |")
-    assert "| - | `a`<br>`b` |" in lines[3]
+    assert "| no | - | `a`<br>`b` |" in lines[3]
 
 
 def test_write_table_replaces_only_between_the_markers(tmp_path):

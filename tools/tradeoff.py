@@ -10,7 +10,9 @@ bits of ern_tiny) it runs, as separate commands (printed, and kept beside each r
            <models>/M/model.pt exists, unless --retrain; `ern_tiny` is models/ern_tiny's);
 2. export  `python -m training.export --model M --checkpoint <models>/M/model.pt --out <build>/M/model.onnx`;
 3. lower   `python -m hls.lower --onnx ... --out <build>/M/dataflow`;
-4. estimate `python -m hls.estimate --package ... --out <build>/M/estimate.json [ESTIMATE_ARGS]`;
+4. estimate `python -m hls.estimate --package ... --out <build>/M/estimate.json [ESTIMATE_ARGS]`; a
+           variant that does not fit the part is estimated again with LUT/BRAM budgets of 1000 %
+           (its row says fits = no; the folding search then uses that budget in step 5 too);
 5. csim    `python -m hls --model M --build-dir <build> --images N` (bit-exactness; --images 0 skips).
 
 and reads back: the test top-1 of the checkpoint (metrics.json, last epoch), the average bits per
@@ -41,11 +43,20 @@ GRID = ("ern_tiny_w1a1", "ern_tiny", "ern_tiny_w1a3",
 BEGIN, END = "<!-- tradeoff:begin -->", "<!-- tradeoff:end -->"
 
 
-def run(cmd, log):
+# A variant that does not fit the part within the default budget (heterogeneous weights store
+# B planes + B-1 masks per weight) is still estimated and C-simulated, against this budget, and
+# its row says fits = no.
+UNBOUNDED = ["--budget-lut-pct", "1000", "--budget-bram-pct", "1000"]
+
+
+def run(cmd, log, check=True):
     """Run one step (its command printed first); stop with its output's tail on failure."""
     text = shlex.join(cmd)
     print(f"$ {text}", flush=True)
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0 and not check:
+        print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-300:])
+        return proc
     log.append(text)
     if proc.returncode != 0:
         tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
@@ -82,19 +93,25 @@ def run_variant(model, args, py):
     run([py, "-m", "training.export", "--model", model, "--checkpoint", str(ckpt),
          "--out", str(build / "model.onnx")], steps)
     run([py, "-m", "hls.lower", "--onnx", str(build / "model.onnx"), "--out", str(build / "dataflow")], steps)
-    run([py, "-m", "hls.estimate", "--package", str(build / "dataflow"), "--out", str(build / "estimate.json"),
-         *shlex.split(args.estimate_args)], steps)
+    budget = shlex.split(args.estimate_args)
+    estimate_cmd = [py, "-m", "hls.estimate", "--package", str(build / "dataflow"), "--out",
+                    str(build / "estimate.json")]
+    if run(estimate_cmd + budget, [], check=False).returncode != 0:
+        budget = budget + UNBOUNDED   # does not fit: estimate it anyway (exit 1: "does not fit the part")
+        if run(estimate_cmd + budget, [], check=False).returncode not in (0, 1):
+            sys.exit(f"error: {shlex.join(estimate_cmd + budget)} failed")
+    steps.append(shlex.join(estimate_cmd + budget))
     report = None
     if args.images:
         run([py, "-m", "hls", "--model", model, "--build-dir", str(args.build_dir), "--images", str(args.images),
-             "--no-vitis", "--no-emu", "--nice", *shlex.split(args.estimate_args)], steps)
+             "--no-vitis", "--no-emu", "--nice", *budget], steps)
         report = json.loads((REPO / build / "hls" / "report.json").read_text())
     metrics = json.loads((REPO / models_dir / model / "metrics.json").read_text())
     estimate = json.loads((REPO / build / "estimate.json").read_text())
     return {"model": model, "weight_bits": round(measured_weight_bits(REPO / ckpt), 3),
             "act_bits": variant_bits(model), "epochs": metrics[-1]["epoch"],
             "top1": metrics[-1]["test_top1"], "fps": estimate["fps"], "lut": estimate["lut"],
-            "bram36": estimate["bram36"],
+            "bram36": estimate["bram36"], "fits": bool(estimate["fits"]) and UNBOUNDED[0] not in budget,
             "csim_images": report["images"] if report else 0,
             "csim_mismatches": report["mismatches"] if report else None,
             "commands": steps}
@@ -102,13 +119,14 @@ def run_variant(model, args, py):
 
 def table(rows) -> str:
     lines = ["| model | avg weight bits | act bits | epochs | test top-1 | predicted FPS | predicted LUT | "
-             "BRAM36 | C-sim (images, mismatches) | commands |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "BRAM36 | fits | C-sim (images, mismatches) | commands |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         csim = f"{r['csim_images']}, {r['csim_mismatches']}" if r["csim_images"] else "-"
         cmds = "<br>".join(f"`{c}`" for c in r["commands"])
         lines.append(f"| `{r['model']}` | {r['weight_bits']:.2f} | {r['act_bits']} | {r['epochs']} | "
-                     f"{r['top1']:.2f} | {r['fps']:,.0f} | {r['lut']:,.0f} | {r['bram36']:g} | {csim} | {cmds} |")
+                     f"{r['top1']:.2f} | {r['fps']:,.0f} | {r['lut']:,.0f} | {r['bram36']:g} | "
+                     f"{'yes' if r['fits'] else 'no'} | {csim} | {cmds} |")
     return "\n".join(lines) + "\n"
 
 
