@@ -10,7 +10,7 @@ PY       := .venv/bin/python
 BUILD    := build/$(MODEL)
 FMNIST   := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup test train eval export lower verify estimate hls overlay deploy bench data clean
+.PHONY: setup test train eval export lower verify estimate hls overlay deploy bench data clean tradeoff
 
 setup: .venv/.stamp
 
@@ -86,3 +86,9 @@ bench: setup data $(BUILD)/dataflow/model.json
 
 clean:
 	rm -rf build
+
+# ---- issue 7: accuracy vs bit widths (trains every variant missing a checkpoint) ---------
+# make tradeoff TRADEOFF_ARGS="--variants ern_tiny_w1p4a2,ern_tiny_w2a2 --epochs 30"
+TRADEOFF_ARGS ?=
+tradeoff: setup data
+	$(PY) tools/tradeoff.py --epochs $(EPOCHS) --images $(IMAGES) --write benchmarks/RESULTS.md $(TRADEOFF_ARGS)

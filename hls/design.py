@@ -95,7 +95,7 @@ def evaluate(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R
         rec.update({k: v for k, v in cyc.items() if k != "cycles"})
         if layer["op"] == "Conv":
             geo = m.geometry(layer, g)
-            rec["weight_bits"] = geo["cout"] * geo["cols"] * geo["wbits"]
+            rec["weight_bits"] = geo["cout"] * geo["cols"] * geo["wwords"]   # planes + masks stored
             rec["kernel"], rec["stride"], rec["pad"] = geo["k"], geo["s"], geo["p"]
         rec["items"] = {k: {kk: (round(vv, 1) if isinstance(vv, float) else vv)
                             for kk, vv in v.items()} for k, v in cost.items.items()}

@@ -213,11 +213,14 @@ class ConvModel(OpModel):
     def geometry(layer, g):
         i, o = g.inp(layer), g.out(layer)
         k = int(layer["kernel"])
+        # weight words (hls/lib/mvu.h) hold B sign planes and, for per-weight bit counts
+        # (heterogeneous, `masked`), B - 1 masks: `wwords` SIMD-bit fields
+        wbits = int(layer.get("weight_bits", 1))
         return dict(k=k, s=int(layer.get("stride", 1)), p=int(layer.get("pad", 0)),
                     h=i.shape[0], w=i.shape[1], cin=i.channels, ho=o.shape[0], wo=o.shape[1],
                     cout=o.channels, cols=int(layer.get("cols", k * k * i.channels)),
                     in_bits=int(layer.get("in_bits", i.bits)),
-                    wbits=int(layer.get("weight_bits", 1)))
+                    wbits=wbits, wwords=wbits + (wbits - 1 if layer.get("masked") else 0))
 
     @staticmethod
     def valid_simd(cin: int, k: int) -> list:
@@ -321,7 +324,7 @@ class ConvModel(OpModel):
         if layer.get("output", "threshold") == "accumulator":
             return g.out(layer).bits
         amax = (1 << geo["in_bits"]) - 1
-        wmax = (1 << (geo["wbits"] - 1)) if geo["wbits"] > 1 else 1
+        wmax = (1 << geo["wbits"]) - 1   # B sign planes: |W| <= 2^B - 1 (host/FORMAT.md)
         m = geo["cols"] * amax * wmax
         return R.bits_for(-m, m)
 
@@ -345,8 +348,11 @@ class ConvModel(OpModel):
         #    activation sum subtracted, accumulated over the synapse fold, then thresholds (or
         #    the accumulator passed on). The activation sum (same planes, no weights) is computed
         #    once per layer and shared by all PEs.
-        popc = planes * R.popcount_luts(simd)
-        combine = (planes - 1) * R.adder_luts(pc_w + planes)
+        # masked planes (heterogeneous weights): each PE also counts its own masked activation
+        # sum per plane b >= 1 (the shared activation sum no longer applies there)
+        masked_planes = geo["in_bits"] * (geo["wwords"] - geo["wbits"])
+        popc = (planes + masked_planes) * R.popcount_luts(simd)
+        combine = (planes + masked_planes - 1) * R.adder_luts(pc_w + planes)
         accum = R.adder_luts(pc_w + planes + 1) + R.adder_luts(acc)
         thr = nthr * (R.comparator_luts(acc) + 1) + (out_bits if nthr else 0)
         f = HLS_DATAPATH_FACTOR
@@ -363,9 +369,9 @@ class ConvModel(OpModel):
             width = fold["out_pe"] * out_bits
             c.add("serializer", lut=width * R.mux_luts(beats) + R.clog2(beats) + 2,
                   ff=pe * out_bits + R.clog2(beats) + 1, beats=beats)
-        # -- weight memory: PE banks of SIMD * weight_bits wide words, depth SF * NF
+                # -- weight memory: PE banks of SIMD * (planes + masks) wide words, depth SF * NF
         sf, nf = geo["cols"] // simd, geo["cout"] // pe
-        wm = R.best_memory(sf * nf, simd * geo["wbits"], pe, "rom", mem_style, ctx.lut_per_bram)
+        wm = R.best_memory(sf * nf, simd * geo["wwords"], pe, "rom", mem_style, ctx.lut_per_bram)
         c.add_mem("weights", wm)
         # -- threshold memory: per PE, NF entries of nthr thresholds of acc bits
         if nthr:

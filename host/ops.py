@@ -117,6 +117,76 @@ def pack_weights(w_pm1: np.ndarray) -> np.ndarray:
     return np.packbits(w > 0, axis=1, bitorder="little")
 
 
+MAX_WEIGHT_BITS = 3  # planes of a multi-bit weight (heterogeneous binarization: 1..3 bits)
+
+
+def plane_weight(b: int, weight_bits: int) -> int:
+    """The integer weight of sign plane b of a weight_bits-plane weight: 2^(weight_bits-1-b)
+    (plane 0 is the most significant: residual binarization's first, largest step)."""
+    return 1 << (weight_bits - 1 - b)
+
+
+def weight_matrix(signs: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The integer weights W = sum_b 2^(B-1-b) * masks[b] * signs[b] (int8, (C_out, cols)).
+
+    signs: (B, C_out, cols) of +-1; masks: (B, C_out, cols) of 0/1, masks[0] all ones and
+    nested (a weight with M bits uses planes 0..M-1). B = 1: W = signs[0], the +-1 weights."""
+    signs = np.asarray(signs)
+    masks = np.asarray(masks)
+    bits = signs.shape[0]
+    w = np.zeros(signs.shape[1:], np.int8)
+    for b in range(bits):
+        w += (plane_weight(b, bits) * masks[b] * signs[b]).astype(np.int8)
+    return w
+
+
+def decompose_weights(w: np.ndarray, weight_bits: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(signs, masks) with weight_matrix(signs, masks) == w: the {-1,+1} decomposition of
+    integer weights, each a sum of its top M planes (M = weight_bits - trailing zeros of |w|).
+
+    Every nonzero integer |w| <= 2^B - 1 has exactly one such form (the odd multiples of
+    2^(B-M) are the sums of M planes), so the package can be written from the integers alone.
+    Where a plane is masked off its sign is -1 (packed bit 0: the canonical form)."""
+    w = np.asarray(w).astype(np.int64)
+    top = 2 ** weight_bits - 1
+    if w.size and (np.any(w == 0) or np.abs(w).max() > top):
+        bad = tuple(int(i) for i in np.argwhere((w == 0) | (np.abs(w) > top))[0])
+        raise ValueError(f"decompose_weights: weight {int(w[bad])} at {bad} is not a nonzero "
+                         f"integer within +-{top} ({weight_bits} planes)")
+    rest = w.copy()
+    signs = -np.ones((weight_bits,) + w.shape, np.int8)
+    masks = np.zeros((weight_bits,) + w.shape, np.uint8)
+    for b in range(weight_bits):
+        used = rest != 0   # once the residual is 0, the lower planes are off (nested masks)
+        sign = np.where(rest > 0, 1, -1)
+        signs[b] = np.where(used, sign, -1)
+        masks[b] = used
+        rest -= used * sign * plane_weight(b, weight_bits)
+    return signs, masks
+
+
+def bit_plane_accumulate(x: np.ndarray, signs: np.ndarray, masks: np.ndarray, in_bits: int,
+                         kernel: int, stride: int, pad: int) -> np.ndarray:
+    """conv_accumulate computed the way hls/lib/mvu.h does: as B x in_bits binary branches.
+
+    With weight planes (sign bit w_b = (s_b + 1)/2, mask m_b) and activation bit planes a_p:
+      acc = sum_b sum_p 2^(B-1-b) 2^p (2*popcount(w_b & m_b & a_p) - popcount(m_b & a_p)),
+    one AND/popcount branch per (weight plane, activation plane) pair and no multiplier. Equal
+    to conv_accumulate(x, weight_matrix(signs, masks), ...) (tests/test_host_ops.py)."""
+    x = np.asarray(x).astype(np.int64)
+    bits = signs.shape[0]
+    patches = im2col(x, kernel, stride, pad)
+    acc = np.zeros(patches.shape[:3] + (signs.shape[1],), np.int64)
+    for p in range(in_bits):
+        a_p = (patches >> p) & 1
+        for b in range(bits):
+            w_bits = ((signs[b] > 0) & (masks[b] > 0)).astype(np.int64)
+            m_bits = (masks[b] > 0).astype(np.int64)
+            branch = 2 * (a_p @ w_bits.T) - a_p @ m_bits.T
+            acc += plane_weight(b, bits) * (1 << p) * branch
+    return acc
+
+
 def im2col(x: np.ndarray, kernel: int, stride: int, pad: int, dtype=None) -> np.ndarray:
     """Sliding-window patches: (N, Ho, Wo, K*K*C), column (ky*K + kx)*C + c, zero padding.
 
@@ -337,6 +407,16 @@ def check_direction(direction: np.ndarray) -> None:
         raise OpError(f"direction[{int(bad[0])}] = {int(direction[bad[0]])}, must be +1 or -1")
 
 
+def check_masks(masks: np.ndarray) -> None:
+    """Nested masks: a weight that has plane b has every plane before it."""
+    grows = np.nonzero(np.any((masks[1:] > masks[:-1]).reshape(masks.shape[0] - 1, masks.shape[1], -1),
+                              axis=2))
+    if grows[0].size:
+        plane, row = int(grows[0][0]) + 1, int(grows[1][0])
+        raise OpError(f"weight_masks: row {row} has plane {plane} on a weight without plane "
+                      f"{plane - 1} (masks must be nested)")
+
+
 def check_codes_fit(bounds: Bounds, bits: int, what: str) -> None:
     """An input read as unsigned `bits`-wide codes must hold 0 .. 2^bits - 1."""
     lo, hi = bounds
@@ -489,12 +569,16 @@ class Conv(Op):
     stride: int = attribute("S", low=1)
     pad: int = attribute("P: zero rows/columns on every side (a padded code is 0)", low=0)
     in_bits: int = attribute("width of the unsigned input codes", low=1, high=8)
-    weight_bits: int = attribute("1: weights are +-1", choices=(1,))
+    weight_bits: int = attribute("B, sign planes per weight: W = sum_b 2^(B-1-b) m_b s_b "
+                                 "(1: weights are +-1)", low=1, high=MAX_WEIGHT_BITS)
     cols: int = attribute("K*K*C_in: the length of a weight row", low=1)
     output: str = attribute("'threshold': codes; 'accumulator': the raw signed sum", kind=str,
                             choices=("threshold", "accumulator"))
     out_bits: Optional[int] = attribute("code width (threshold mode only)", low=1, high=8,
                                         optional=True)
+    masked: Optional[int] = attribute("1: per-weight bit counts (heterogeneous binarization), "
+                                      "planes 1..B-1 carry masks in `weight_masks`",
+                                      choices=(0, 1), optional=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -502,13 +586,25 @@ class Conv(Op):
             raise OpError("missing attribute 'out_bits' (required when output='threshold')")
         if self.output == "accumulator" and self.out_bits is not None:
             raise OpError("attribute 'out_bits' applies only to output='threshold'")
+        if self.masked and self.weight_bits == 1:
+            raise OpError("attribute 'masked' needs weight_bits >= 2 (plane 0 is never masked)")
 
     @property
     def thresholded(self) -> bool:
         return self.output == "threshold"
 
+    def weight_param_names(self) -> Tuple[str, ...]:
+        """`weights`: plane 0 (the signs); `weight_planes`: the signs of planes 1..B-1;
+        `weight_masks`: which weights have planes 1..B-1 (masked only)."""
+        names = ("weights",)
+        if self.weight_bits > 1:
+            names += ("weight_planes",)
+        if self.masked:
+            names += ("weight_masks",)
+        return names
+
     def param_names(self):
-        return ("weights", "thresholds", "direction") if self.thresholded else ("weights",)
+        return self.weight_param_names() + (("thresholds", "direction") if self.thresholded else ())
 
     def output_shapes(self, in_shapes, params):
         (h, w, c), = in_shapes
@@ -524,12 +620,20 @@ class Conv(Op):
 
     def param_specs(self, in_shapes, out_shapes):
         c_out = out_shapes[0][2]
-        specs = {"weights": ParamSpec((c_out, (self.cols + 7) // 8), np.uint8)}
+        row_bytes = (self.cols + 7) // 8
+        specs = {"weights": ParamSpec((c_out, row_bytes), np.uint8)}
+        lower = (self.weight_bits - 1, c_out, row_bytes)
+        if self.weight_bits > 1:
+            specs["weight_planes"] = ParamSpec(lower, np.uint8)
+        if self.masked:
+            specs["weight_masks"] = ParamSpec(lower, np.uint8)
         if self.thresholded:
             specs.update(threshold_specs(c_out, self.out_bits))
         return specs
 
     def check_params(self, params):
+        if self.masked:
+            check_masks(self.planes(params)[1])
         if self.thresholded:
             check_thresholds(params["thresholds"])
             check_direction(params["direction"])
@@ -537,20 +641,38 @@ class Conv(Op):
     def check_input_bounds(self, in_bounds):
         check_codes_fit(in_bounds[0], self.in_bits, f"Conv (in_bits={self.in_bits})")
 
+    def planes(self, params: Dict[str, np.ndarray]) -> Tuple[np.ndarray, np.ndarray]:
+        """(signs (B, C_out, cols) of +-1, masks (B, C_out, cols) of 0/1) from the params."""
+        signs = [unpack_weights(params["weights"], self.cols)]
+        masks = [np.ones_like(signs[0], np.uint8)]
+        for b in range(1, self.weight_bits):
+            signs.append(unpack_weights(params["weight_planes"][b - 1], self.cols))
+            masks.append(np.unpackbits(params["weight_masks"][b - 1], axis=1, count=self.cols,
+                                       bitorder="little") if self.masked else masks[0])
+        return np.stack(signs), np.stack(masks)
+
+    def weight_matrix(self, params: Dict[str, np.ndarray]) -> np.ndarray:
+        """The integer weights (C_out, cols): +-1 for weight_bits = 1."""
+        if self.weight_bits == 1:
+            return unpack_weights(params["weights"], self.cols)
+        return weight_matrix(*self.planes(params))
+
     def accumulator_bounds(self, in_bounds: Sequence[Bounds],
                            params: Optional[Dict[str, np.ndarray]] = None) -> Bounds:
         """Worst-case (min, max) of acc over all output channels. With the weights, each row
-        counts its own +1s and -1s; without, any row may be all +1 or all -1."""
+        sums its own positive and negative weights; without, any row may be all +(2^B - 1)
+        or all -(2^B - 1)."""
         lo, hi = in_bounds[0]
         if self.pad:  # padded positions read 0
             lo, hi = min(lo, 0), max(hi, 0)
         if params is not None and "weights" in params:
-            w = unpack_weights(params["weights"], self.cols)
-            plus = (w > 0).sum(axis=1).astype(object)  # Python ints: no overflow
-            minus = self.cols - plus
+            w = self.weight_matrix(params).astype(np.int64)
+            plus = np.where(w > 0, w, 0).sum(axis=1).astype(object)  # Python ints: no overflow
+            minus = np.where(w < 0, -w, 0).sum(axis=1).astype(object)
         else:
-            plus = np.array([self.cols, 0], dtype=object)
-            minus = self.cols - plus
+            top = self.cols * (2 ** self.weight_bits - 1)   # every weight at +-(2^B - 1)
+            plus = np.array([top, 0], dtype=object)
+            minus = top - plus
         highest = plus * hi - minus * lo
         lowest = plus * lo - minus * hi
         return int(lowest.min()), int(highest.max())
@@ -561,7 +683,7 @@ class Conv(Op):
         return [self.accumulator_bounds(in_bounds, params)]
 
     def execute(self, inputs, params):
-        weights = unpack_weights(params["weights"], self.cols)
+        weights = self.weight_matrix(params)
         if self.thresholded:
             return [conv_threshold(inputs[0], weights, params["thresholds"], params["direction"],
                                    self.kernel, self.stride, self.pad)]

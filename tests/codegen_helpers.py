@@ -16,12 +16,34 @@ from host import ops
 from host.package import Package, PackageBuilder
 
 
-def conv_attrs(kernel: int, stride: int, pad: int, c_in: int, in_bits: int = 2, out_bits=None) -> dict:
-    attrs = dict(kernel=kernel, stride=stride, pad=pad, in_bits=in_bits, weight_bits=1,
+def conv_attrs(kernel: int, stride: int, pad: int, c_in: int, in_bits: int = 2, out_bits=None,
+               weight_bits: int = 1, masked: bool = False) -> dict:
+    attrs = dict(kernel=kernel, stride=stride, pad=pad, in_bits=in_bits, weight_bits=weight_bits,
                  cols=kernel * kernel * c_in, output="threshold" if out_bits else "accumulator")
     if out_bits:
         attrs["out_bits"] = out_bits
+    if masked:
+        attrs["masked"] = 1
     return attrs
+
+
+def plane_weights(rng, weight_bits: int, masked: bool, shape) -> np.ndarray:
+    """Random integer weights of `weight_bits` planes: the odd values within +-(2^B - 1), or
+    with per-weight bit counts (masked) every nonzero one."""
+    top = 2 ** weight_bits - 1
+    values = np.array([v for v in range(-top, top + 1) if v and (masked or v % 2)], np.int8)
+    return rng.choice(values, shape)
+
+
+def plane_params(w: np.ndarray, weight_bits: int, masked: bool) -> dict:
+    """The weight params of FORMAT.md's Conv for integer weights w (C_out, cols)."""
+    signs, masks = ops.decompose_weights(w, weight_bits)
+    params = {"weights": ops.pack_weights(signs[0])}
+    if weight_bits > 1:
+        params["weight_planes"] = np.stack([ops.pack_weights(p) for p in signs[1:]])
+    if masked:
+        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
+    return params
 
 
 class _Net:
@@ -53,17 +75,18 @@ class _Net:
         t = np.sort(self.rng.integers(0, 256, (c * k, 2 ** out_bits - 1)), axis=1).astype(np.int32)
         return self.add(name, "Thermometer", [x], {"k": k, "out_bits": out_bits}, {"thresholds": t})[0]
 
-    def conv(self, name, x, c_out, kernel=3, stride=1, pad=1, out_bits=None):
+    def conv(self, name, x, c_out, kernel=3, stride=1, pad=1, out_bits=None, weight_bits=1, masked=False):
         v = self.values[x]
         c_in = v.shape[-1]
         in_bits = self.b.streams[x].bits
-        w = self.rng.choice(np.array([-1, 1], np.int8), (c_out, kernel * kernel * c_in))
-        params = {"weights": ops.pack_weights(w)}
+        w = plane_weights(self.rng, weight_bits, masked, (c_out, kernel * kernel * c_in))
+        params = plane_params(w, weight_bits, masked)
         if out_bits:
             direction = self.rng.choice(np.array([-1, 1], np.int8), c_out)
             acc = ops.conv_accumulate(v, w, kernel, stride, pad) * direction
             params.update(thresholds=self.thresholds(acc, 2 ** out_bits - 1), direction=direction)
-        return self.add(name, "Conv", [x], conv_attrs(kernel, stride, pad, c_in, in_bits, out_bits), params)[0]
+        return self.add(name, "Conv", [x], conv_attrs(kernel, stride, pad, c_in, in_bits, out_bits, weight_bits,
+                                                      masked), params)[0]
 
     def threshold(self, name, x, out_bits=2):
         c = self.values[x].shape[-1]
@@ -78,28 +101,31 @@ class _Net:
         return self.b.build(output, self.rng.uniform(0.5, 2.0, classes), divisor=h * w)
 
 
-def random_ern(seed: int = 0, size: int = 8, channels: int = 1, names: Dict[str, str] = None) -> Tuple[Package, dict]:
+def random_ern(seed: int = 0, size: int = 8, channels: int = 1, names: Dict[str, str] = None,
+               widths: Dict[str, dict] = None) -> Tuple[Package, dict]:
     """thermometer (k=4) -> conv 3x3 -> block (3x3, 3x3 | 1x1 shortcut) -> threshold -> block with
     stride 2 -> threshold -> 1x1 conv (4 classes) -> global sum, on size x size x channels images.
-    `names` renames layers (to test name sanitizing)."""
+    `names` renames layers (to test name sanitizing); `widths` gives layers other bit widths
+    (conv: weight_bits, masked, out_bits; threshold: out_bits), by their un-renamed names."""
     n = dict(names or {})
     nm = lambda s: n.get(s, s)   # noqa: E731
+    wd = lambda s, **default: {**default, **(widths or {}).get(s, {})}   # noqa: E731
     net = _Net("random_ern", (size, size, channels), seed)
     x = net.thermometer(nm("embed"), "in0", k=4)
-    x = net.conv(nm("stem"), x, 8, out_bits=2)
+    x = net.conv(nm("stem"), x, 8, **wd("stem", out_bits=2))
     a, b = net.add(nm("fork1"), "Duplicate", [x], outputs=[nm("fork1") + "_main", nm("fork1") + "_skip"])
-    y = net.conv(nm("b1.conv1"), a, 8, out_bits=2)
-    y = net.conv(nm("b1.conv2"), y, 8)
-    s = net.conv(nm("b1.short"), b, 8, kernel=1, pad=0)
+    y = net.conv(nm("b1.conv1"), a, 8, **wd("b1.conv1", out_bits=2))
+    y = net.conv(nm("b1.conv2"), y, 8, **wd("b1.conv2"))
+    s = net.conv(nm("b1.short"), b, 8, kernel=1, pad=0, **wd("b1.short"))
     r = net.add(nm("b1.add"), "Add", [y, s])[0]
-    x = net.threshold(nm("b1.act"), r)
+    x = net.threshold(nm("b1.act"), r, **wd("b1.act"))
     a, b = net.add(nm("fork2"), "Duplicate", [x], outputs=[nm("fork2") + "_main", nm("fork2") + "_skip"])
-    y = net.conv(nm("b2.conv1"), a, 16, stride=2, out_bits=2)
-    y = net.conv(nm("b2.conv2"), y, 16)
-    s = net.conv(nm("b2.short"), b, 16, kernel=1, stride=2, pad=0)
+    y = net.conv(nm("b2.conv1"), a, 16, stride=2, **wd("b2.conv1", out_bits=2))
+    y = net.conv(nm("b2.conv2"), y, 16, **wd("b2.conv2"))
+    s = net.conv(nm("b2.short"), b, 16, kernel=1, stride=2, pad=0, **wd("b2.short"))
     r = net.add(nm("b2.add"), "Add", [y, s])[0]
-    x = net.threshold(nm("head.act"), r)
-    y = net.conv(nm("head.conv"), x, 4, kernel=1, pad=0)
+    x = net.threshold(nm("head.act"), r, **wd("head.act"))
+    y = net.conv(nm("head.conv"), x, 4, kernel=1, pad=0, **wd("head.conv"))
     y = net.add(nm("head.sum"), "GlobalSum", [y])[0]
     package = net.build(y)
     folding = {nm("embed"): {"pe": 2}, nm("stem"): {"pe": 4, "simd": 4}, nm("fork1"): {"pe": 2},

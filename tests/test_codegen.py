@@ -10,7 +10,8 @@ import pytest
 
 from codegen_helpers import cnv_like, random_ern
 from hls import codegen
-from hls.codegen import CodegenError, Namer, build, fold_rows, fold_weights, generate, pack_words, render, sanitize
+from hls.codegen import (CodegenError, Namer, build, fold_rows, fold_weight_planes, fold_weights, generate,
+                         pack_words, render, sanitize)
 from hls.codegen.dataflow import need_width_convert, need_window
 from hls.codegen.fifos import PIPELINE_SLACK
 from host import ops
@@ -78,7 +79,21 @@ def test_pack_words(simd):
 
 def test_the_library_tests_use_the_same_layout():
     import test_hls_lib
-    assert test_hls_lib.fold_weights is fold_weights and test_hls_lib.fold_rows is fold_rows
+    assert test_hls_lib.fold_weight_planes is fold_weight_planes and test_hls_lib.fold_rows is fold_rows
+
+
+def test_weight_planes_and_masks_lie_side_by_side_in_a_word():
+    """hls/lib/mvu.h: field k = bits [k*SIMD, (k+1)*SIMD): sign planes 0..B-1, then masks 1..B-1."""
+    rng = np.random.default_rng(1)
+    signs = rng.choice([-1, 1], (3, 4, 6))
+    masks = rng.integers(0, 2, (3, 4, 6))
+    bits = fold_weight_planes(signs, masks, 2, 3, masked=True)
+    assert bits.shape == (2, 4, 3 * 5)
+    fields = [fold_weights(f, 2, 3) for f in (*signs, masks[1], masks[2])]
+    for k, f in enumerate(fields):
+        np.testing.assert_array_equal(bits[:, :, 3 * k:3 * (k + 1)], f)
+    np.testing.assert_array_equal(fold_weight_planes(signs[:1], masks[:1], 2, 3, masked=False),
+                                  fold_weights(signs[0], 2, 3))
 
 
 # -- determinism and files ----------------------------------------------------------------------

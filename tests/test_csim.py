@@ -111,6 +111,36 @@ def test_cnv_like_is_bit_exact(tmp_path):
     np.testing.assert_array_equal(got(tmp_path, 10), expected)
 
 
+# Per-layer widths: 1..3 weight planes (plane-masked where `masked`), 1..4-bit activations.
+MIXED_WIDTHS = {"stem": {"weight_bits": 2, "out_bits": 3}, "b1.conv1": {"weight_bits": 3, "out_bits": 1},
+                "b1.conv2": {"weight_bits": 2}, "b1.short": {"weight_bits": 3}, "b1.act": {"out_bits": 4},
+                "b2.conv1": {"weight_bits": 2, "out_bits": 2}, "head.act": {"out_bits": 3},
+                "head.conv": {"weight_bits": 2}}
+HETEROGENEOUS = {name: {"weight_bits": 3, "masked": True, **({"out_bits": 2} if name in ("stem", "b1.conv1",
+                 "b2.conv1") else {})} for name in ("stem", "b1.conv1", "b1.conv2", "b1.short", "b2.conv1",
+                                                     "b2.conv2", "b2.short", "head.conv")}
+
+
+@pytest.mark.parametrize("case, widths", [("mixed", MIXED_WIDTHS), ("heterogeneous", HETEROGENEOUS)])
+def test_multi_bit_and_heterogeneous_weights_are_bit_exact(case, widths, tmp_path):
+    package, folding = random_ern(11, widths=widths)
+    convs = [layer.operator for layer in package.layers if layer.op == "Conv"]
+    if case == "mixed":
+        assert {op.weight_bits for op in convs} == {1, 2, 3}
+        assert {s.bits for name, s in package.streams.items() if not s.signed} >= {1, 2, 3, 4}
+    else:
+        assert all(op.weight_bits == 3 and op.masked for op in convs)
+    result = generated(case, package, folding)
+    text = (result.out_dir / "ern_top.cpp").read_text()
+    assert ("/*MASKED*/ true" in text) == (case == "heterogeneous") and "/*W_BITS*/ 3" in text
+    exe = compile_tb(result.out_dir, f"test_{case}_tb")
+    images = random_images(package, 8)
+    expected = write_data(tmp_path, package, images)
+    proc, out = run_tb(exe, tmp_path)
+    assert proc.returncode == 0 and "mismatches=0" in out and "WARNING" not in out, out
+    np.testing.assert_array_equal(got(tmp_path, 8), expected)
+
+
 def test_bounded_fifo_simulation_completes_with_the_generated_depths(ern, tmp_path):
     package, _, result = ern
     exe = compile_tb(result.out_dir, "test_ern_tb_fifo", fifo_sim=True)

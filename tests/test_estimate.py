@@ -332,3 +332,29 @@ def test_a_folding_file_carries_the_budget_it_was_made_for(tmp_path):
     assert json.loads(out.read_text())["budget"]["lut"] == 999      # the command line wins
     path.write_text(json.dumps({"_budget": {"luts": 1}, **fold}))
     assert main(["--package", str(pkg), "--folding", str(path), "--quiet", "--out", str(out)]) == 2
+
+
+@pytest.mark.parametrize("wbits, masked", [(2, 0), (3, 0), (2, 1), (3, 1)])
+def test_bit_plane_weights_cost_popcounts_and_memory_not_cycles(wbits, masked):
+    """hls/lib/mvu.h runs the B x in_bits branches in parallel: same cycles, B (+ B - 1 masks)
+    weight fields per word, B*in_bits popcounts per PE (+ (B-1)*in_bits masked activation sums)."""
+    def design(weight_bits, masked_flag):
+        b = T.Builder("small", (8, 8, 1))
+        x = b.thermometer("embed", "in0", k=4)
+        y = b.conv("c0", x, 8, kernel=3, pad=1, output="accumulator")
+        model = b.finish(b.global_sum("sum", y))
+        layer = next(l for l in model["layers"] if l["name"] == "c0")
+        layer["weight_bits"] = weight_bits
+        if masked_flag:
+            layer["masked"] = 1
+        folding = {"embed": {"pe": 4}, "c0": {"pe": 4, "simd": 4}, "sum": {"pe": 8}}
+        rows = {l["name"]: l for l in evaluate(Graph(model), folding).layers}
+        return rows["c0"]
+    one, many = design(1, 0), design(wbits, masked)
+    assert many["cycles"] == one["cycles"]
+    words = wbits + (wbits - 1 if masked else 0)
+    assert many["weight_bits"] == one["weight_bits"] * words == 8 * 36 * words
+    assert many["items"]["popcount"]["planes"] == 2 * wbits
+    assert many["lut"] > one["lut"]
+    if masked:
+        assert many["lut"] > design(wbits, 0)["lut"]

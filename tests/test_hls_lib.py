@@ -7,7 +7,7 @@ case table: one g++ run per tier, cached under build/csim_cache/ by content), wi
 folded params as int64 files, runs its case id over 2-3 frames and compares the outputs with
 host.ops on the whole batch.
 
-The folding helpers below (`fold_weights`, `fold_rows`) are the param layout the headers expect
+The folding helpers (`fold_weight_planes`, `fold_rows`, hls/codegen/layout.py) are the param layout the headers expect
 (hls/lib/README.md); the code generator lays out its const arrays the same way.
 """
 import dataclasses
@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from hls import csim
-from hls.codegen.layout import fold_rows, fold_weights  # noqa: F401 (the param layout, shared with codegen)
+from hls.codegen.layout import fold_rows, fold_weight_planes  # the param layout, shared with codegen
 from host import ops
 
 REPO = Path(__file__).resolve().parents[1]
@@ -94,18 +94,20 @@ def sliding_window(k, s, p, h, w, c, simd, bits):
     return case("sliding_window", k=k, s=s, p=p, h=h, w=w, c=c, simd=simd, bits=bits)
 
 
-def mvu_threshold(k, s, p, h, w, c, cout, simd, pe, in_bits, out_bits, frames=2, out_pe=None):
-    bound = k * k * c * levels(in_bits) + 1  # thresholds up to one past the largest |acc|
+def mvu_threshold(k, s, p, h, w, c, cout, simd, pe, in_bits, out_bits, frames=2, w_bits=1, masked=False,
+                  out_pe=None):
+    bound = k * k * c * levels(in_bits) * levels(w_bits) + 1  # thresholds up to one past the largest |acc|
     return case("mvu", "run_mvu_threshold", frames, k=k, s=s, p=p, h=h, w=w, c=c, cout=cout, simd=simd,
-                pe=pe, in_bits=in_bits, out_bits=out_bits, th_bits=signed_bits(-bound, bound),
-                out_pe=out_pe or pe)
+                pe=pe, in_bits=in_bits, out_bits=out_bits, th_bits=signed_bits(-bound, bound), w_bits=w_bits,
+                masked=masked, out_pe=out_pe or pe)
 
 
-def mvu_accumulate(k, s, p, h, w, c, cout, simd, pe, in_bits, acc_bits=None, frames=2, out_pe=None):
-    bound = k * k * c * levels(in_bits)
+def mvu_accumulate(k, s, p, h, w, c, cout, simd, pe, in_bits, acc_bits=None, frames=2, w_bits=1, masked=False,
+                   out_pe=None):
+    bound = k * k * c * levels(in_bits) * levels(w_bits)
     return case("mvu", "run_mvu_accumulate", frames, "narrow" if acc_bits else "", k=k, s=s, p=p, h=h,
                 w=w, c=c, cout=cout, simd=simd, pe=pe, in_bits=in_bits,
-                acc_bits=acc_bits or signed_bits(-bound, bound), out_pe=out_pe or pe)
+                acc_bits=acc_bits or signed_bits(-bound, bound), w_bits=w_bits, masked=masked, out_pe=out_pe or pe)
 
 
 def threshold(pixels, c, pe, in_bits, out_bits, signed=True):
@@ -160,6 +162,13 @@ QUICK: List[Case] = [
     mvu_accumulate(3, 1, 1, 4, 3, 2, 4, 1, 1, 2, acc_bits=6),  # narrower than the worst case
     mvu_threshold(3, 1, 1, 4, 4, 4, 8, 4, 4, 2, 2, out_pe=1),  # serialized output: 4 beats per fold
     mvu_accumulate(3, 2, 1, 5, 5, 4, 8, 4, 8, 2, out_pe=2),    # 4 beats in SF=9 cycles, NF=1
+    # multi-bit weights: B x IN_BITS binary branches (2-bit x 2-bit, 3-bit x 1-bit), heterogeneous
+    # (masked) planes, and a 2-plane word wider than 64 bits
+    mvu_threshold(3, 1, 1, 4, 4, 4, 8, 4, 4, 2, 2, w_bits=2),
+    mvu_accumulate(3, 1, 1, 4, 3, 3, 4, 3, 2, 1, w_bits=3),
+    mvu_threshold(3, 1, 1, 4, 4, 4, 8, 2, 2, 3, 2, w_bits=3, masked=True),
+    mvu_accumulate(3, 2, 1, 5, 5, 8, 6, 8, 3, 4, w_bits=2, masked=True),
+    mvu_accumulate(1, 1, 0, 1, 1, 48, 10, 48, 5, 2, w_bits=3, masked=True),
     threshold(6, 8, 4, 10, 2),
     threshold(5, 6, 6, 6, 3, signed=False),
     add(6, 8, 4, 9, 7),
@@ -342,15 +351,21 @@ def drive_sliding_window(b: Bench, rng, d):
 def drive_mvu(b: Bench, rng, d):
     k, s, p, c, cout = d["k"], d["s"], d["p"], d["c"], d["cout"]
     x = rng.integers(0, levels(d["in_bits"]) + 1, size=(b.case.frames, d["h"], d["w"], c))
-    w = rng.choice([-1, 1], size=(cout, k * k * c))
+    top = levels(d["w_bits"])
+    # every nonzero weight of B planes when masked (per-weight bit counts 1..B), else the odd ones
+    values = [v for v in range(-top, top + 1) if v and (d["masked"] or v % 2)]
+    w = rng.choice(values, size=(cout, k * k * c))
     if b.case.tag == "narrow":
         # An output stream narrower than the worst case (the lowering may bound it with the
         # actual weights): keep the sums inside it with 0/1 activations.
         x %= 2
-    params = {"x": x, "weights": fold_weights(w, d["pe"], d["simd"])}
+    signs, masks = ops.decompose_weights(w, d["w_bits"])
+    if d["masked"]:
+        assert 0 < masks.mean() < 1, "test data has no masked-off plane"
+    params = {"x": x, "weights": fold_weight_planes(signs, masks, d["pe"], d["simd"], d["masked"])}
     acc = ops.conv_accumulate(x, w, k, s, p)
     if b.case.fn == "run_mvu_threshold":
-        bound = k * k * c * levels(d["in_bits"]) + 1
+        bound = k * k * c * levels(d["in_bits"]) * top + 1
         direction = rng.choice([-1, 1], size=cout)
         t = random_thresholds(rng, acc * direction, cout, levels(d["out_bits"]), -bound, bound)
         b.put(thresholds=fold_rows(t, d["pe"]), direction=fold_rows(direction, d["pe"]), **params)

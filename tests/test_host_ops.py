@@ -306,7 +306,8 @@ CONV_ATTRS = dict(kernel=3, stride=1, pad=1, in_bits=2, weight_bits=1, cols=18, 
     ({**CONV_ATTRS, "strides": 1}, "unknown attribute 'strides'"),
     ({**CONV_ATTRS, "stride": True}, "'stride' must be an integer"),
     ({**CONV_ATTRS, "stride": 0}, "stride=0 must be >= 1"),
-    ({**CONV_ATTRS, "weight_bits": 2}, "weight_bits=2 is not supported"),
+    ({**CONV_ATTRS, "weight_bits": 4}, "weight_bits=4 must be <= 3"),
+    ({**CONV_ATTRS, "masked": 1}, "'masked' needs weight_bits >= 2"),
     ({**CONV_ATTRS, "output": "relu"}, "output='relu' is not supported"),
     ({**CONV_ATTRS, "output": "threshold"}, "missing attribute 'out_bits'"),
     ({**CONV_ATTRS, "out_bits": 2}, "out_bits' applies only to output='threshold'"),
@@ -359,3 +360,88 @@ def test_conv_rejects_input_wider_than_in_bits():
     conv = ops.Conv.from_layer(CONV_ATTRS, 1, 1)
     with pytest.raises(ops.OpError, match=r"holds \[0, 7\].*2-bit codes \[0, 3\]"):
         conv.check_input_bounds([(0, 7)])
+
+
+# -- multi-bit and heterogeneous (masked) weights: the {-1,+1} plane decomposition ---------------
+
+def random_plane_weights(rng, bits, rows, cols, masked):
+    """Integer weights of `bits` planes: every nonzero value within +-(2^bits - 1) when
+    masked (per-weight bit counts), else the odd ones (every weight uses all planes)."""
+    top = 2 ** bits - 1
+    values = np.array([v for v in range(-top, top + 1) if v and (masked or v % 2)])
+    return rng.choice(values, size=(rows, cols))
+
+
+@pytest.mark.parametrize("weight_bits, masked", [(1, False), (2, False), (2, True), (3, False), (3, True)])
+def test_decompose_weights_is_the_inverse_of_weight_matrix(weight_bits, masked):
+    rng = np.random.default_rng(weight_bits)
+    w = random_plane_weights(rng, weight_bits, 6, 40, masked)
+    signs, masks = ops.decompose_weights(w, weight_bits)
+    np.testing.assert_array_equal(ops.weight_matrix(signs, masks), w)
+    assert np.all(masks[0] == 1) and np.all(masks[1:] <= masks[:-1])   # nested, plane 0 always
+    assert np.all(signs[masks == 0] == -1)                               # canonical: bit 0
+    # a weight's bit count M is weight_bits - trailing zeros: +-4 of 3 planes is one plane
+    if weight_bits == 3:
+        counts = masks.sum(axis=0)
+        np.testing.assert_array_equal(counts[np.abs(w) == 4], 1)
+        np.testing.assert_array_equal(counts[np.isin(np.abs(w), (2, 6))], 2)
+        np.testing.assert_array_equal(counts[w % 2 != 0], 3)
+
+
+@pytest.mark.parametrize("value", [0, 8, -9])
+def test_decompose_weights_rejects_values_without_a_plane_form(value):
+    with pytest.raises(ValueError, match=f"weight {value} at .* not a nonzero integer within \\+-7"):
+        ops.decompose_weights(np.array([[1, value]]), 3)
+
+
+@pytest.mark.parametrize("in_bits", [1, 2, 3, 4])
+@pytest.mark.parametrize("weight_bits, masked", [(1, False), (2, False), (2, True), (3, False), (3, True)])
+def test_binary_branches_sum_to_the_multi_bit_dot_product(weight_bits, masked, in_bits):
+    """The decomposition identity for every supported width pair: B x in_bits weighted
+    AND/popcount branches (hls/lib/mvu.h's arithmetic) equal the integer convolution."""
+    rng = np.random.default_rng(10 * weight_bits + in_bits)
+    x = rng.integers(0, 2 ** in_bits, size=(2, 5, 4, 3))
+    x[0, 0, 0, :] = 2 ** in_bits - 1
+    w = random_plane_weights(rng, weight_bits, 7, 27, masked)
+    signs, masks = ops.decompose_weights(w, weight_bits)
+    want = naive_conv(x, w, 3, 1, 1)
+    np.testing.assert_array_equal(ops.bit_plane_accumulate(x, signs, masks, in_bits, 3, 1, 1), want)
+    np.testing.assert_array_equal(ops.conv_accumulate(x, w, 3, 1, 1), want)
+
+
+def plane_params(w, weight_bits, masked):
+    signs, masks = ops.decompose_weights(w, weight_bits)
+    params = {"weights": ops.pack_weights(signs[0])}
+    if weight_bits > 1:
+        params["weight_planes"] = np.stack([ops.pack_weights(s) for s in signs[1:]])
+    if masked:
+        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
+    return params
+
+
+@pytest.mark.parametrize("weight_bits, masked", [(2, False), (3, True)])
+def test_multi_bit_conv_executes_its_integer_weights_and_bounds_them(weight_bits, masked):
+    rng = np.random.default_rng(3)
+    w = random_plane_weights(rng, weight_bits, 5, 18, masked)
+    attrs = {**CONV_ATTRS, "weight_bits": weight_bits, **({"masked": 1} if masked else {})}
+    op = ops.Conv(**attrs)
+    params = plane_params(w, weight_bits, masked)
+    assert set(op.param_names()) == set(params)
+    np.testing.assert_array_equal(op.weight_matrix(params), w)
+    x = rng.integers(0, 4, size=(3, 4, 4, 2))
+    acc, = op.execute([x], params)
+    np.testing.assert_array_equal(acc, naive_conv(x, w, 3, 1, 1))
+    lo, hi = op.accumulator_bounds([(0, 3)], params)
+    assert lo <= acc.min() and acc.max() <= hi
+    assert hi == max(int(np.where(w > 0, w, 0).sum(axis=1).max()) * 3, 0)
+    assert op.accumulator_bounds([(0, 3)]) == (-18 * 3 * (2 ** weight_bits - 1), 18 * 3 * (2 ** weight_bits - 1))
+
+
+def test_masks_must_be_nested():
+    w = random_plane_weights(np.random.default_rng(0), 3, 4, 18, True)
+    w[2, 0] = 4                                    # one plane: masks of planes 1 and 2 off
+    params = plane_params(w, 3, True)
+    params["weight_masks"][1, 2, 0] |= 1           # plane 2 without plane 1
+    op = ops.Conv(**{**CONV_ATTRS, "weight_bits": 3, "masked": 1})
+    with pytest.raises(ops.OpError, match="row 2 has plane 2 on a weight without plane 1"):
+        op.check_params(params)

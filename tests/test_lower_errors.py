@@ -18,6 +18,9 @@ def conv_net(act=None, weights=None, conv_attrs=None, head=None, signed=0, bits=
     raw = rng.normal(size=(2, 1, 3, 3)).astype(np.float32)
     if weights == "quant":
         w = g.quant(g.const(raw), 0.1, 2, signed=1, name="WeightQuant")
+    elif weights in ("planes_with_zero", "planes_not_narrow"):
+        raw[0, 0, 0, 0] = 0.01 if weights == "planes_with_zero" else raw[0, 0, 0, 0]
+        w = g.quant(g.const(raw), 0.5, 3, signed=1, narrow=int(weights == "planes_with_zero"), name="WeightQuant")
     elif weights == "float":
         w = g.const(raw)
     else:
@@ -68,8 +71,18 @@ def test_activation_zero_point():
 
 
 def test_multi_bit_weight_quantizer():
-    one_line_error(conv_net(weights="quant"), "node 'WeightQuant' (Quant): 2-bit weight quantizer",
-                   "supported: BipolarQuant")
+    one_line_error(conv_net(weights="quant"), "node 'WeightQuant' (Quant): 2-bit weights are not supported",
+                   "supported: BipolarQuant", "bit-plane weights: signed narrow Quant of 3..4 bits")
+
+
+def test_bit_plane_weights_that_quantize_to_zero():
+    one_line_error(conv_net(weights="planes_with_zero"), "node 'WeightQuant' (Quant):",
+                   "weights quantize to 0, which no sum of sign planes gives")
+
+
+def test_bit_plane_weights_must_be_narrow_range():
+    one_line_error(conv_net(weights="planes_not_narrow"), "node 'WeightQuant' (Quant):",
+                   "signed, narrow-range, zero point 0")
 
 
 def test_float_weights():

@@ -20,7 +20,7 @@ def random_images(n, h, w, c, seed=0):
     return images
 
 
-@pytest.fixture(scope="module", params=["ern_tiny", "cnv_w1a2"])
+@pytest.fixture(scope="module", params=["ern_tiny", "cnv_w1a2", "ern_tiny_mixed", "ern_tiny_w1p4a2", "ern_tiny_w2a1"])
 def exported(request, tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(request.param, 1, 10).eval()

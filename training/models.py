@@ -1,18 +1,38 @@
 """The model zoo: ERNs (ern.md) and the BNN-PYNQ CNV topology with w1a2, by name.
 
-Every conv and FC has binary weights; every activation is 2-bit. The residual stream is
-(1/32) * integer: it is written only by shared-constant convs that read integer codes.
+By default every conv and FC has binary weights and every activation is 2-bit; an ERN's
+`bits` (and per-layer `layer_bits`) give other widths: 1..3 weight planes (or a heterogeneous
+mix of 1..3 bits per weight with a target average) and 1..4-bit activations. The residual
+stream is (unit) * integer: it is written only by shared-constant convs that read integer
+codes, all of one weight width (so all share one unit).
 """
-from dataclasses import asdict, dataclass, field
-from typing import List, Tuple
+from dataclasses import asdict, dataclass, field, replace
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 from brevitas.nn import QuantIdentity
 
-from .layers import (PixelEmbedding, TwoBitAct, binary_conv, binary_conv_valid, binary_linear)
+from .layers import (BitPlaneConv2d, CodeAct, PixelEmbedding, TwoBitAct, binary_conv_valid, binary_linear,
+                     plane_conv)
 from .quant import Uint8Pixel
+
+
+@dataclass(frozen=True)
+class Bits:
+    """Bit widths of one layer (or the default of a model)."""
+    weight: int = 1                  # sign planes of a conv's weights (1: binary, 2, 3)
+    average: Optional[float] = None  # heterogeneous: target average bits per weight (1..weight)
+    act: int = 2                     # activation bits (1..4)
+
+    def __post_init__(self):
+        if not 1 <= self.weight <= 3:
+            raise ValueError(f"weight bits must be 1..3, not {self.weight}")
+        if not 1 <= self.act <= 4:
+            raise ValueError(f"activation bits must be 1..4, not {self.act}")
+        if self.average is not None and not 1.0 <= self.average <= self.weight:
+            raise ValueError(f"average weight bits {self.average} must lie within 1..{self.weight}")
 
 
 @dataclass(frozen=True)
@@ -25,6 +45,10 @@ class ERNConfig:
     block: str = "basic"                       # "basic" | "bottleneck"
     embed_k: int = 10                          # thermometer channels per colour channel
     embed_bits: int = 2
+    bits: Bits = Bits()                        # every conv and activation, unless overridden
+    # (module name, Bits) overrides: a conv's name sets its weights ("stem.0", "blocks.1.conv1",
+    # "classifier"), an activation's name its width ("stem.2", "blocks.0.act1", "head_act")
+    layer_bits: Tuple[Tuple[str, Bits], ...] = ()
 
     def __post_init__(self):
         if len(self.stem_widths) != len(self.stem_strides):
@@ -32,22 +56,42 @@ class ERNConfig:
         if self.block not in ("basic", "bottleneck"):
             raise ValueError(f"block must be 'basic' or 'bottleneck', not {self.block!r}")
 
+    def bits_of(self, name: str) -> Bits:
+        return dict(self.layer_bits).get(name, self.bits)
+
+
+class LayerFactory:
+    """Builds the convs and activations of an ERN with the widths its config gives each name."""
+
+    def __init__(self, config: ERNConfig, prefix: str = ""):
+        self.config, self.prefix = config, prefix
+
+    def sub(self, prefix: str) -> "LayerFactory":
+        return LayerFactory(self.config, f"{self.prefix}{prefix}.")
+
+    def conv(self, name, c_in, c_out, kernel, stride=1, shared_constant=False):
+        b = self.config.bits_of(self.prefix + name)
+        return plane_conv(c_in, c_out, kernel, stride, b.weight, b.average, shared_constant)
+
+    def act(self, name, post_scale=True):
+        return CodeAct(self.config.bits_of(self.prefix + name).act, post_scale)
+
 
 class BasicBlock(nn.Module):
     """Pre-activation basic block: BN0 -> act0 -> [1x1 shortcut] ; conv3x3(stride) -> BN1 ->
     act1 (codes) -> conv3x3 (shared constant) -> + shortcut."""
     expansion = 1
 
-    def __init__(self, c_in, width, stride, shortcut):
+    def __init__(self, c_in, width, stride, shortcut, make: LayerFactory):
         super().__init__()
         self.bn0 = nn.BatchNorm2d(c_in)
         # act0 feeds the shared-constant shortcut when there is one: it must emit codes.
-        self.act0 = TwoBitAct(post_scale=not shortcut)
-        self.shortcut = binary_conv(c_in, width, 1, stride, shared_constant=True) if shortcut else None
-        self.conv1 = binary_conv(c_in, width, 3, stride)
+        self.act0 = make.act("act0", post_scale=not shortcut)
+        self.shortcut = make.conv("shortcut", c_in, width, 1, stride, shared_constant=True) if shortcut else None
+        self.conv1 = make.conv("conv1", c_in, width, 3, stride)
         self.bn1 = nn.BatchNorm2d(width)
-        self.act1 = TwoBitAct(post_scale=False)
-        self.conv2 = binary_conv(width, width, 3, shared_constant=True)
+        self.act1 = make.act("act1", post_scale=False)
+        self.conv2 = make.conv("conv2", width, width, 3, shared_constant=True)
 
     def forward(self, x):
         h = self.act0(self.bn0(x))
@@ -60,19 +104,19 @@ class BottleneckBlock(nn.Module):
     """Pre-activation bottleneck: 1x1 / 3x3 (stride) / 1x1 (shared constant, x4 expansion)."""
     expansion = 4
 
-    def __init__(self, c_in, width, stride, shortcut):
+    def __init__(self, c_in, width, stride, shortcut, make: LayerFactory):
         super().__init__()
         out = width * self.expansion
         self.bn0 = nn.BatchNorm2d(c_in)
-        self.act0 = TwoBitAct(post_scale=not shortcut)
-        self.shortcut = binary_conv(c_in, out, 1, stride, shared_constant=True) if shortcut else None
-        self.conv1 = binary_conv(c_in, width, 1)
+        self.act0 = make.act("act0", post_scale=not shortcut)
+        self.shortcut = make.conv("shortcut", c_in, out, 1, stride, shared_constant=True) if shortcut else None
+        self.conv1 = make.conv("conv1", c_in, width, 1)
         self.bn1 = nn.BatchNorm2d(width)
-        self.act1 = TwoBitAct()
-        self.conv2 = binary_conv(width, width, 3, stride)
+        self.act1 = make.act("act1")
+        self.conv2 = make.conv("conv2", width, width, 3, stride)
         self.bn2 = nn.BatchNorm2d(width)
-        self.act2 = TwoBitAct(post_scale=False)
-        self.conv3 = binary_conv(width, out, 1, shared_constant=True)
+        self.act2 = make.act("act2", post_scale=False)
+        self.conv3 = make.conv("conv3", width, out, 1, shared_constant=True)
 
     def forward(self, x):
         h = self.act0(self.bn0(x))
@@ -88,24 +132,27 @@ class ERN(nn.Module):
     def __init__(self, config: ERNConfig, in_channels: int = 3, num_classes: int = 10):
         super().__init__()
         self.config = config
+        make = LayerFactory(config)
         self.embed = PixelEmbedding(in_channels, config.embed_k, config.embed_bits)
         stem, c = [], self.embed.out_channels
         for i, (w, s) in enumerate(zip(config.stem_widths, config.stem_strides)):
             last = i == len(config.stem_widths) - 1
-            stem += [binary_conv(c, w, 3, s), nn.BatchNorm2d(w), TwoBitAct(post_scale=not last)]
+            stem += [make.sub("stem").conv(str(3 * i), c, w, 3, s), nn.BatchNorm2d(w),
+                     make.sub("stem").act(str(3 * i + 2), post_scale=not last)]
             c = w
         self.stem = nn.Sequential(*stem)
-        self.stem_out = binary_conv(c, config.stages[0][0], 1, shared_constant=True)
+        self.stem_out = make.conv("stem_out", c, config.stages[0][0], 1, shared_constant=True)
         block_cls = BasicBlock if config.block == "basic" else BottleneckBlock
         blocks, c = [], config.stages[0][0]
         for width, n, stride in config.stages:
             for b in range(n):
-                blocks.append(block_cls(c, width, stride if b == 0 else 1, shortcut=b == 0))
+                blocks.append(block_cls(c, width, stride if b == 0 else 1, shortcut=b == 0,
+                                        make=make.sub(f"blocks.{len(blocks)}")))
                 c = width * block_cls.expansion
         self.blocks = nn.Sequential(*blocks)
         self.head_bn = nn.BatchNorm2d(c)
-        self.head_act = TwoBitAct()
-        self.classifier = binary_conv(c, num_classes, 1)
+        self.head_act = make.act("head_act")
+        self.classifier = make.conv("classifier", c, num_classes, 1)
 
     def forward(self, x):
         h = self.stem_out(self.stem(self.embed(x)))
@@ -157,6 +204,21 @@ ZOO = {
     "ern101": ERNConfig((64, 64, 64), (2, 1, 2), ((64, 3, 1), (128, 4, 2), (256, 23, 2), (512, 3, 2)),
                         block="bottleneck"),
 }
+
+def _ern_tiny(bits: Bits, layer_bits=()) -> ERNConfig:
+    return replace(ZOO["ern_tiny"], bits=bits, layer_bits=tuple(layer_bits))
+
+
+# The trade-off grid (tools/tradeoff.py): weights 1 / 1.4 (heterogeneous, 3 planes) / 2 bits x
+# activations 1 / 2 / 3 bits ("p" for the decimal point; ern_tiny itself is w1a2).
+for _w, _bits in (("1", Bits(1)), ("1p4", Bits(3, 1.4)), ("2", Bits(2))):
+    for _a in (1, 2, 3):
+        if (_w, _a) != ("1", 2):
+            ZOO[f"ern_tiny_w{_w}a{_a}"] = _ern_tiny(replace(_bits, act=_a))
+# Per-layer widths: 2-bit weights where the input is richest (the first conv, on the pixel
+# embedding) and in the classifier, a 3-bit stem activation, 1-bit codes inside the first block.
+ZOO["ern_tiny_mixed"] = _ern_tiny(Bits(), (("stem.0", Bits(2)), ("stem.2", Bits(act=3)),
+                                           ("blocks.0.act1", Bits(act=1)), ("classifier", Bits(2))))
 PEERS = {"cnv_w1a2": CNV}
 MODEL_NAMES = tuple(ZOO) + tuple(PEERS)
 
@@ -168,6 +230,14 @@ def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> nn.Mo
     if name in PEERS:
         return PEERS[name](in_channels, num_classes)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
+
+
+def average_weight_bits(model: nn.Module) -> float:
+    """Mean bits per conv/FC weight: 1 for a binary weight, its planes for a bit-plane one
+    (for a heterogeneous conv, of the bit map its current weights give)."""
+    bits = sum(m.weight_bits() if isinstance(m, BitPlaneConv2d) else m.weight.numel()
+               for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear)))
+    return bits / binary_weight_count(model)
 
 
 def binary_weight_count(model: nn.Module) -> int:

@@ -5,7 +5,7 @@
     result.files        # {relative path: bytes}, byte-identical for the same inputs
     result.fifos        # the FIFOs deeper than the default, with the rule that sized them
 
-Modules: names (graph names -> C identifiers), layout (param folding: fold_weights, fold_rows),
+Modules: names (graph names -> C identifiers), layout (param folding: fold_weights, fold_weight_planes, fold_rows),
 dataflow (FIFOs, processes, params; need functions), ops (one builder per op, registered by op
 name), design (package + folding -> Dataflow), fifos (skip-FIFO depths), cpp (C++ text
 builders), files (the generated files). CLI: python -m hls.codegen --help.
@@ -20,11 +20,11 @@ from hls.codegen import design as _design
 from hls.codegen import fifos as _fifos
 from hls.codegen import files as _files
 from hls.codegen.dataflow import CodegenError, Dataflow
-from hls.codegen.layout import fold_rows, fold_weights, pack_words
+from hls.codegen.layout import fold_rows, fold_weight_planes, fold_weights, pack_words
 from hls.codegen.names import Namer, sanitize
 
 __all__ = ["generate", "build", "render", "CodegenError", "Dataflow", "GenerateResult", "fold_rows",
-           "fold_weights", "pack_words", "sanitize", "Namer"]
+           "fold_weights", "fold_weight_planes", "pack_words", "sanitize", "Namer"]
 
 build = _design.build
 render = _files.render

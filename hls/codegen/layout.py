@@ -5,6 +5,9 @@ With ``NF = C_out / PE``, ``SF = MW / SIMD``:
 - MVU weights ``ap_uint<SIMD> w[PE][NF*SF]``: bit ``s`` of ``w[pe][nf*SF + sf]`` is
   ``W[nf*PE + pe][sf*SIMD + s] > 0`` (1 = +1): ``fold_weights`` gives the bits as
   ``[PE][NF*SF][SIMD]`` and ``pack_words`` packs the last axis into integers.
+- Multi-bit weights (B planes, FORMAT.md `Conv`): one word of SIMD * WORDS bits per tile,
+  field k = bits [k*SIMD, (k+1)*SIMD): the sign planes 0..B-1, then (masked) the masks of
+  planes 1..B-1: ``fold_weight_planes``.
 - Per-channel params (thresholds, direction) ``t[PE][NF]...``: ``t[pe][nf] = rows[nf*PE + pe]``:
   ``fold_rows``.
 
@@ -21,6 +24,15 @@ def fold_weights(w_pm1: np.ndarray, pe: int, simd: int) -> np.ndarray:
     nf, sf = mh // pe, mw // simd
     bits = (w_pm1 > 0).astype(np.int64).reshape(nf, pe, sf, simd)
     return bits.transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
+
+
+def fold_weight_planes(signs: np.ndarray, masks: np.ndarray, pe: int, simd: int,
+                       masked: bool) -> np.ndarray:
+    """(B, MH, MW) sign planes of +-1 and masks of 0/1 -> bits [PE][NF*SF][SIMD*WORDS]: the
+    fold_weights of every sign plane, then of the masks of planes 1..B-1 when masked, side by
+    side (hls/lib/mvu.h's weight word). B = 1 unmasked: fold_weights(signs[0])."""
+    fields = list(signs) + (list(masks[1:]) if masked else [])
+    return np.concatenate([fold_weights(f, pe, simd) for f in fields], axis=2)
 
 
 def fold_rows(rows: np.ndarray, pe: int) -> np.ndarray:

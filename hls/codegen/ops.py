@@ -22,7 +22,7 @@ from host import ops as host_ops
 from host.package import bits_for_range
 from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same, need_serialized,
                                   need_window)
-from hls.codegen.layout import fold_rows, fold_weights, pack_words
+from hls.codegen.layout import fold_rows, fold_weight_planes, fold_weights, pack_words
 
 BUILDERS: Dict[str, "OpBuilder"] = {}
 
@@ -180,26 +180,46 @@ class ConvBuilder(OpBuilder):
                        [x.ident, win.ident, "frames"], [x], [win], layer.name,
                        {(0, 0): lambda: need_window(k, s, p, h, w, cf)})
 
-        weights = host_ops.unpack_weights(params["weights"], op.cols)
-        words = pack_words(fold_weights(weights, pe, simd))
         storage = {"bram": "bram", "lut": "lutram"}.get(fold.get("mem", "auto"))
-        wp = df.param(layer, "weights", f"ap_uint<{simd}>", words, (pe, nf * sf), (1,), storage,
-                      f"[pe][nf*{sf} + sf] bit s = sign of W[nf*{pe} + pe][sf*{simd} + s] (1 = +1)",
-                      wide=simd if simd > 64 else 0)
+        wp, planes = self._weights(layer, op, params, pe, simd, nf * sf, sf, storage, df)
         geometry = [("MW", mw), ("MH", c_out), ("VECTORS", ho * wo), ("SIMD", simd), ("PE", pe),
                     ("IN_BITS", in_bits)]
         serial = [("OUT_PE", out_pe)] if out_pe != pe else []
+        if serial and not planes:   # OUT_PE follows W_BITS, MASKED in the template's arguments
+            planes = [("W_BITS", 1), ("MASKED", False)]
         needs = {(0, 0): lambda v=ho * wo: need_serialized(v, nf, sf, pe // out_pe)}
         if op.thresholded:
             t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "accumulator thresholds")
             d = _emit_direction(df, layer, params["direction"], pe)
             df.process(f"{layer.name}.mvu", "ern::mvu_threshold",
-                       geometry + [("OUT_BITS", y.bits), ("TH_BITS", th_bits)] + serial,
+                       geometry + [("OUT_BITS", y.bits), ("TH_BITS", th_bits)] + planes + serial,
                        [win.ident, y.ident, wp.ident, t.ident, d.ident, "frames"], [win], [y], layer.name,
                        needs)
         else:
-            df.process(f"{layer.name}.mvu", "ern::mvu_accumulate", geometry + [("ACC_BITS", y.bits)] + serial,
+            df.process(f"{layer.name}.mvu", "ern::mvu_accumulate", geometry + [("ACC_BITS", y.bits)] + planes + serial,
                        [win.ident, y.ident, wp.ident, "frames"], [win], [y], layer.name, needs)
+
+
+    @staticmethod
+    def _weights(layer, op, params, pe, simd, tiles, sf, storage, df):
+        """The weight words (hls/lib/mvu.h: sign planes, then masks) and the template arguments
+        W_BITS, MASKED they need; none for +-1 weights (the header's defaults)."""
+        masked = bool(op.masked)
+        words_per_tile = op.weight_bits + (op.weight_bits - 1 if masked else 0)
+        width = simd * words_per_tile
+        if op.weight_bits == 1:
+            bits = fold_weights(host_ops.unpack_weights(params["weights"], op.cols), pe, simd)
+            comment = f"[pe][nf*{sf} + sf] bit s = sign of W[nf*{pe} + pe][sf*{simd} + s] (1 = +1)"
+            template = []
+        else:
+            signs, masks = op.planes(params)
+            bits = fold_weight_planes(signs, masks, pe, simd, masked)
+            comment = (f"[pe][nf*{sf} + sf] bit b*{simd} + s = sign bit of plane b of W[nf*{pe} + pe][sf*{simd} + s]"
+                       + (f", bit ({op.weight_bits} + b - 1)*{simd} + s = its mask of plane b >= 1" if masked else ""))
+            template = [("W_BITS", op.weight_bits), ("MASKED", masked)]
+        wp = df.param(layer, "weights", f"ap_uint<{width}>", pack_words(bits), (pe, tiles), (1,), storage,
+                      comment, wide=width if width > 64 else 0)
+        return wp, template
 
 
 @register("Threshold")

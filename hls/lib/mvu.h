@@ -1,4 +1,5 @@
-// Matrix-vector unit: binary weights x unsigned multi-bit activations (host/FORMAT.md `Conv`).
+// Matrix-vector unit: binary (or bit-plane) weights x unsigned multi-bit activations
+// (host/FORMAT.md `Conv`).
 //
 // For each input vector (one im2col row of MW columns) it computes MH dot products
 //   acc[o] = sum_col W[o][col] * a[col],  W in {-1,+1}, a in 0 .. 2^IN_BITS - 1,
@@ -13,6 +14,14 @@
 // all PEs. (The XNOR form of the {-1,+1} decomposition is the same identity with the activation
 // planes read as +-1.)
 //
+// Multi-bit weights (W_BITS = B planes, the {-1,+1} decomposition of ern.md):
+//   W = sum_b 2^(B-1-b) m_b s_b,  s_b in {-1,+1}, m_b in {0,1} (m_0 = 1),
+// so a B-bit x IN_BITS-bit layer is B*IN_BITS weighted binary branches, plane b giving
+//   sum_s m_b,s s_b,s a_s = 2 * sum_p 2^p popcount(w_b & m_b & a_p) - sum_p 2^p popcount(m_b & a_p).
+// Without masks (MASKED = false: every weight has all B planes) the second term is the shared
+// activation sum; with masks (heterogeneous binarization: per-weight bit counts 1..B) it is a
+// masked activation sum per PE and plane.
+//
 // In:  SF beats per vector, SIMD activations of IN_BITS each (lane s = column sf*SIMD + s). After
 //      a sliding_window with the same SIMD this is exactly the (ky, kx, c) im2col order.
 // Out: NF * PE/OUT_PE beats per vector, OUT_PE lanes (lane l of beat nf*PE/OUT_PE + j = output
@@ -21,8 +30,10 @@
 //      results in one beat; OUT_PE < PE serializes them over the next fold's cycles (an output
 //      serializer: a PE-lane register and a PE/OUT_PE-way mux), which is cheaper than a wide
 //      FIFO plus a width converter when the consumer reads fewer lanes (an Add, a Threshold).
-// Weights: weights[pe][nf*SF + sf] bit s = sign of W[nf*PE + pe][sf*SIMD + s] (1 = +1). The
-// caller partitions weights (and thresholds, direction) completely along dim 1 (PE).
+// Weights: weights[pe][nf*SF + sf] bit b*SIMD + s = sign bit of plane b of W[nf*PE + pe][sf*SIMD + s]
+// (1 = +1; B = 1: bit s, the sign), and with MASKED bit (B + b - 1)*SIMD + s = its mask of plane
+// b >= 1: one word of mvu_weight_words(B, MASKED) * SIMD bits per tile. The caller partitions
+// weights (and thresholds, direction) completely along dim 1 (PE).
 // With NF > 1 the SF beats of a vector are kept in an input buffer and replayed for every
 // neuron fold, so each vector is read once.
 #ifndef ERN_MVU_H
@@ -33,9 +44,14 @@
 namespace ern {
 
 /// Width of the signed accumulator that holds any dot product of MW columns of IN_BITS-wide
-/// unsigned activations with +-1 weights: |acc| <= MW * (2^IN_BITS - 1).
-constexpr unsigned mvu_acc_bits(unsigned mw, unsigned in_bits) {
-    return unsigned_bits((unsigned long long)mw * levels(in_bits)) + 1;
+/// unsigned activations with W_BITS-plane weights: |acc| <= MW * (2^IN_BITS - 1) * (2^W_BITS - 1).
+constexpr unsigned mvu_acc_bits(unsigned mw, unsigned in_bits, unsigned w_bits = 1) {
+    return unsigned_bits((unsigned long long)mw * levels(in_bits) * levels(w_bits)) + 1;
+}
+
+/// SIMD-bit fields per weight word: B sign planes, and B - 1 masks when MASKED.
+constexpr unsigned mvu_weight_words(unsigned w_bits, bool masked) {
+    return w_bits + (masked ? w_bits - 1 : 0);
 }
 
 namespace detail {
@@ -115,13 +131,18 @@ inline ap_uint<WIDTH> mvu_input(hls::stream<ap_uint<WIDTH> >& in, ap_uint<WIDTH>
 /// @tparam SIMD    columns per cycle
 /// @tparam PE      rows per cycle
 /// @tparam IN_BITS width of the unsigned activations
+/// @tparam W_BITS  weight planes B (1: +-1 weights)
+/// @tparam MASKED  planes 1..B-1 carry per-weight masks
 /// @tparam TILES   weight words per PE (NF*SF)
 /// @tparam AW      accumulator width
-template <unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned TILES, int AW>
-inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x, const ap_uint<SIMD> weights[PE][TILES], unsigned tile,
+template <unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned W_BITS, bool MASKED, unsigned TILES, int AW>
+inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x,
+                     const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][TILES], unsigned tile,
                      bool first, ap_int<AW> acc[PE]) {
 #pragma HLS INLINE
-    constexpr unsigned TW = unsigned_bits(SIMD * levels(IN_BITS)) + 2;  // one tile's contribution
+    // one tile's contribution: |sum| <= SIMD * (2^IN_BITS - 1) * (2^W_BITS - 1), and the
+    // doubled popcount sum of a plane before its activation sum is subtracted
+    constexpr unsigned TW = unsigned_bits(SIMD * levels(IN_BITS) * levels(W_BITS)) + 2;
     ap_uint<SIMD> planes[IN_BITS];
 #pragma HLS ARRAY_PARTITION variable=planes complete
     for (unsigned b = 0; b < IN_BITS; b++) {
@@ -131,8 +152,21 @@ inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x, const ap_uint<SIMD> weigh
     const ap_int<TW> asum = activation_sum<SIMD, IN_BITS>(planes);
     for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-        const ap_int<TW> dot = masked_sum<SIMD, IN_BITS>(weights[pe][tile], planes);
-        const ap_int<TW> contribution = (dot << 1) - asum;
+        const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> word = weights[pe][tile];
+        ap_int<TW> contribution = 0;
+        for (unsigned b = 0; b < W_BITS; b++) {
+#pragma HLS UNROLL
+            const ap_uint<SIMD> sign = word((b + 1) * SIMD - 1, b * SIMD);
+            ap_int<TW> plane;
+            if (MASKED && b > 0) {  // only the weights that have plane b count, on both sides
+                const ap_uint<SIMD> mask = word((W_BITS + b) * SIMD - 1, (W_BITS + b - 1) * SIMD);
+                plane = (ap_int<TW>(masked_sum<SIMD, IN_BITS>(sign & mask, planes)) << 1) -
+                        ap_int<TW>(masked_sum<SIMD, IN_BITS>(mask, planes));
+            } else {
+                plane = (ap_int<TW>(masked_sum<SIMD, IN_BITS>(sign, planes)) << 1) - asum;
+            }
+            contribution += plane << (W_BITS - 1 - b);  // plane b weighs 2^(B-1-b)
+        }
         acc[pe] = (first ? ap_int<AW>(0) : acc[pe]) + contribution;
     }
 }
@@ -182,17 +216,20 @@ struct OutputSerializer {
 };
 
 /// Compile-time checks shared by both output modes.
-template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned OUT_PE>
+template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned W_BITS, bool MASKED,
+          unsigned OUT_PE>
 struct MvuShape {
     static_assert(MW % SIMD == 0, "mvu: SIMD must divide the matrix width");
     static_assert(MH % PE == 0, "mvu: PE must divide the matrix height");
     static_assert(IN_BITS >= 1 && IN_BITS <= 8, "mvu: IN_BITS must be 1..8");
+    static_assert(W_BITS >= 1 && W_BITS <= 3, "mvu: W_BITS must be 1..3");
+    static_assert(!MASKED || W_BITS > 1, "mvu: masks need W_BITS >= 2 (plane 0 is never masked)");
     static_assert(OUT_PE >= 1 && PE % OUT_PE == 0, "mvu: OUT_PE must divide PE");
     static_assert(PE / OUT_PE <= MW / SIMD, "mvu: PE/OUT_PE output beats must fit in the SF cycles of a fold");
     static constexpr unsigned SF = MW / SIMD;    ///< synapse folds (beats per vector)
     static constexpr unsigned NF = MH / PE;      ///< neuron folds (output beats per vector)
     static constexpr unsigned TILES = NF * SF;   ///< weight words per PE
-    static constexpr unsigned AW = mvu_acc_bits(MW, IN_BITS);  ///< accumulator width
+    static constexpr unsigned AW = mvu_acc_bits(MW, IN_BITS, W_BITS);  ///< accumulator width
 };
 
 }  // namespace detail
@@ -206,20 +243,22 @@ struct MvuShape {
 /// @tparam IN_BITS  width of the unsigned input activations (1..8)
 /// @tparam OUT_BITS width of the output codes (2^OUT_BITS - 1 thresholds per row)
 /// @tparam TH_BITS  width of the signed thresholds
+/// @tparam W_BITS   weight planes B (1: +-1 weights; default)
+/// @tparam MASKED   planes 1..B-1 carry per-weight masks (heterogeneous bit counts)
 /// @tparam OUT_PE   output lanes per beat (divides PE; PE/OUT_PE <= SF)
 /// @param in         SF = MW/SIMD beats per vector
 /// @param out        NF * PE/OUT_PE beats per vector
-/// @param weights    [pe][nf*SF + sf]: SIMD weight bits of rows nf*PE+pe, columns sf*SIMD..
+/// @param weights    [pe][nf*SF + sf]: the planes (and masks) of rows nf*PE+pe, columns sf*SIMD..
 /// @param thresholds [pe][nf][j]: threshold j of row nf*PE + pe, ascending in j
 /// @param direction  [pe][nf]: +1 or -1 (-1 where the folded BN scale is negative)
 /// @param frames     number of frames this call processes
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned OUT_BITS, unsigned TH_BITS, unsigned OUT_PE = PE>
+          unsigned OUT_BITS, unsigned TH_BITS, unsigned W_BITS = 1, bool MASKED = false, unsigned OUT_PE = PE>
 void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * OUT_BITS> >& out,
-                   const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)],
+                   const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
                    const ap_int<TH_BITS> thresholds[PE][MH / PE][levels(OUT_BITS)],
                    const ap_int<2> direction[PE][MH / PE], unsigned frames) {
-    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, OUT_PE> shape;
+    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
     constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
     ap_uint<SIMD * IN_BITS> inbuf[SF];
     ap_int<shape::AW> acc[PE];
@@ -231,7 +270,7 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
         for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
 #pragma HLS PIPELINE II=1
             const ap_uint<SIMD * IN_BITS> x = detail::mvu_input<SF, NF>(in, inbuf, sf, nf);
-            detail::mvu_tile<SIMD, PE, IN_BITS, TILES>(x, weights, tile, sf == 0, acc);
+            detail::mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
             if (sf == SF - 1) {
                 ap_uint<PE * OUT_BITS> word = 0;
                 for (unsigned pe = 0; pe < PE; pe++) {
@@ -257,16 +296,19 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
 /// @tparam IN_BITS  width of the unsigned input activations (1..8)
 /// @tparam ACC_BITS width of the output lanes (two's complement; the stream's width, which
 ///                  may be narrower than mvu_acc_bits when the weights bound the sums tighter)
+/// @tparam W_BITS   weight planes B (1: +-1 weights; default)
+/// @tparam MASKED   planes 1..B-1 carry per-weight masks (heterogeneous bit counts)
 /// @tparam OUT_PE   output lanes per beat (divides PE; PE/OUT_PE <= SF)
 /// @param in      SF = MW/SIMD beats per vector
 /// @param out     NF * PE/OUT_PE beats per vector
-/// @param weights [pe][nf*SF + sf]: SIMD weight bits of rows nf*PE+pe, columns sf*SIMD..
+/// @param weights [pe][nf*SF + sf]: the planes (and masks) of rows nf*PE+pe, columns sf*SIMD..
 /// @param frames  number of frames this call processes
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned ACC_BITS, unsigned OUT_PE = PE>
+          unsigned ACC_BITS, unsigned W_BITS = 1, bool MASKED = false, unsigned OUT_PE = PE>
 void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * ACC_BITS> >& out,
-                    const ap_uint<SIMD> weights[PE][(MH / PE) * (MW / SIMD)], unsigned frames) {
-    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, OUT_PE> shape;
+                    const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
+                    unsigned frames) {
+    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
     constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
     ap_uint<SIMD * IN_BITS> inbuf[SF];
     ap_int<shape::AW> acc[PE];
@@ -278,7 +320,7 @@ void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_ui
         for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
 #pragma HLS PIPELINE II=1
             const ap_uint<SIMD * IN_BITS> x = detail::mvu_input<SF, NF>(in, inbuf, sf, nf);
-            detail::mvu_tile<SIMD, PE, IN_BITS, TILES>(x, weights, tile, sf == 0, acc);
+            detail::mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
             if (sf == SF - 1) {
                 ap_uint<PE * ACC_BITS> word = 0;
                 for (unsigned pe = 0; pe < PE; pe++) {

@@ -114,7 +114,9 @@ class AbsorbActivation(Transformation):
             model.set_tensor_shape(codes, codes_shape)
             attrs = dict(ir.node_attrs(source), output="threshold", out_bits=spec.bits)
             data, conv_params = ir.split_inputs(source)
-            params["weights"] = model.get_initializer(conv_params["weights"])
+            for weight_param in ("weights", "weight_planes", "weight_masks"):   # the planes, if any
+                if weight_param in conv_params:
+                    params[weight_param] = model.get_initializer(conv_params[weight_param])
             layer = ir.make_node(model, "Conv", name, data, [codes], attrs, params)
             anchor = source
         else:

@@ -8,7 +8,7 @@ from qonnx.transformation.base import Transformation
 
 from . import ir
 from .graph import attr, constant, node_error, producer
-from .quantizers import WEIGHT_SUPPORTED, act_quant
+from .quantizers import WEIGHT_SUPPORTED, act_quant, check_weight_quant
 
 # Ops the lowering maps onto the dataflow.
 LAYER_OPS = ("Quant", "BipolarQuant", "Conv", "Gemm", "MatMul", "BatchNormalization", "Mul", "Relu", "Add",
@@ -34,7 +34,10 @@ def check_node(model, node) -> None:
     if op not in SUPPORTED_OPS:
         raise node_error(node, f"op is not supported (supported: {', '.join(SUPPORTED_OPS)})")
     if op == "Quant":
-        act_quant(model, node)
+        if constant(model, node.input[0]) is not None:
+            check_weight_quant(model, node)
+        else:
+            act_quant(model, node)
     elif op == "BipolarQuant":
         if constant(model, node.input[0]) is None:
             raise node_error(node, f"binary activations are not supported (supported: {WEIGHT_SUPPORTED} "

@@ -5,7 +5,9 @@ becomes an IR `Conv` in accumulator mode (sliding window + matrix-vector unit) f
     Scale(codes, s) -> Conv(W = sign * a_c)      becomes      Conv_ir(codes, sign) -> Scale(s * a_c)
 
 acc = sum sign * code is exact; s * a_c (input step times weight scale, two float32s) is exact in
-float64. Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c.
+float64. Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c. Multi-bit
+weights (a Quant of integers w times a_c) become B sign planes, with masks where some weights
+use fewer planes (heterogeneous binarization): host.ops.decompose_weights.
 
 A Gemm or MatMul (an FC layer) is a Conv on a 1 x 1 map; when it reads a flattened N x C x H x W map
 (Reshape/Flatten, H == W), it is a K = H conv over that map, its columns reordered from ONNX's
@@ -14,12 +16,12 @@ c*H*W + y*W + x to the window order (y, x, c).
 import numpy as np
 from qonnx.transformation.base import Transformation
 
-from host.ops import pack_weights
+from host.ops import decompose_weights, pack_weights
 
 from . import ir
 from .bounds import integer_bounds
 from .graph import attr, insert_before, new_tensor, node_error, producer, remove_dead, shape
-from .quantizers import binary_weights
+from .quantizers import plane_weights
 
 FLATTEN_OPS = ("Reshape", "Flatten")
 FC_OPS = ("Gemm", "MatMul")  # Brevitas' QuantLinear exports as Gemm (dynamo) or MatMul (TorchScript)
@@ -55,6 +57,22 @@ def _input_codes(model, node, scale_node, cache):
     return codes, max(1, int(hi).bit_length()), float(unit[0])
 
 
+def _weight_params(matrix: np.ndarray, weight_bits: int):
+    """(attributes, params) of FORMAT.md's Conv for the integer weight matrix (C_out, cols):
+    `weights` (plane 0), `weight_planes` (planes 1..B-1), `weight_masks` when some weights
+    have fewer than B planes."""
+    if weight_bits == 1:
+        return {"weight_bits": 1}, {"weights": pack_weights(matrix)}
+    signs, masks = decompose_weights(matrix, weight_bits)
+    attrs = {"weight_bits": weight_bits}
+    params = {"weights": pack_weights(signs[0]),
+              "weight_planes": np.stack([pack_weights(p) for p in signs[1:]])}
+    if not np.all(masks):
+        attrs["masked"] = 1
+        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
+    return attrs, params
+
+
 class LowerConv(Transformation):
     def apply(self, model):
         changed = False
@@ -63,7 +81,7 @@ class LowerConv(Transformation):
             if scale_node is None:
                 continue
             codes, in_bits, step = _input_codes(model, node, scale_node, {})
-            signs, weight_scale = binary_weights(model, node)
+            signs, weight_scale, weight_bits = plane_weights(model, node)
             out = node.output[0]
             out_shape = shape(model, out)
             if node.op_type == "Conv":
@@ -87,10 +105,10 @@ class LowerConv(Transformation):
                     matrix = signs
             cols = matrix.shape[1]
             acc = new_tensor(model, f"{node.name}_acc", out_shape)
+            attrs, params = _weight_params(matrix, weight_bits)
             conv = ir.make_node(model, "Conv", node.name, [codes], [acc],
                                 {"kernel": kernel, "stride": stride, "pad": pad, "in_bits": in_bits,
-                                 "weight_bits": 1, "cols": cols, "output": "accumulator"},
-                                {"weights": pack_weights(matrix)})
+                                 "cols": cols, "output": "accumulator", **attrs}, params)
             unit = step * weight_scale.astype(np.float64)  # two float32s: exact in float64
             scale = ir.make_scale(model, f"{node.name}_scale", acc, out, unit)
             name = node.name

@@ -4,7 +4,10 @@ What is supported (everything else stops with a one-line error naming the node):
 - activations: `Quant`, unsigned, zero point 0, 1..8 bits, one positive scale per tensor,
   rounding ROUND (half to even), FLOOR, CEIL, HALF_UP or HALF_DOWN;
 - weights: `BipolarQuant` (sign(W), +1 at 0, times a positive scale per output channel or per
-  tensor), or a constant already of the form +-a_c per output channel.
+  tensor), or a constant already of the form +-a_c per output channel; or multi-bit weights
+  (training/quant.py's bit-plane quantizer): a signed narrow-range `Quant` of B + 1 bits
+  (B = 2..3), zero point 0, positive scale per output channel, round-to-nearest, whose
+  integers are all nonzero (each is a sum of sign planes, host.ops.decompose_weights).
 """
 import dataclasses
 
@@ -16,7 +19,8 @@ from .thresholds import ROUNDING_MODES
 
 ACT_SUPPORTED = ("unsigned Quant with zero point 0, 1..8 bits, one positive scale per tensor, "
                  f"rounding {'/'.join(ROUNDING_MODES)}")
-WEIGHT_SUPPORTED = "BipolarQuant (binary weights: sign(W) times a positive scale per output channel)"
+WEIGHT_SUPPORTED = ("BipolarQuant (binary weights: sign(W) times a positive scale per output channel), or "
+                    "bit-plane weights: signed narrow Quant of 3..4 bits, zero point 0, nonzero integers")
 MAX_ACT_BITS = 8
 
 
@@ -85,10 +89,8 @@ def binary_weights(model, node: NodeProto, index: int = 1):
             from qonnx.custom_op.general.bipolar_quant import binary_quant
             value = binary_quant(np.asarray(raw, np.float32), np.asarray(scale, np.float32))
         elif source.op_type == "Quant":
-            bits = constant(model, source.input[3]) if len(source.input) > 3 else None
-            bits_text = f"{float(np.asarray(bits).reshape(-1)[0]):g}-bit " if bits is not None else ""
-            raise node_error(node, f"weights quantized by {where(source)} ({bits_text}Quant) are not "
-                                   f"supported (supported: {WEIGHT_SUPPORTED})")
+            raise node_error(node, f"weights quantized by {where(source)} are bit-plane weights; "
+                                   "read them with plane_weights")
         else:
             raise node_error(node, f"weights computed by {where(source)} are not supported "
                                    f"(supported: {WEIGHT_SUPPORTED})")
@@ -107,3 +109,60 @@ def binary_weights(model, node: NodeProto, index: int = 1):
         raise node_error(node, f"weights are not binary (+-a per output channel); supported: {WEIGHT_SUPPORTED}")
     signs = np.where(value > 0, 1, -1).astype(np.int8)
     return signs, magnitude[:, 0].astype(np.float32)
+
+
+MAX_PLANES = 3   # host.ops.MAX_WEIGHT_BITS
+
+
+def _plane_quant(model, node: NodeProto, source: NodeProto):
+    """(quantized values, scale, planes B) of the weight Quant node `source`, or a one-line error."""
+    raw = constant(model, source.input[0])
+    scale = constant(model, source.input[1])
+    zero_point = constant(model, source.input[2]) if len(source.input) > 2 else None
+    bits = constant(model, source.input[3]) if len(source.input) > 3 else None
+    if raw is None or scale is None or zero_point is None or bits is None:
+        raise node_error(source, f"weight quantizer of computed values or parameters (supported: {WEIGHT_SUPPORTED})")
+    bits = float(np.asarray(bits).reshape(-1)[0])
+    planes = int(bits) - 1
+    if bits != int(bits) or not 2 <= planes <= MAX_PLANES:
+        raise node_error(source, f"{bits:g}-bit weights are not supported (supported: {WEIGHT_SUPPORTED})")
+    if not attr(source, "signed", 1) or not attr(source, "narrow", 0) or np.any(np.asarray(zero_point) != 0):
+        raise node_error(source, f"weights must be signed, narrow-range, zero point 0 (supported: {WEIGHT_SUPPORTED})")
+    rounding = str(attr(source, "rounding_mode", "ROUND")).upper()
+    if rounding != "ROUND":
+        raise node_error(source, f"rounding mode {rounding} of weights is not supported (supported: ROUND)")
+    scale = np.asarray(scale, np.float32)
+    if np.any(scale <= 0):
+        raise node_error(source, "weight scale must be positive")
+    from qonnx.custom_op.general.quant import quant
+    value = quant(np.asarray(raw, np.float32), scale, np.float32(0), np.float32(bits), 1, 1, "ROUND")
+    return value, scale, planes
+
+
+def check_weight_quant(model, node: NodeProto) -> None:
+    """A Quant node on constant weights: a one-line error unless it is a bit-plane quantizer."""
+    _plane_quant(model, node, node)
+
+
+def plane_weights(model, node: NodeProto, index: int = 1):
+    """(integers, scales, planes B) of the weights a Conv/Gemm node reads at input `index`:
+    integers an int8 array of the weight tensor's shape, each nonzero with |w| <= 2^B - 1 (a sum
+    of B sign planes, masked where fewer), scales float32 (C_out,) with weights = integers *
+    scale[out channel]. B = 1 (binary_weights): integers are the signs."""
+    source = producer(model, node.input[index])
+    if source is None or source.op_type != "Quant":
+        signs, scales = binary_weights(model, node, index)
+        return signs, scales, 1
+    value, scale, planes = _plane_quant(model, node, source)
+    out_axis = 0
+    if node.op_type == "MatMul" or (node.op_type == "Gemm" and not attr(node, "transB", 0)):
+        out_axis = 1
+    scale = np.broadcast_to(scale, value.shape)
+    rows = np.moveaxis(scale, out_axis, 0).reshape(value.shape[out_axis], -1)
+    if np.any(rows != rows[:, :1]):
+        raise node_error(source, f"weight scales are not one per output channel (supported: {WEIGHT_SUPPORTED})")
+    integers = np.rint(value / scale)
+    if np.any(integers == 0):
+        raise node_error(source, f"{int(np.sum(integers == 0))} weights quantize to 0, which no sum of sign "
+                                 f"planes gives (supported: {WEIGHT_SUPPORTED})")
+    return integers.astype(np.int8), rows[:, 0].astype(np.float32), planes

@@ -1,0 +1,54 @@
+"""tools/tradeoff.py without training: the table, the markers in the results file, the plot,
+and the one-line error for an unknown variant."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("tradeoff", REPO / "tools" / "tradeoff.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ROWS = [{"model": "ern_tiny_w1p4a2", "weight_bits": 1.401, "act_bits": 2, "epochs": 3, "top1": 90.5,
+         "fps": 1234.5, "lut": 20345, "bram36": 80.5, "fits": True, "csim_images": 20, "csim_mismatches": 0,
+         "commands": ["python -m training.export --model ern_tiny_w1p4a2"]},
+        {"model": "ern_tiny_w2a1", "weight_bits": 2.0, "act_bits": 1, "epochs": 3, "top1": 88.0,
+         "fps": 999.0, "lut": 30000, "bram36": 120, "fits": False, "csim_images": 0, "csim_mismatches": None,
+         "commands": ["a", "b"]}]
+
+
+def test_table_has_a_row_per_variant_with_its_commands():
+    text = load_tool().table(ROWS)
+    lines = text.strip().splitlines()
+    assert len(lines) == 4
+    assert "| `ern_tiny_w1p4a2` | 1.40 | 2 | 3 | 90.50 | 1,234 | 20,345 | 80.5 | yes | 20, 0 |" in lines[2]
+    assert lines[2].endswith("`python -m training.export --model ern_tiny_w1p4a2` |")
+    assert "| no | - | `a`<br>`b` |" in lines[3]
+
+
+def test_write_table_replaces_only_between_the_markers(tmp_path):
+    tool = load_tool()
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\nkept\n")
+    tool.write_table(results, "first\n", "python tools/tradeoff.py")
+    tool.write_table(results, tool.table(ROWS), "python tools/tradeoff.py --epochs 3")
+    text = results.read_text()
+    assert text.startswith("# Results\n\nkept\n") and text.count(tool.BEGIN) == 1
+    assert "first" not in text and "`ern_tiny_w2a1`" in text and "--epochs 3" in text
+
+
+def test_plot_writes_a_png(tmp_path):
+    load_tool().plot(ROWS, tmp_path / "t.png")
+    assert (tmp_path / "t.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_unknown_variant_is_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        load_tool().main(["--variants", "ern_tiny_w9a9"])
+    assert "unknown ERN variant 'ern_tiny_w9a9'" in str(info.value)

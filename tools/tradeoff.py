@@ -1,0 +1,201 @@
+"""Accuracy vs bit widths, with predicted FPS and LUT: the trade-off table of issue 7.
+
+    python tools/tradeoff.py [--epochs 30] [--variants ern_tiny,ern_tiny_w1p4a2,...]
+                             [--limit-batches N] [--images 1000] [--write benchmarks/RESULTS.md]
+
+For each variant (default: weights 1 / 1.4 (heterogeneous) / 2 bits x activations 1 / 2 / 3
+bits of ern_tiny) it runs, as separate commands (printed, and kept beside each row):
+
+1. train   `python -m training.train --model M --epochs E --out <models>/M` (skipped when
+           <models>/M/model.pt exists, unless --retrain; `ern_tiny` is models/ern_tiny's);
+2. export  `python -m training.export --model M --checkpoint <models>/M/model.pt --out <build>/M/model.onnx`;
+3. lower   `python -m hls.lower --onnx ... --out <build>/M/dataflow`;
+4. estimate `python -m hls.estimate --package ... --out <build>/M/estimate.json [ESTIMATE_ARGS]`; a
+           variant that does not fit the part is estimated again with a BRAM budget of 1000 %
+           (its row says fits = no; the folding search then uses that budget in step 5 too);
+5. csim    `python -m hls --model M --build-dir <build> --images N` (bit-exactness; --images 0 skips).
+
+and reads back: the test top-1 of the checkpoint (metrics.json, last epoch), the average bits per
+weight (training.models.average_weight_bits of the checkpoint), predicted FPS and LUT
+(estimate.json) and the C-simulation mismatches (hls/report.json). It writes
+<build>/tradeoff.json, <build>/tradeoff.png (top-1 vs average weight bits, one line per
+activation width, each point labelled with its predicted FPS and LUT) and prints the markdown
+table; --write puts the table into a results file between `<!-- tradeoff:begin -->` and
+`<!-- tradeoff:end -->` (appended when the markers are missing).
+
+A smoke run (proves the pipeline, numbers meaningless):
+    python tools/tradeoff.py --variants ern_tiny_w1p4a2,ern_tiny_w2a1 --epochs 1 --limit-batches 2 \
+        --images 20 --models-dir build/tradeoff_smoke/models --build-dir build/tradeoff_smoke
+"""
+import argparse
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+GRID = ("ern_tiny_w1a1", "ern_tiny", "ern_tiny_w1a3",
+        "ern_tiny_w1p4a1", "ern_tiny_w1p4a2", "ern_tiny_w1p4a3",
+        "ern_tiny_w2a1", "ern_tiny_w2a2", "ern_tiny_w2a3")
+BEGIN, END = "<!-- tradeoff:begin -->", "<!-- tradeoff:end -->"
+
+
+# A variant whose weights do not fit the part's BRAM within the default budget (heterogeneous
+# weights store B planes + B-1 masks per weight) is still estimated and C-simulated, with the
+# BRAM budget lifted (the LUT budget kept, so its folding stays comparable), and its row says
+# fits = no.
+UNBOUNDED = ["--budget-bram-pct", "1000"]
+
+
+def run(cmd, log, check=True):
+    """Run one step (its command printed first); stop with its output's tail on failure."""
+    text = shlex.join(cmd)
+    print(f"$ {text}", flush=True)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if proc.returncode != 0 and not check:
+        print(proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr.strip()[-300:])
+        return proc
+    log.append(text)
+    if proc.returncode != 0:
+        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+        sys.exit(f"error: step failed ({proc.returncode}): {text}\n" + "\n".join(tail))
+    return proc
+
+
+def variant_bits(model: str) -> int:
+    """Activation bits of a zoo ERN (its default width)."""
+    from training.models import ZOO
+    return ZOO[model].bits.act
+
+
+def measured_weight_bits(checkpoint: Path) -> float:
+    from training.checkpoint import load_model
+    from training.models import average_weight_bits
+    model, _ = load_model(checkpoint)
+    return average_weight_bits(model)
+
+
+def run_variant(model, args, py):
+    models_dir = Path(args.models_dir)
+    build = Path(args.build_dir) / model
+    ckpt = models_dir / model / "model.pt"
+    steps = []
+    if args.retrain or not (REPO / ckpt).exists():
+        cmd = [py, "-m", "training.train", "--model", model, "--dataset", args.dataset,
+               "--epochs", str(args.epochs), "--out", str(models_dir / model), "--no-progress"]
+        if args.limit_batches:
+            cmd += ["--limit-batches", str(args.limit_batches)]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        run(cmd, steps)
+    run([py, "-m", "training.export", "--model", model, "--checkpoint", str(ckpt),
+         "--out", str(build / "model.onnx")], steps)
+    run([py, "-m", "hls.lower", "--onnx", str(build / "model.onnx"), "--out", str(build / "dataflow")], steps)
+    budget = shlex.split(args.estimate_args)
+    estimate_cmd = [py, "-m", "hls.estimate", "--package", str(build / "dataflow"), "--out",
+                    str(build / "estimate.json")]
+    if run(estimate_cmd + budget, [], check=False).returncode != 0:
+        budget = budget + UNBOUNDED   # does not fit: estimate it anyway (exit 1: "does not fit the part")
+        if run(estimate_cmd + budget, [], check=False).returncode not in (0, 1):
+            sys.exit(f"error: {shlex.join(estimate_cmd + budget)} failed")
+    steps.append(shlex.join(estimate_cmd + budget))
+    report = None
+    if args.images:
+        run([py, "-m", "hls", "--model", model, "--build-dir", str(args.build_dir), "--images", str(args.images),
+             "--no-vitis", "--no-emu", "--nice", *budget], steps)
+        report = json.loads((REPO / build / "hls" / "report.json").read_text())
+    metrics = json.loads((REPO / models_dir / model / "metrics.json").read_text())
+    estimate = json.loads((REPO / build / "estimate.json").read_text())
+    return {"model": model, "weight_bits": round(measured_weight_bits(REPO / ckpt), 3),
+            "act_bits": variant_bits(model), "epochs": metrics[-1]["epoch"],
+            "top1": metrics[-1]["test_top1"], "fps": estimate["fps"], "lut": estimate["lut"],
+            "bram36": estimate["bram36"], "fits": bool(estimate["fits"]) and UNBOUNDED[0] not in budget,
+            "csim_images": report["images"] if report else 0,
+            "csim_mismatches": report["mismatches"] if report else None,
+            "commands": steps}
+
+
+def table(rows) -> str:
+    lines = ["| model | avg weight bits | act bits | epochs | test top-1 | predicted FPS | predicted LUT | "
+             "BRAM36 | fits | C-sim (images, mismatches) | commands |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        csim = f"{r['csim_images']}, {r['csim_mismatches']}" if r["csim_images"] else "-"
+        cmds = "<br>".join(f"`{c}`" for c in r["commands"])
+        lines.append(f"| `{r['model']}` | {r['weight_bits']:.2f} | {r['act_bits']} | {r['epochs']} | "
+                     f"{r['top1']:.2f} | {r['fps']:,.0f} | {r['lut']:,.0f} | {r['bram36']:g} | "
+                     f"{'yes' if r['fits'] else 'no'} | {csim} | {cmds} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows, path: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for act in sorted({r["act_bits"] for r in rows}):
+        pts = sorted((r for r in rows if r["act_bits"] == act), key=lambda r: r["weight_bits"])
+        ax.plot([r["weight_bits"] for r in pts], [r["top1"] for r in pts], "o-", label=f"a{act}")
+        for r in pts:
+            ax.annotate(f"{r['fps']:,.0f} fps\n{r['lut'] / 1e3:.1f}k LUT", (r["weight_bits"], r["top1"]),
+                        textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xlabel("average bits per weight (measured from the checkpoint)")
+    ax.set_ylabel("test top-1 %")
+    ax.set_title("ern_tiny: accuracy vs bit widths (FPS, LUT predicted by hls.estimate)")
+    ax.grid(alpha=.3)
+    ax.legend(title="activation bits")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_table(path: Path, text: str, command: str):
+    block = f"{BEGIN}\nProduced by `{command}`; FPS and LUT are *predicted* (hls.estimate), C-sim is " \
+            f"g++ C-simulation against the numpy reference.\n\n{text}{END}"
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
+    else:
+        new = old.rstrip("\n") + "\n\n## Bit-width trade-off (ern_tiny, issue 7)\n\n" + block + "\n"
+    path.write_text(new)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--variants", default=",".join(GRID), help="comma-separated zoo names")
+    ap.add_argument("--dataset", default="fashion_mnist")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--limit-batches", type=int, default=0, help="batches per epoch (smoke runs)")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--retrain", action="store_true", help="train even when a checkpoint exists")
+    ap.add_argument("--images", type=int, default=1000, help="C-simulated test images (0: skip C-simulation)")
+    ap.add_argument("--models-dir", default="models")
+    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--estimate-args", default="", help="extra options of hls.estimate / the folding search")
+    ap.add_argument("--write", help="results file to put the table into (e.g. benchmarks/RESULTS.md)")
+    args = ap.parse_args(argv)
+    from training.models import ZOO
+    variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in ZOO]
+    if unknown:
+        sys.exit(f"error: unknown ERN variant {unknown[0]!r} (zoo: {', '.join(sorted(ZOO))})")
+    py = sys.executable
+    rows = [run_variant(v, args, py) for v in variants]
+    out = REPO / args.build_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "tradeoff.json").write_text(json.dumps(rows, indent=1) + "\n")
+    plot(rows, out / "tradeoff.png")
+    text = table(rows)
+    print(text)
+    if args.write:
+        write_table(REPO / args.write, text, shlex.join(["python", "tools/tradeoff.py", *(argv or sys.argv[1:])]))
+    bad = [r["model"] for r in rows if r["csim_mismatches"]]
+    if bad:
+        sys.exit(f"error: C-simulation mismatches in {', '.join(bad)}")
+
+
+if __name__ == "__main__":
+    main()
