@@ -84,3 +84,19 @@ def test_ddp_two_cpu_processes_on_gloo(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "world=2" in (out / "train.log").read_text()
     assert json.loads((out / "metrics.json").read_text())[0]["epoch"] == 1
+
+
+def test_evaluate_limit_counts_only_the_first_images():
+    class FirstPixelIsClass(torch.nn.Module):
+        def forward(self, x):
+            return torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 2).float()
+
+    images = torch.zeros(10, 1, 2, 2, dtype=torch.uint8)
+    images[:4, 0, 0, 0] = 1
+    split = type("Split", (), {"images": images, "labels": torch.tensor([1] * 4 + [0] * 6),
+                               "__len__": lambda self: 10})()
+    labels_all_one = type("Split", (), {"images": images, "labels": torch.ones(10, dtype=torch.long),
+                                        "__len__": lambda self: 10})()
+    assert train.evaluate(FirstPixelIsClass(), split, "cpu")[0] == 100.0
+    assert train.evaluate(FirstPixelIsClass(), labels_all_one, "cpu", batch_size=3, limit=4)[0] == 100.0
+    assert train.evaluate(FirstPixelIsClass(), labels_all_one, "cpu", batch_size=3)[0] == 40.0

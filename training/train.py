@@ -37,7 +37,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None, help="run folder (default models/<model>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
-    p.add_argument("--limit-batches", type=int, default=0, help="batches per epoch (smoke runs)")
+    p.add_argument("--limit-batches", type=int, default=0,
+                   help="batches per epoch, and as many test batches (smoke runs)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -51,17 +52,19 @@ def param_groups(model, weight_decay):
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def evaluate(model, split, device, batch_size=500):
+def evaluate(model, split, device, batch_size=500, limit=0):
+    """(top-1 %, mean loss) on the first `limit` images of `split` (0: all of them)."""
     model.eval()
+    n = min(len(split), limit) if limit else len(split)
     correct, loss = 0, 0.0
     with torch.no_grad():
-        for i in range(0, len(split), batch_size):
-            x = split.images[i:i + batch_size].to(device).float()
-            y = split.labels[i:i + batch_size].to(device)
+        for i in range(0, n, batch_size):
+            x = split.images[i:min(i + batch_size, n)].to(device).float()
+            y = split.labels[i:min(i + batch_size, n)].to(device)
             out = model(x)
             loss += F.cross_entropy(out, y, reduction="sum").item()
             correct += (out.argmax(1) == y).sum().item()
-    return 100.0 * correct / len(split), loss / len(split)
+    return 100.0 * correct / n, loss / n
 
 
 def plot_curves(rows, path):
@@ -174,7 +177,8 @@ def main(argv=None):
         train_seconds = time.time() - t0
         if not main_proc:
             continue
-        test_top1, test_loss = evaluate(model, test_set, device)
+        test_top1, test_loss = evaluate(model, test_set, device,
+                                        limit=args.limit_batches * args.batch_size)
         rows.append({"epoch": epoch + 1, "train_loss": round(loss_sum / max(seen, 1), 5),
                      "train_top1": round(100 * correct / max(seen, 1), 3),
                      "test_loss": round(test_loss, 5), "test_top1": round(test_top1, 2),
