@@ -165,6 +165,23 @@ def decompose_weights(w: np.ndarray, weight_bits: int) -> Tuple[np.ndarray, np.n
     return signs, masks
 
 
+def conv_weight_params(w: np.ndarray, weight_bits: int, masked: Optional[bool] = None
+                       ) -> Tuple[Dict[str, int], Dict[str, np.ndarray]]:
+    """(attributes, params) of FORMAT.md's Conv for the integer weights w (C_out, cols): the
+    inverse of Conv.planes. `weights` holds plane 0, `weight_planes` planes 1..B-1 and, when
+    masked (default: when some weight has fewer than B planes), `weight_masks` their masks."""
+    signs, masks = decompose_weights(w, weight_bits)
+    if masked is None:
+        masked = not np.all(masks)
+    attrs = {"weight_bits": weight_bits, **({"masked": 1} if masked else {})}
+    params = {"weights": pack_weights(signs[0])}
+    if weight_bits > 1:
+        params["weight_planes"] = np.stack([pack_weights(p) for p in signs[1:]])
+    if masked:
+        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
+    return attrs, params
+
+
 def bit_plane_accumulate(x: np.ndarray, signs: np.ndarray, masks: np.ndarray, in_bits: int,
                          kernel: int, stride: int, pad: int) -> np.ndarray:
     """conv_accumulate computed the way hls/lib/mvu.h does: as B x in_bits binary branches.

@@ -35,17 +35,6 @@ def plane_weights(rng, weight_bits: int, masked: bool, shape) -> np.ndarray:
     return rng.choice(values, shape)
 
 
-def plane_params(w: np.ndarray, weight_bits: int, masked: bool) -> dict:
-    """The weight params of FORMAT.md's Conv for integer weights w (C_out, cols)."""
-    signs, masks = ops.decompose_weights(w, weight_bits)
-    params = {"weights": ops.pack_weights(signs[0])}
-    if weight_bits > 1:
-        params["weight_planes"] = np.stack([ops.pack_weights(p) for p in signs[1:]])
-    if masked:
-        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
-    return params
-
-
 class _Net:
     """A PackageBuilder that also runs each layer on sample images (to pick thresholds)."""
 
@@ -80,7 +69,7 @@ class _Net:
         c_in = v.shape[-1]
         in_bits = self.b.streams[x].bits
         w = plane_weights(self.rng, weight_bits, masked, (c_out, kernel * kernel * c_in))
-        params = plane_params(w, weight_bits, masked)
+        params = ops.conv_weight_params(w, weight_bits, masked)[1]
         if out_bits:
             direction = self.rng.choice(np.array([-1, 1], np.int8), c_out)
             acc = ops.conv_accumulate(v, w, kernel, stride, pad) * direction

@@ -409,23 +409,13 @@ def test_binary_branches_sum_to_the_multi_bit_dot_product(weight_bits, masked, i
     np.testing.assert_array_equal(ops.conv_accumulate(x, w, 3, 1, 1), want)
 
 
-def plane_params(w, weight_bits, masked):
-    signs, masks = ops.decompose_weights(w, weight_bits)
-    params = {"weights": ops.pack_weights(signs[0])}
-    if weight_bits > 1:
-        params["weight_planes"] = np.stack([ops.pack_weights(s) for s in signs[1:]])
-    if masked:
-        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
-    return params
-
-
 @pytest.mark.parametrize("weight_bits, masked", [(2, False), (3, True)])
 def test_multi_bit_conv_executes_its_integer_weights_and_bounds_them(weight_bits, masked):
     rng = np.random.default_rng(3)
     w = random_plane_weights(rng, weight_bits, 5, 18, masked)
     attrs = {**CONV_ATTRS, "weight_bits": weight_bits, **({"masked": 1} if masked else {})}
     op = ops.Conv(**attrs)
-    params = plane_params(w, weight_bits, masked)
+    params = ops.conv_weight_params(w, weight_bits, masked)[1]
     assert set(op.param_names()) == set(params)
     np.testing.assert_array_equal(op.weight_matrix(params), w)
     x = rng.integers(0, 4, size=(3, 4, 4, 2))
@@ -440,8 +430,22 @@ def test_multi_bit_conv_executes_its_integer_weights_and_bounds_them(weight_bits
 def test_masks_must_be_nested():
     w = random_plane_weights(np.random.default_rng(0), 3, 4, 18, True)
     w[2, 0] = 4                                    # one plane: masks of planes 1 and 2 off
-    params = plane_params(w, 3, True)
+    params = ops.conv_weight_params(w, 3, True)[1]
     params["weight_masks"][1, 2, 0] |= 1           # plane 2 without plane 1
     op = ops.Conv(**{**CONV_ATTRS, "weight_bits": 3, "masked": 1})
     with pytest.raises(ops.OpError, match="row 2 has plane 2 on a weight without plane 1"):
         op.check_params(params)
+
+
+def test_conv_weight_params_is_the_inverse_of_planes_and_masks_only_when_needed():
+    odd = np.array([[3, -1, 1], [-3, 1, -1]])                  # every weight has both planes
+    attrs, params = ops.conv_weight_params(odd, 2)
+    assert attrs == {"weight_bits": 2} and "weight_masks" not in params
+    np.testing.assert_array_equal(ops.Conv(**{**CONV_ATTRS, "kernel": 1, "pad": 0, "cols": 3, **attrs}).weight_matrix(params), odd)
+    mixed = np.array([[4, -1, 6], [-2, 7, -4]])                # 1, 3, 2 / 2, 3, 1 planes of 3
+    attrs, params = ops.conv_weight_params(mixed, 3)
+    assert attrs == {"weight_bits": 3, "masked": 1} and params["weight_masks"].shape == (2, 2, 1)
+    np.testing.assert_array_equal(ops.Conv(**{**CONV_ATTRS, "kernel": 1, "pad": 0, "cols": 3, **attrs}).weight_matrix(params), mixed)
+    attrs, params = ops.conv_weight_params(np.array([[1, -1, -1]]), 1)   # +-1: the packed signs only
+    assert attrs == {"weight_bits": 1} and list(params) == ["weights"]
+    np.testing.assert_array_equal(params["weights"], ops.pack_weights(np.array([[1, -1, -1]])))

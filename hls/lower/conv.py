@@ -16,7 +16,7 @@ c*H*W + y*W + x to the window order (y, x, c).
 import numpy as np
 from qonnx.transformation.base import Transformation
 
-from host.ops import decompose_weights, pack_weights
+from host.ops import conv_weight_params
 
 from . import ir
 from .bounds import integer_bounds
@@ -57,22 +57,6 @@ def _input_codes(model, node, scale_node, cache):
     return codes, max(1, int(hi).bit_length()), float(unit[0])
 
 
-def _weight_params(matrix: np.ndarray, weight_bits: int):
-    """(attributes, params) of FORMAT.md's Conv for the integer weight matrix (C_out, cols):
-    `weights` (plane 0), `weight_planes` (planes 1..B-1), `weight_masks` when some weights
-    have fewer than B planes."""
-    if weight_bits == 1:
-        return {"weight_bits": 1}, {"weights": pack_weights(matrix)}
-    signs, masks = decompose_weights(matrix, weight_bits)
-    attrs = {"weight_bits": weight_bits}
-    params = {"weights": pack_weights(signs[0]),
-              "weight_planes": np.stack([pack_weights(p) for p in signs[1:]])}
-    if not np.all(masks):
-        attrs["masked"] = 1
-        params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
-    return attrs, params
-
-
 class LowerConv(Transformation):
     def apply(self, model):
         changed = False
@@ -105,7 +89,7 @@ class LowerConv(Transformation):
                     matrix = signs
             cols = matrix.shape[1]
             acc = new_tensor(model, f"{node.name}_acc", out_shape)
-            attrs, params = _weight_params(matrix, weight_bits)
+            attrs, params = conv_weight_params(matrix, weight_bits)
             conv = ir.make_node(model, "Conv", node.name, [codes], [acc],
                                 {"kernel": kernel, "stride": stride, "pad": pad, "in_bits": in_bits,
                                  "cols": cols, "output": "accumulator", **attrs}, params)
