@@ -52,3 +52,28 @@ def test_unknown_variant_is_one_line(capsys):
     with pytest.raises(SystemExit) as info:
         load_tool().main(["--variants", "ern_tiny_w9a9"])
     assert "unknown ERN variant 'ern_tiny_w9a9'" in str(info.value)
+
+
+def test_training_commands_come_from_the_checkpoints_log(tmp_path):
+    log = tmp_path / "train.log"
+    log.write_text("# 2026-11-23 14:58:27 python -m training.train --model ern_tiny --epochs 8 "
+                   "(world=1, device=cpu, threads=1)\n"
+                   "# 2026-11-23 15:34:42 python -m training.train --model ern_tiny --epochs 20 --resume "
+                   "(world=1, device=cpu, threads=1)\n")
+    tool = load_tool()
+    assert tool.training_commands(log) == ["python -m training.train --model ern_tiny --epochs 8",
+                                           "python -m training.train --model ern_tiny --epochs 20 --resume"]
+    assert tool.training_commands(tmp_path / "missing.log") == []
+
+
+def test_write_table_links_the_plot(tmp_path):
+    tool = load_tool()
+    results = tmp_path / "RESULTS.md"
+    tool.write_table(results, tool.table(ROWS), "python tools/tradeoff.py", "tradeoff.png")
+    assert "![accuracy vs bit widths](tradeoff.png)" in results.read_text()
+
+
+def test_unknown_csim_variant_is_one_line():
+    with pytest.raises(SystemExit) as info:
+        load_tool().main(["--variants", "ern_tiny", "--csim-variants", "ern_tiny_w7a2"])
+    assert "unknown ERN variant 'ern_tiny_w7a2'" in str(info.value)

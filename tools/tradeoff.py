@@ -7,13 +7,15 @@ For each variant (default: weights 1 / 1.4 (heterogeneous) / 2 bits x activation
 bits of ern_tiny) it runs, as separate commands (printed, and kept beside each row):
 
 1. train   `python -m training.train --model M --epochs E --out <models>/M` (skipped when
-           <models>/M/model.pt exists, unless --retrain; `ern_tiny` is models/ern_tiny's);
+           <models>/M/model.pt exists, unless --retrain; the row then lists the commands that
+           trained it, read from <models>/M/train.log);
 2. export  `python -m training.export --model M --checkpoint <models>/M/model.pt --out <build>/M/model.onnx`;
 3. lower   `python -m hls.lower --onnx ... --out <build>/M/dataflow`;
 4. estimate `python -m hls.estimate --package ... --out <build>/M/estimate.json [ESTIMATE_ARGS]`; a
            variant that does not fit the part is estimated again with a BRAM budget of 1000 %
            (its row says fits = no; the folding search then uses that budget in step 5 too);
-5. csim    `python -m hls --model M --build-dir <build> --images N` (bit-exactness; --images 0 skips).
+5. csim    `python -m hls --model M --build-dir <build> --images N` (bit-exactness; --images 0 skips,
+           --csim-variants limits it to some variants: each is a g++ build of the whole design).
 
 and reads back: the test top-1 of the checkpoint (metrics.json, last epoch), the average bits per
 weight (training.models.average_weight_bits of the checkpoint), predicted FPS and LUT
@@ -21,7 +23,8 @@ weight (training.models.average_weight_bits of the checkpoint), predicted FPS an
 <build>/tradeoff.json, <build>/tradeoff.png (top-1 vs average weight bits, one line per
 activation width, each point labelled with its predicted FPS and LUT) and prints the markdown
 table; --write puts the table into a results file between `<!-- tradeoff:begin -->` and
-`<!-- tradeoff:end -->` (appended when the markers are missing).
+`<!-- tradeoff:end -->` (appended when the markers are missing) and the plot beside it
+(tradeoff.png in the results file's folder, linked from the table).
 
 A smoke run (proves the pipeline, numbers meaningless):
     python tools/tradeoff.py --variants ern_tiny_w1p4a2,ern_tiny_w2a1 --epochs 1 --limit-batches 2 \
@@ -78,6 +81,16 @@ def measured_weight_bits(checkpoint: Path) -> float:
     return average_weight_bits(model)
 
 
+def training_commands(train_log: Path) -> list:
+    """The `python -m training.train ...` lines a checkpoint folder's train.log recorded (one per
+    run: a resumed schedule has several), so a row names the commands that made its checkpoint."""
+    if not train_log.exists():
+        return []
+    return [line.split(" ", 3)[3].rsplit(" (world=", 1)[0]
+            for line in train_log.read_text().splitlines()
+            if line.startswith("# ") and " python -m training.train " in line]
+
+
 def run_variant(model, args, py):
     models_dir = Path(args.models_dir)
     build = Path(args.build_dir) / model
@@ -91,6 +104,8 @@ def run_variant(model, args, py):
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         run(cmd, steps)
+    else:
+        steps += training_commands(REPO / models_dir / model / "train.log")
     run([py, "-m", "training.export", "--model", model, "--checkpoint", str(ckpt),
          "--out", str(build / "model.onnx")], steps)
     run([py, "-m", "hls.lower", "--onnx", str(build / "model.onnx"), "--out", str(build / "dataflow")], steps)
@@ -103,7 +118,7 @@ def run_variant(model, args, py):
             sys.exit(f"error: {shlex.join(estimate_cmd + budget)} failed")
     steps.append(shlex.join(estimate_cmd + budget))
     report = None
-    if args.images:
+    if args.images and (not args.csim_variants or model in args.csim_variants.split(",")):
         run([py, "-m", "hls", "--model", model, "--build-dir", str(args.build_dir), "--images", str(args.images),
              "--no-vitis", "--no-emu", "--nice", *budget], steps)
         report = json.loads((REPO / build / "hls" / "report.json").read_text())
@@ -152,9 +167,10 @@ def plot(rows, path: Path):
     plt.close(fig)
 
 
-def write_table(path: Path, text: str, command: str):
+def write_table(path: Path, text: str, command: str, plot_name: str = None):
+    picture = f"\n![accuracy vs bit widths]({plot_name})\n" if plot_name else ""
     block = f"{BEGIN}\nProduced by `{command}`; FPS and LUT are *predicted* (hls.estimate), C-sim is " \
-            f"g++ C-simulation against the numpy reference.\n\n{text}{END}"
+            f"g++ C-simulation against the numpy reference.\n\n{text}{picture}{END}"
     old = path.read_text() if path.exists() else ""
     if BEGIN in old and END in old:
         new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
@@ -172,6 +188,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--retrain", action="store_true", help="train even when a checkpoint exists")
     ap.add_argument("--images", type=int, default=1000, help="C-simulated test images (0: skip C-simulation)")
+    ap.add_argument("--csim-variants", default="",
+                    help="comma-separated variants to C-simulate (default: all)")
     ap.add_argument("--models-dir", default="models")
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--estimate-args", default="", help="extra options of hls.estimate / the folding search")
@@ -179,7 +197,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from training.models import ZOO
     variants = [v for v in args.variants.split(",") if v]
-    unknown = [v for v in variants if v not in ZOO]
+    unknown = [v for v in variants + [c for c in args.csim_variants.split(",") if c] if v not in ZOO]
     if unknown:
         sys.exit(f"error: unknown ERN variant {unknown[0]!r} (zoo: {', '.join(sorted(ZOO))})")
     py = sys.executable
@@ -191,7 +209,10 @@ def main(argv=None):
     text = table(rows)
     print(text)
     if args.write:
-        write_table(REPO / args.write, text, shlex.join(["python", "tools/tradeoff.py", *(argv or sys.argv[1:])]))
+        results = REPO / args.write
+        plot(rows, results.parent / "tradeoff.png")
+        write_table(results, text, shlex.join(["python", "tools/tradeoff.py", *(argv or sys.argv[1:])]),
+                    "tradeoff.png")
     bad = [r["model"] for r in rows if r["csim_mismatches"]]
     if bad:
         sys.exit(f"error: C-simulation mismatches in {', '.join(bad)}")
