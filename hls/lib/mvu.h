@@ -232,6 +232,64 @@ struct MvuShape {
     static constexpr unsigned AW = mvu_acc_bits(MW, IN_BITS, W_BITS);  ///< accumulator width
 };
 
+/// What a matrix-vector-threshold unit writes per row: the code #{j : direction*acc >= thresholds[j]}.
+template <unsigned NF, unsigned OUT_BITS, unsigned TH_BITS>
+struct ThresholdLanes {
+    const ap_int<TH_BITS> (*thresholds)[NF][levels(OUT_BITS)];  // [pe][nf][j]
+    const ap_int<2> (*direction)[NF];                            // [pe][nf]
+    template <typename ACC>
+    ap_uint<OUT_BITS> operator()(const ACC& acc, unsigned pe, unsigned nf) const {
+#pragma HLS INLINE
+        return threshold_code<levels(OUT_BITS), OUT_BITS, TH_BITS>(acc, thresholds[pe][nf], direction[pe][nf]);
+    }
+};
+
+/// What a raw matrix-vector unit writes per row: the accumulator itself.
+struct AccumulatorLanes {
+    template <typename ACC>
+    ACC operator()(const ACC& acc, unsigned, unsigned) const {
+#pragma HLS INLINE
+        return acc;
+    }
+};
+
+/// The streaming loop both flavours share: SF input beats per vector (replayed for each of the NF
+/// neuron folds), one (nf, sf) tile per cycle, and at each fold's last synapse fold the PE results
+/// lane(acc[pe], pe, nf) handed to the output serializer.
+template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
+          unsigned LANE_BITS, unsigned W_BITS, bool MASKED, unsigned OUT_PE, typename LANES>
+void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * LANE_BITS> >& out,
+                const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
+                const LANES& lane, unsigned frames) {
+#pragma HLS INLINE
+    typedef MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
+    constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
+    ap_uint<SIMD * IN_BITS> inbuf[SF];
+    ap_int<shape::AW> acc[PE];
+#pragma HLS ARRAY_PARTITION variable=acc complete
+    OutputSerializer<PE, OUT_PE, LANE_BITS> serializer;
+
+    for (unsigned f = 0; f < frames; f++) {
+        unsigned sf = 0, nf = 0, tile = 0;
+        for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
+#pragma HLS PIPELINE II=1
+            const ap_uint<SIMD * IN_BITS> x = mvu_input<SF, NF>(in, inbuf, sf, nf);
+            mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
+            if (sf == SF - 1) {
+                ap_uint<PE * LANE_BITS> word = 0;
+                for (unsigned pe = 0; pe < PE; pe++) {
+#pragma HLS UNROLL
+                    set_lane<LANE_BITS>(word, pe, lane(acc[pe], pe, nf));
+                }
+                serializer.load(word);
+            }
+            serializer.step(out);
+            mvu_advance<SF, NF>(sf, nf, tile);
+        }
+        serializer.flush(out);
+    }
+}
+
 }  // namespace detail
 
 /// Matrix-vector-threshold unit: codes #{j : direction[o]*acc[o] >= thresholds[o][j]}.
@@ -258,33 +316,9 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
                    const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
                    const ap_int<TH_BITS> thresholds[PE][MH / PE][levels(OUT_BITS)],
                    const ap_int<2> direction[PE][MH / PE], unsigned frames) {
-    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
-    constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
-    ap_uint<SIMD * IN_BITS> inbuf[SF];
-    ap_int<shape::AW> acc[PE];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-    detail::OutputSerializer<PE, OUT_PE, OUT_BITS> serializer;
-
-    for (unsigned f = 0; f < frames; f++) {
-        unsigned sf = 0, nf = 0, tile = 0;
-        for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
-#pragma HLS PIPELINE II=1
-            const ap_uint<SIMD * IN_BITS> x = detail::mvu_input<SF, NF>(in, inbuf, sf, nf);
-            detail::mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
-            if (sf == SF - 1) {
-                ap_uint<PE * OUT_BITS> word = 0;
-                for (unsigned pe = 0; pe < PE; pe++) {
-#pragma HLS UNROLL
-                    set_lane<OUT_BITS>(word, pe, threshold_code<levels(OUT_BITS), OUT_BITS, TH_BITS>(
-                                                     acc[pe], thresholds[pe][nf], direction[pe][nf]));
-                }
-                serializer.load(word);
-            }
-            serializer.step(out);
-            detail::mvu_advance<SF, NF>(sf, nf, tile);
-        }
-        serializer.flush(out);
-    }
+    const detail::ThresholdLanes<MH / PE, OUT_BITS, TH_BITS> lanes = {thresholds, direction};
+    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, OUT_BITS, W_BITS, MASKED, OUT_PE>(in, out, weights, lanes,
+                                                                                            frames);
 }
 
 /// Matrix-vector unit emitting the raw accumulators (residual stream, class sums).
@@ -308,32 +342,8 @@ template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE
 void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * ACC_BITS> >& out,
                     const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
                     unsigned frames) {
-    typedef detail::MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
-    constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
-    ap_uint<SIMD * IN_BITS> inbuf[SF];
-    ap_int<shape::AW> acc[PE];
-#pragma HLS ARRAY_PARTITION variable=acc complete
-    detail::OutputSerializer<PE, OUT_PE, ACC_BITS> serializer;
-
-    for (unsigned f = 0; f < frames; f++) {
-        unsigned sf = 0, nf = 0, tile = 0;
-        for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
-#pragma HLS PIPELINE II=1
-            const ap_uint<SIMD * IN_BITS> x = detail::mvu_input<SF, NF>(in, inbuf, sf, nf);
-            detail::mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
-            if (sf == SF - 1) {
-                ap_uint<PE * ACC_BITS> word = 0;
-                for (unsigned pe = 0; pe < PE; pe++) {
-#pragma HLS UNROLL
-                    set_lane<ACC_BITS>(word, pe, acc[pe]);
-                }
-                serializer.load(word);
-            }
-            serializer.step(out);
-            detail::mvu_advance<SF, NF>(sf, nf, tile);
-        }
-        serializer.flush(out);
-    }
+    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, ACC_BITS, W_BITS, MASKED, OUT_PE>(
+        in, out, weights, detail::AccumulatorLanes(), frames);
 }
 
 }  // namespace ern
