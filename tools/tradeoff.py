@@ -55,7 +55,8 @@ UNBOUNDED = ["--budget-bram-pct", "1000"]
 
 def run(cmd, log, check=True):
     """Run one step (its command printed first); stop with its output's tail on failure."""
-    text = shlex.join(cmd)
+    # the interpreter is written as `python` (the project's .venv one): rows are read on other machines
+    text = shlex.join(["python" if c == sys.executable else c for c in cmd])
     print(f"$ {text}", flush=True)
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0 and not check:
