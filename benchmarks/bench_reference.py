@@ -169,20 +169,21 @@ TITLE = "# Benchmark: numpy CPU reference vs Brevitas vs plain float torch vs qo
 
 
 def write_section(path: Path, model: str, body: str) -> None:
-    """Replace (or add) the `## <model>` section of the results file, keeping the others."""
-    sections = {}
-    if path.exists():
-        current = None
-        for line in path.read_text().splitlines(keepends=True):
-            if line.startswith("## "):
-                current = line[3:].strip()
-                sections[current] = ""
-            elif current is not None:
-                sections[current] += line
-    sections[model] = "\n" + body + "\n"
-    text = TITLE + "\nWritten by `benchmarks/bench_reference.py --write` (one section per model).\n\n"
-    text += "".join(f"## {name}\n{content}" for name, content in sorted(sections.items()))
-    path.write_text(text.rstrip("\n") + "\n")
+    """Replace the `## <model>` section of the results file (up to the next `## ` heading) in
+    place, or append it; everything else in the file is kept byte for byte and in order (the
+    file is the project's shared RESULTS.md)."""
+    lines = path.read_text().splitlines(keepends=True) if path.exists() else [TITLE]
+    section = [f"## {model}\n", "\n", body.rstrip("\n") + "\n", "\n"]
+    heads = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    start = next((i for i in heads if lines[i][3:].strip() == model), None)
+    if start is None:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"
+        lines += ["\n"] + section
+    else:
+        end = next((i for i in heads if i > start), len(lines))
+        lines[start:end] = section
+    path.write_text("".join(lines).rstrip("\n") + "\n")
 
 
 if __name__ == "__main__":
