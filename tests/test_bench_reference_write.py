@@ -1,16 +1,10 @@
 """benchmarks/bench_reference.py --write: its section is replaced in place and the rest of the
 shared results file (preamble, other sections, their order) is kept as it was."""
-import importlib.util
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[1]
+from script_helpers import load_script
 
 
 def load_bench():
-    spec = importlib.util.spec_from_file_location("bench_reference", REPO / "benchmarks" / "bench_reference.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/bench_reference.py")
 
 
 RESULTS = """# Results

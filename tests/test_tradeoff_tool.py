@@ -1,18 +1,12 @@
 """tools/tradeoff.py without training: the table, the markers in the results file, the plot,
 and the one-line error for an unknown variant."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from script_helpers import load_script
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location("tradeoff", REPO / "tools" / "tradeoff.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("tools/tradeoff.py")
 
 
 ROWS = [{"model": "ern_tiny_w1p4a2", "weight_bits": 1.401, "act_bits": 2, "epochs": 3, "top1": 90.5,
