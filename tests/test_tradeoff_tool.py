@@ -71,3 +71,10 @@ def test_unknown_csim_variant_is_one_line():
     with pytest.raises(SystemExit) as info:
         load_tool().main(["--variants", "ern_tiny", "--csim-variants", "ern_tiny_w7a2"])
     assert "unknown ERN variant 'ern_tiny_w7a2'" in str(info.value)
+
+
+def test_commands_name_the_interpreter_python():
+    import sys
+    tool = load_tool()
+    assert tool.command_text([sys.executable, "-m", "hls.estimate", "--out", "a b"]) == \
+        "python -m hls.estimate --out 'a b'"

@@ -33,6 +33,7 @@ A smoke run (proves the pipeline, numbers meaningless):
 import argparse
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,10 +54,15 @@ BEGIN, END = "<!-- tradeoff:begin -->", "<!-- tradeoff:end -->"
 UNBOUNDED = ["--budget-bram-pct", "1000"]
 
 
+def command_text(cmd) -> str:
+    """A step's command as a row shows it: the interpreter written as `python` (the project's
+    .venv one), since rows are read on other machines."""
+    return shlex.join(["python" if c == sys.executable else c for c in cmd])
+
+
 def run(cmd, log, check=True):
     """Run one step (its command printed first); stop with its output's tail on failure."""
-    # the interpreter is written as `python` (the project's .venv one): rows are read on other machines
-    text = shlex.join(["python" if c == sys.executable else c for c in cmd])
+    text = command_text(cmd)
     print(f"$ {text}", flush=True)
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0 and not check:
@@ -92,7 +98,7 @@ def training_commands(train_log: Path) -> list:
             if line.startswith("# ") and " python -m training.train " in line]
 
 
-def run_variant(model, args, py):
+def run_variant(model, args, py, csim: bool):
     models_dir = Path(args.models_dir)
     build = Path(args.build_dir) / model
     ckpt = models_dir / model / "model.pt"
@@ -116,10 +122,10 @@ def run_variant(model, args, py):
     if run(estimate_cmd + budget, [], check=False).returncode != 0:
         budget = budget + UNBOUNDED   # does not fit: estimate it anyway (exit 1: "does not fit the part")
         if run(estimate_cmd + budget, [], check=False).returncode not in (0, 1):
-            sys.exit(f"error: {shlex.join(estimate_cmd + budget)} failed")
-    steps.append(shlex.join(estimate_cmd + budget))
+            sys.exit(f"error: {command_text(estimate_cmd + budget)} failed")
+    steps.append(command_text(estimate_cmd + budget))
     report = None
-    if args.images and (not args.csim_variants or model in args.csim_variants.split(",")):
+    if csim:
         run([py, "-m", "hls", "--model", model, "--build-dir", str(args.build_dir), "--images", str(args.images),
              "--no-vitis", "--no-emu", "--nice", *budget], steps)
         report = json.loads((REPO / build / "hls" / "report.json").read_text())
@@ -198,11 +204,12 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from training.models import ZOO
     variants = [v for v in args.variants.split(",") if v]
-    unknown = [v for v in variants + [c for c in args.csim_variants.split(",") if c] if v not in ZOO]
+    csim_variants = [v for v in args.csim_variants.split(",") if v] or variants
+    unknown = [v for v in variants + csim_variants if v not in ZOO]
     if unknown:
         sys.exit(f"error: unknown ERN variant {unknown[0]!r} (zoo: {', '.join(sorted(ZOO))})")
     py = sys.executable
-    rows = [run_variant(v, args, py) for v in variants]
+    rows = [run_variant(v, args, py, csim=bool(args.images) and v in csim_variants) for v in variants]
     out = REPO / args.build_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "tradeoff.json").write_text(json.dumps(rows, indent=1) + "\n")
@@ -211,7 +218,8 @@ def main(argv=None):
     print(text)
     if args.write:
         results = REPO / args.write
-        plot(rows, results.parent / "tradeoff.png")
+        results.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out / "tradeoff.png", results.parent / "tradeoff.png")
         write_table(results, text, shlex.join(["python", "tools/tradeoff.py", *(argv or sys.argv[1:])]),
                     "tradeoff.png")
     bad = [r["model"] for r in rows if r["csim_mismatches"]]
