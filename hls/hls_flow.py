@@ -88,9 +88,9 @@ def ensure_package(build: Path) -> Package:
 def choose_folding(package: Package, build: Path, folding_file: Optional[str], target_fps: Optional[float],
                    budget_args: Dict[str, Optional[float]]) -> Tuple[dict, str]:
     """({layer: {pe, simd, mem}}, where it came from) — see the module docstring."""
-    from hls.estimate import estimate, load_graph
-    from hls.folding import Budget, FitError, FoldingError, read_folding, validate_folding
-    from hls.opmodels import EstimateError
+    from hls.perf.estimate import estimate, load_graph
+    from hls.perf.folding import Budget, FitError, FoldingError, read_folding, validate_folding
+    from hls.perf.opmodels import EstimateError
 
     g = load_graph(build / "dataflow")
     pct = lambda key, default: default if budget_args.get(key) is None else budget_args[key] / 100  # noqa: E731
@@ -359,7 +359,7 @@ def run(args) -> int:
         result = generate(package, out, folding)
     except CodegenError as e:
         raise FlowError(str(e)) from None
-    from hls.folding import write_folding
+    from hls.perf.folding import write_folding
     write_folding(out / "folding.json", folding, comment=f"folding of the generated C++ ({folding_source})")
     df = result.dataflow
     log(f"generated {out}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs "

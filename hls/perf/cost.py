@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hls import resources as R
-from hls.opmodels import Ctx, EstimateError, Graph
+from hls.perf import resources as R
+from hls.perf.opmodels import Ctx, EstimateError, Graph
 
 # The platform shell around the accelerator on the PYNQ-Z2: AXI DMA (simple mode, MM2S + S2MM),
 # the AXI-Lite and HP0 interconnects, the processor reset, and the accelerator's AXI-Stream

@@ -31,9 +31,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls import resources as R
-from hls.design import Design, evaluate, stream_cost, stream_offsets
-from hls.opmodels import Ctx, EstimateError, Graph
+from hls.perf import resources as R
+from hls.perf.cost import Design, evaluate, stream_cost, stream_offsets
+from hls.perf.opmodels import Ctx, EstimateError, Graph
 
 
 class FoldingError(EstimateError):
