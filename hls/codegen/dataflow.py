@@ -25,6 +25,7 @@ from hls.codegen.names import Namer
 from hls.perf import resources
 
 DEFAULT_DEPTH = 2   # HLS's default stream depth between dataflow processes
+WIDTH_CONVERT = "ern::width_convert"   # the converter the wiring inserts (hls/lib/width_convert.h)
 
 
 class CodegenError(ValueError):
@@ -88,6 +89,7 @@ class Param:
     layer: str
     comment: str
     wide: int = 0               # > 64: words need a string initialiser of this width
+    role: str = ""              # weights, thresholds, direction
 
     @property
     def storage(self) -> str:
@@ -159,7 +161,7 @@ class Dataflow:
         depth, width = memory_shape(dims, reshape, bits)
         mem = resources.rom(depth, width, pin, self.lut_per_bram)
         p = Param(self.namer.get("", layer.name, "_" + short), ctype, values, dims, int(bits),
-                  tuple(reshape), mem, layer.name, comment, wide)
+                  tuple(reshape), mem, layer.name, comment, wide, short)
         self.params.append(p)
         return p
 
@@ -191,7 +193,7 @@ class Dataflow:
             return
         h, w, c = self.stream(name).shape
         inp, out = first.lanes, last.lanes
-        self.process(f"{name}.width_convert", "ern::width_convert",
+        self.process(f"{name}.width_convert", WIDTH_CONVERT,
                      [("PIXELS", h * w), ("C", c), ("IN_PE", inp), ("OUT_PE", out), ("BITS", first.bits)],
                      [first.ident, last.ident, "frames"], [first], [last], "",
                      {(0, 0): lambda n=last.beats: need_width_convert(n, inp, out)})

@@ -37,6 +37,9 @@ class Design:
     latency_cycles: int = 0
     mode: str = ""
     lut_per_bram: float = 380.0      # the exchange rate memories were placed at
+    generated: bool = False          # priced from codegen's Dataflow (generated.py), not the graph
+    memories: list = field(default_factory=list)     # generated: one record per constant array
+    converters: list = field(default_factory=list)   # generated: one record per width converter
 
     @property
     def fps(self) -> float:

@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from hls.perf.cost import SHELL, Design, evaluate
+from hls.perf.generated import evaluate_generated
 from hls.perf.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
                          read_budget, read_folding, search, validate_folding, write_folding)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
@@ -41,23 +42,42 @@ def load_graph(package) -> Graph:
     return Graph(model, str(path))
 
 
+def load_package(folder: Path):
+    """The model package (with its params) the generator needs, or None when the folder holds
+    model.json alone (then the estimate is the graph model's and says so)."""
+    from host.package import PackageError, load
+    if not (folder / "params.npz").is_file():
+        return None
+    try:
+        return load(folder)
+    except PackageError as e:
+        raise EstimateError(f"{folder}: {e}") from None
+
+
+def choose_budget_of_file(folding_file) -> Budget:
+    """The budget a folding file was made for ("_budget"), else the default."""
+    saved = read_budget(folding_file)
+    if saved is None:
+        return Budget()
+    return Budget(dsp=int(saved.get("dsp", 0)), lut_max=saved.get("lut"), bram_max=saved.get("bram36"))
+
+
 def choose_budget(a) -> Budget:
     """The command line's budget; with none given, the folding file's "_budget" (the budget it
     was made for) when it has one; else the default (70% LUT, 85% BRAM36, 0 DSP)."""
     given = (a.budget_lut_pct, a.budget_bram_pct, a.budget_lut, a.budget_bram, a.budget_dsp)
     if a.folding and all(v is None for v in given):
-        saved = read_budget(a.folding)
-        if saved is not None:
-            return Budget(dsp=int(saved.get("dsp", 0)), lut_max=saved.get("lut"),
-                          bram_max=saved.get("bram36"))
+        return choose_budget_of_file(a.folding)
     pct = lambda v, default: (default if v is None else v) / 100   # noqa: E731
     return Budget(pct(a.budget_lut_pct, 70.0), pct(a.budget_bram_pct, 85.0), a.budget_dsp or 0,
                   lut_max=a.budget_lut, bram_max=a.budget_bram)
 
 
 def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = 100.0,
-             budget: Budget = Budget()) -> Design:
-    """The design to report: the folding file's (rest completed automatically), or the search's."""
+             budget: Budget = Budget(), package=None) -> Design:
+    """The design to report: the folding file's (rest completed automatically), or the search's.
+    With the model `package` (host.package.Package) the figures are those of the design the
+    generator emits for that folding (generated.py); without one, the graph model's."""
     if folding_file is not None:
         fixed = validate_folding(read_folding(folding_file), g, str(folding_file))
         rate = fixed.pop(RATE_KEY, budget.part.lut / budget.part.bram36)
@@ -66,11 +86,29 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = 10
         d.mode = f"folding file {folding_file}" + (
             f" ({len(folding) - len(fixed)} layers completed automatically)"
             if len(folding) > len(fixed) else "")
-        return d
-    d = search(g, clock_mhz, target_fps, budget)
-    d.mode = (f"automatic: cheapest design for {target_fps:,.0f} FPS" if target_fps
-              else "automatic: fastest design within the budget")
-    return d
+    else:
+        d = search(g, clock_mhz, target_fps, budget)
+        d.mode = (f"automatic: cheapest design for {target_fps:,.0f} FPS" if target_fps
+                  else "automatic: fastest design within the budget")
+    return d if package is None else generated_design(g, package, d)
+
+
+def generation_folding(d: Design) -> dict:
+    """The folding to generate `d` from: every layer's fold (out_pe included) and the exchange
+    rate its memories were placed at (the generator places them by the same rule)."""
+    return dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
+
+
+def generated_design(g: Graph, package, d: Design) -> Design:
+    """`d`'s folding as the generator builds it (hls/codegen), priced (generated.py)."""
+    from hls.codegen import CodegenError, build
+    try:
+        df = build(package, generation_folding(d))
+    except CodegenError as e:
+        raise EstimateError(str(e)) from None
+    out = evaluate_generated(g, df, d.clock_mhz, d.part)
+    out.mode = d.mode
+    return out
 
 
 def report(d: Design, budget: Budget, package: str = "") -> dict:
@@ -96,7 +134,11 @@ def report(d: Design, budget: Budget, package: str = "") -> dict:
         "folding": {l["name"]: {k: d.folding[l["name"]][k] for k in FOLD_KEYS
                                 if k in d.folding[l["name"]]} for l in d.layers},
         "layers": layers,
+        "priced_from": ("the generated dataflow (hls/codegen: its FIFOs, memories and converters)"
+                        if d.generated else "the graph model (no package params: nothing generated)"),
         "fifos": d.fifos,
+        "memories": d.memories,
+        "converters": d.converters,
         "shell": dict(SHELL),
         "totals_by_kind": _by_kind(d),
     }
@@ -107,7 +149,7 @@ def _by_kind(d: Design) -> dict:
     for l in d.layers:
         for k in layers:
             layers[k] += l[k]
-    fifos = {k: round(sum(f[k] for f in d.fifos), 1) for k in ("lut", "ff", "bram36")}
+    fifos = {k: round(sum(f[k] for f in d.fifos + d.converters), 1) for k in ("lut", "ff", "bram36")}
     return {"layers": layers, "fifos_and_converters": fifos,
             "shell": {k: SHELL[k] for k in ("lut", "ff", "bram36")}}
 
@@ -203,15 +245,17 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     try:
         budget = choose_budget(a)
+        package = None
         if a.package:
             g = load_graph(a.package)
             pkg = Path(a.package)
-            out = Path(a.out) if a.out else (pkg if pkg.is_dir() else pkg.parent).parent / \
-                "estimate.json"
+            folder = pkg if pkg.is_dir() else pkg.parent
+            out = Path(a.out) if a.out else folder.parent / "estimate.json"
+            package = load_package(folder)
         else:
             g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
             out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
-        d = estimate(g, a.folding, a.target_fps, a.clock_mhz, budget)
+        d = estimate(g, a.folding, a.target_fps, a.clock_mhz, budget, package)
     except (FitError, FoldingError, EstimateError) as e:
         print(f"estimate: {e}", file=sys.stderr)
         return 2

@@ -123,7 +123,10 @@ def write_folding(path, folding: dict, g: Graph | None = None, comment: str | No
     """Write a folding file (layer order of the model when ``g`` is given)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    order = [l["name"] for l in g.layers] if g is not None else list(folding)
+    order = [l["name"] for l in g.layers] if g is not None else \
+        [k for k in folding if not str(k).startswith("_")]
+    if lut_per_bram is None and RATE_KEY in folding:
+        lut_per_bram = folding[RATE_KEY]
     data = {}
     if comment:
         data["_comment"] = comment
