@@ -99,24 +99,24 @@ def choose_folding(package: Package, build: Path, folding_file: Optional[str], t
     searching = target_fps is not None or any(v is not None for v in budget_args.values())
     try:
         if folding_file:
-            d = estimate(g, folding_file, None, budget=budget)
+            d = estimate(g, folding_file, None, budget=budget, package=package)
             return generation_folding(d), f"folding file {folding_file}"
         saved = build / "folding.json"
         if not searching and saved.is_file():
             try:
                 validate_folding(read_folding(saved), g, str(saved))
-                d = estimate(g, saved, None, budget=budget)
+                d = estimate(g, saved, None, budget=budget, package=package)
                 return generation_folding(d), f"{saved} (make estimate)"
             except (FoldingError, EstimateError) as e:
                 log(f"ignoring {saved}: {e}")
         try:
-            d = estimate(g, None, target_fps, budget=budget)
+            d = estimate(g, None, target_fps, budget=budget, package=package)
             return generation_folding(d), d.mode
         except FitError as e:
             if target_fps is None:
                 raise
             log(f"{e}; using the fastest folding within the budget instead")
-            d = estimate(g, None, None, budget=budget)
+            d = estimate(g, None, None, budget=budget, package=package)
             return generation_folding(d), d.mode + f" (target {target_fps:g} FPS not reachable)"
     except FitError as e:
         log(f"{e}; falling back to PE = SIMD = 1")

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from hls.perf.cost import SHELL, Design, evaluate
-from hls.perf.generated import evaluate_generated
+from hls.perf.generated import generated_pricer
 from hls.perf.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
                          read_budget, read_folding, search, validate_folding, write_folding)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
@@ -76,39 +76,28 @@ def choose_budget(a) -> Budget:
 def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = 100.0,
              budget: Budget = Budget(), package=None) -> Design:
     """The design to report: the folding file's (rest completed automatically), or the search's.
-    With the model `package` (host.package.Package) the figures are those of the design the
-    generator emits for that folding (generated.py); without one, the graph model's."""
+    With the model `package` (host.package.Package) every design is priced as the generator
+    emits it (generated.py); without one (--topology, model.json alone), by the graph model."""
+    price = generated_pricer(package) if package is not None else evaluate
     if folding_file is not None:
         fixed = validate_folding(read_folding(folding_file), g, str(folding_file))
         rate = fixed.pop(RATE_KEY, budget.part.lut / budget.part.bram36)
         folding = complete(g, fixed, clock_mhz, target_fps, budget.part)
-        d = evaluate(g, folding, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(rate)))
+        d = price(g, folding, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(rate)))
         d.mode = f"folding file {folding_file}" + (
             f" ({len(folding) - len(fixed)} layers completed automatically)"
             if len(folding) > len(fixed) else "")
     else:
-        d = search(g, clock_mhz, target_fps, budget)
+        d = search(g, clock_mhz, target_fps, budget, price=price)
         d.mode = (f"automatic: cheapest design for {target_fps:,.0f} FPS" if target_fps
                   else "automatic: fastest design within the budget")
-    return d if package is None else generated_design(g, package, d)
+    return d
 
 
 def generation_folding(d: Design) -> dict:
     """The folding to generate `d` from: every layer's fold (out_pe included) and the exchange
     rate its memories were placed at (the generator places them by the same rule)."""
     return dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
-
-
-def generated_design(g: Graph, package, d: Design) -> Design:
-    """`d`'s folding as the generator builds it (hls/codegen), priced (generated.py)."""
-    from hls.codegen import CodegenError, build
-    try:
-        df = build(package, generation_folding(d))
-    except CodegenError as e:
-        raise EstimateError(str(e)) from None
-    out = evaluate_generated(g, df, d.clock_mhz, d.part)
-    out.mode = d.mode
-    return out
 
 
 def report(d: Design, budget: Budget, package: str = "") -> dict:

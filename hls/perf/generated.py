@@ -24,7 +24,7 @@ import math
 from hls.codegen.dataflow import WIDTH_CONVERT, Dataflow
 from hls.codegen.files import fifo_mem
 from hls.perf import resources as R
-from hls.perf.cost import SHELL, Design, converter_cost, latency
+from hls.perf.cost import SHELL, Design, converter_cost, latency, with_serial_outputs
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 
 # op-model cost items that the Dataflow's params replace (the arrays the generator emits)
@@ -124,3 +124,23 @@ def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = 100.0,
     d.totals = tot
     d.latency_cycles = latency(g, d)
     return d
+
+
+def generated_pricer(package):
+    """price(g, folding, clock_mhz, part, ctx) -> Design: the design the generator builds for
+    `folding` (output serializers set as cost.with_serial_outputs sets them, memories placed at
+    ctx's rate), priced. Building a Dataflow takes ~0.1 s for ern_tiny, so the folding search
+    checks every candidate it keeps against the budget this way."""
+    from hls.codegen import CodegenError, build
+    from hls.codegen.design import RATE_KEY
+
+    def price(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R.XC7Z020,
+              ctx: Ctx | None = None) -> Design:
+        rate = ctx.lut_per_bram if ctx else part.lut / part.bram36
+        fold = with_serial_outputs(g, folding)
+        try:
+            df = build(package, dict(fold, **{RATE_KEY: rate}))
+        except CodegenError as e:
+            raise EstimateError(str(e)) from None
+        return evaluate_generated(g, df, clock_mhz, part)
+    return price
