@@ -1,7 +1,7 @@
 """The whole folded design: layers + stream FIFOs / width converters + the platform shell.
 
 ``evaluate(graph, folding)`` is the performance model's one entry point: per-layer cycles and
-resources from the op models (hls/opmodels.py), the dataflow's initiation interval (the slowest
+resources from the op models (hls/perf/opmodels.py), the dataflow's initiation interval (the slowest
 layer), FPS and a latency estimate at the clock, the FIFOs between layers (skip FIFOs sized from
 the branch lag), and totals against the part.
 """

@@ -1,6 +1,6 @@
 """Resource primitives of the performance model: the part, memories, and LUT costs of arithmetic.
 
-Everything here is a small documented formula; the per-op models in ``hls/opmodels.py`` compose
+Everything here is a small documented formula; the per-op models in ``hls/perf/opmodels.py`` compose
 them. docs/estimate.md explains each number and where it comes from. Nothing here knows an op
 type: ops call these functions.
 
