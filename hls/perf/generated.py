@@ -27,8 +27,9 @@ from hls.perf import resources as R
 from hls.perf.cost import SHELL, Design, converter_cost, latency, with_serial_outputs
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 
-# op-model cost items that the Dataflow's params replace (the arrays the generator emits)
-PARAM_ITEMS = ("weights", "thresholds", "direction")
+# op-model cost items that the Dataflow replaces with what the generator emits: its params (the
+# constant arrays) and its FIFOs (a Conv's window -> MVU FIFO is one of df.fifos)
+REPLACED_ITEMS = ("weights", "thresholds", "direction", "window_fifo")
 
 
 def _full_fold(m, fold: dict) -> dict:
@@ -39,7 +40,7 @@ def _full_fold(m, fold: dict) -> dict:
 def _without_params(cost: R.Cost) -> R.Cost:
     out = R.Cost()
     for name, item in cost.items.items():
-        if name not in PARAM_ITEMS:
+        if name not in REPLACED_ITEMS:
             out.add(name, **item)
     return out
 

@@ -361,6 +361,8 @@ class ConvModel(OpModel):
         if self.has_window(geo):
             width = simd * geo["in_bits"]
             c.add("swu_control", lut=SWU_CONTROL_LUT + width, ff=SWU_CONTROL_FF + 2 * width)
+            # the window -> MVU stream (hls/codegen: an internal FIFO of the default depth)
+            c.add_mem("window_fifo", R.fifo(2, width, ctx.lut_per_bram))
             if geo["k"] > 1 or geo["p"] > 0:
                 rows = geo["k"] + geo["s"]
                 depth = rows * geo["w"] * geo["cin"] // simd
