@@ -205,3 +205,53 @@ def test_tampered_storage_weights_and_converters_are_reported(agreed):
     srl = f"variable={fifo['fifo']} type=fifo impl=srl"
     assert f"FIFO {fifo['fifo']}: storage generated 'lutram', estimate 'srl'" in \
         disagreements(est, top.replace(srl, srl.replace("srl", "lutram")), headers)
+
+
+# -- one set of folding rules ---------------------------------------------------------------------
+
+BAD_FOLDS = [
+    {"b1.conv1": {"pe": 3, "simd": 8}},                      # C_out % PE
+    {"b1.conv1": {"pe": 2, "simd": 3}},                      # C_in % SIMD
+    {"b2.conv2": {"pe": 16, "simd": 16, "out_pe": 3}},       # PE % OUT_PE
+    {"b2.conv2": {"pe": 16, "simd": 16, "out_pe": 1}},       # PE / OUT_PE > SF
+    {"b1.conv1": {"pe": 2, "simd": 8, "mem": "fast"}},
+    {"b1.add": {"pe": 3}},                                   # channels % PE
+    {"embed": {"pe": 5}},                                    # Thermometer: output channels % PE
+    {"fork1": {"pe": 2, "simd": 2}},                         # a key the op does not take
+]
+
+
+@pytest.mark.parametrize("bad", BAD_FOLDS, ids=lambda b: json.dumps(b))
+def test_the_generator_and_the_estimate_reject_a_folding_with_the_same_line(tmp_path, bad):
+    from hls.codegen import CodegenError, build
+    from hls.perf.estimate import load_graph
+    from hls.perf.folding import FoldingError, validate_folding
+    package, folding = random_ern(0)
+    save(package, tmp_path)
+    with pytest.raises(CodegenError) as gen:
+        build(package, dict(folding, **bad))
+    with pytest.raises(FoldingError) as est:
+        validate_folding(dict(folding, **bad), load_graph(tmp_path), "f.json")
+    assert str(est.value) == f"f.json: {gen.value}"
+    assert "\n" not in str(gen.value) and str(gen.value).startswith(f"layer {next(iter(bad))!r}")
+
+
+def test_layers_no_folding_can_make_stop_the_estimate_as_they_stop_the_generator(tmp_path):
+    """Only the generator knew these before: a Duplicate of 4 outputs, an MVU reading a signed
+    stream."""
+    from hls.perf.opmodels import EstimateError, Graph
+    package, _ = random_ern(0)
+    model = json.loads((save(package, tmp_path) / "model.json").read_text())
+    fork = next(l for l in model["layers"] if l["op"] == "Duplicate")
+    for k in range(2):
+        name = f"{fork['outputs'][0]}_extra{k}"
+        model["streams"][name] = dict(model["streams"][fork["outputs"][0]])
+        fork["outputs"].append(name)
+    with pytest.raises(EstimateError, match=rf"layer '{fork['name']}' \(Duplicate\): 4 outputs; "
+                                            r"hls/lib/duplicate.h forks into 2 or 3"):
+        Graph(model)
+    model = json.loads((tmp_path / "model.json").read_text())
+    conv = next(l for l in model["layers"] if l["op"] == "Conv")
+    model["streams"][conv["inputs"][0]]["signed"] = True
+    with pytest.raises(EstimateError, match=rf"layer '{conv['name']}' \(Conv\): reads a signed stream"):
+        Graph(model)
