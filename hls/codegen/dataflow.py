@@ -92,6 +92,12 @@ class Param:
     role: str = ""              # weights, thresholds, direction
 
     @property
+    def banks(self) -> int:
+        """Memories the array becomes: one (its reshaped dimensions share a word; the others are
+        its depth), or one register set when fully partitioned."""
+        return 1
+
+    @property
     def storage(self) -> str:
         """BIND_STORAGE impl: 'bram', 'lutram', or 'reg' (fully partitioned constants)."""
         return self.mem.impl

@@ -24,7 +24,8 @@ import math
 from hls.codegen.dataflow import WIDTH_CONVERT, Dataflow
 from hls.codegen.files import fifo_mem
 from hls.perf import resources as R
-from hls.perf.cost import SHELL, Design, converter_cost, latency, with_serial_outputs
+from hls.perf.cost import (SHELL, Design, converter_cost, latency, layer_record,
+                           with_serial_outputs)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 
 # op-model cost items that the Dataflow replaces with what the generator emits: its params (the
@@ -37,7 +38,7 @@ def _full_fold(m, fold: dict) -> dict:
     return {**{k: 1 for k in m.fold_keys}, **fold}
 
 
-def _without_params(cost: R.Cost) -> R.Cost:
+def _without_replaced(cost: R.Cost) -> R.Cost:
     out = R.Cost()
     for name, item in cost.items.items():
         if name not in REPLACED_ITEMS:
@@ -47,9 +48,8 @@ def _without_params(cost: R.Cost) -> R.Cost:
 
 def memory_record(p) -> dict:
     m = p.mem
-    banks = 1   # ARRAY_RESHAPE puts every reshaped dimension in one word: one memory
     return {"param": p.ident, "layer": p.layer, "role": p.role, "dims": list(p.dims),
-            "element_bits": p.bits, "banks": banks, "depth": m.depth, "width": m.width,
+            "element_bits": p.bits, "banks": p.banks, "depth": m.depth, "width": m.width,
             "storage": m.impl, "lut": round(m.lut, 1), "bram36": m.bram36}
 
 
@@ -87,23 +87,12 @@ def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = 100.0,
         if err:
             raise EstimateError(err)
         cyc = m.cycles(layer, fold, g)
-        cost = _without_params(m.cost(layer, fold, g, ctx))
+        cost = _without_replaced(m.cost(layer, fold, g, ctx))
         for p in params.get(name, []):
             cost.add(p.role, lut=p.mem.lut, ff=p.mem.ff, bram36=p.mem.bram36, lutram=p.mem.lutram,
-                     style=p.mem.impl, depth=p.mem.depth, width=p.mem.width, banks=1)
+                     style=p.mem.impl, depth=p.mem.depth, width=p.mem.width, banks=p.banks)
             d.memories.append(memory_record(p))
-        rec = {"name": name, "op": layer["op"], "cycles": int(cyc["cycles"]),
-               "pe": fold.get("pe"), "simd": fold.get("simd"),
-               "lut": round(cost.lut), "ff": round(cost.ff), "bram36": cost.bram36,
-               "dsp": round(cost.dsp), "lutram": round(cost.lutram),
-               "in_shape": list(g.inp(layer).shape), "out_shape": list(g.out(layer).shape)}
-        rec.update({k: v for k, v in cyc.items() if k != "cycles"})
-        if layer["op"] == "Conv":
-            geo = m.geometry(layer, g)
-            rec["weight_bits"] = geo["cout"] * geo["cols"] * geo["wwords"]
-            rec["kernel"], rec["stride"], rec["pad"] = geo["k"], geo["s"], geo["p"]
-        rec["items"] = {k: {kk: (round(vv, 1) if isinstance(vv, float) else vv)
-                            for kk, vv in v.items()} for k, v in cost.items.items()}
+        rec = layer_record(g, layer, fold, cyc, cost)
         d.layers.append(rec)
         tot.merge(cost, prefix=name + ".")
     d.ii = max(l["cycles"] for l in d.layers) if d.layers else 0

@@ -180,6 +180,10 @@ class OpModel:
     def lag(self, layer, g: Graph) -> float:
         return 0.0
 
+    def report_fields(self, layer, g: Graph) -> dict:
+        """What this op adds to its row of estimate.json."""
+        return {}
+
     def in_width(self, layer, fold, g: Graph, i: int = 0) -> int:
         return fold["pe"] * g.inp(layer, i).bits
 
@@ -249,6 +253,11 @@ class ConvModel(OpModel):
         if 1 <= consumer_lanes < pe and pe % consumer_lanes == 0 and pe // consumer_lanes <= sf:
             return consumer_lanes
         return pe
+
+    def report_fields(self, layer, g):
+        geo = self.geometry(layer, g)
+        return {"weight_bits": geo["cout"] * geo["cols"] * geo["wwords"],   # planes + masks stored
+                "kernel": geo["k"], "stride": geo["s"], "pad": geo["p"]}
 
     @staticmethod
     def has_window(geo) -> bool:
