@@ -138,6 +138,10 @@ FOLDINGS = {
     "ern partial folding": lambda: (random_ern(0)[0], {"b2.conv2": {"pe": 16, "simd": 16},
                                                        "stem": {"pe": 4, "simd": 4}}),
     "ern search": lambda: (random_ern(1)[0], None),
+    # full PE on thresholded layers: one-word threshold arrays become constants (storage 'reg')
+    "ern fully parallel": lambda: (random_ern(2)[0], {"embed": {"pe": 4}, "stem": {"pe": 8, "simd": 4},
+                                                     "b1.act": {"pe": 8}, "head.act": {"pe": 16},
+                                                     "b2.conv1": {"pe": 16, "simd": 8}}),
     "cnv-like helper folding": lambda: cnv_like(0),
 }
 
@@ -148,6 +152,9 @@ def test_estimate_and_generated_folder_agree(tmp_path, case):
     est, top, headers = run_both(tmp_path, package, folding)
     assert est["fifos"] and est["memories"]
     assert disagreements(est, top, headers) == []
+    if case == "ern fully parallel":
+        assert {m["param"] for m in est["memories"] if m["storage"] == "reg"} >= \
+            {"embed_thresholds", "stem_thresholds", "b1_act_thresholds", "head_act_thresholds"}
     # the totals are the sums of what is listed (nothing priced that is not emitted)
     listed = sum(f["bram36"] for f in est["fifos"]) + sum(m["bram36"] for m in est["memories"])
     internal = sum(v.get("bram36", 0) for l in est["layers"] for k, v in l["resources"].items()
