@@ -15,6 +15,7 @@ Small passes over a qonnx ModelWrapper, each a qonnx Transformation whose `apply
   LowerAdd              residual add of two streams of one shared scale -> integer Add
   LowerMaxPool          MaxPool of codes
   LowerGlobalPool       ReduceMean over H, W -> GlobalSum (the host divides)
+  AbsorbHeadAffine      a scalar/per-class affine on the logits (TensorNorm) -> the host's head
   InsertDuplicates      explicit forks, once everything else is lowered
   to_package            the IR graph -> Package (bounds and widths from each op's rules)
 
@@ -35,6 +36,7 @@ from .conv import LowerConv
 from .embedding import LowerInputEmbedding
 from .emit import head_of, to_package
 from .graph import LoweringError, consumers, node_error, producer, topological_order
+from .head import AbsorbHeadAffine
 from .load import check_structure, load_onnx
 from .pad import MergePadIntoConv
 from .streams import InsertDuplicates, LowerAdd, LowerGlobalPool, LowerMaxPool, SplitScaleForks
@@ -46,7 +48,7 @@ __all__ = ["LoweringError", "lower", "lower_graph", "load_onnx", "to_package", "
 def rewriting_passes():
     """Fresh instances of the rewriting passes, in the order they are tried."""
     return [MergePadIntoConv(), LowerInputEmbedding(), LowerConv(), SplitScaleForks(),
-            AbsorbActivation(), LowerAdd(), LowerMaxPool(), LowerGlobalPool()]
+            AbsorbActivation(), LowerAdd(), LowerMaxPool(), LowerGlobalPool(), AbsorbHeadAffine()]
 
 
 # Why a node of each op can be left over, for the final one-line error.
@@ -60,7 +62,8 @@ _LEFTOVER_HINTS = {
     "Mul": "it does not sit between an integer stream and an unsigned activation Quant",
     "Quant": "its input is not an integer stream's BN/activation chain (a Quant must follow a binary "
              "conv, a residual add or the input embedding)",
-    "Add": "its inputs are not both integer streams (binary convs or adds)",
+    "Add": "its inputs are not both integer streams (binary convs or adds); adding a constant (a bias) "
+           "is supported only on the logits",
     "MaxPool": "its input is not the codes of an activation Quant",
     "ReduceMean": "its input is not an integer stream (a binary conv)",
     "GlobalAveragePool": "its input is not an integer stream (a binary conv)",

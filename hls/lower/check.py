@@ -40,8 +40,7 @@ def check_node(model, node) -> None:
             act_quant(model, node)
     elif op == "BipolarQuant":
         if constant(model, node.input[0]) is None:
-            raise node_error(node, f"binary activations are not supported (supported: {WEIGHT_SUPPORTED} "
-                                   "on constant weights, unsigned Quant on activations)")
+            act_quant(model, node)
     elif op == "Conv":
         kernel = _ints(node, "kernel_shape", [])
         if int(attr(node, "group", 1)) != 1:

@@ -5,7 +5,10 @@ becomes an IR `Conv` in accumulator mode (sliding window + matrix-vector unit) f
     Scale(codes, s) -> Conv(W = sign * a_c)      becomes      Conv_ir(codes, sign) -> Scale(s * a_c)
 
 acc = sum sign * code is exact; s * a_c (input step times weight scale, two float32s) is exact in
-float64. Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c. Multi-bit
+float64. Codes that travel with an offset o (a signed or bipolar quantizer: value = s * (code - o))
+give sum W (code - o) = acc - o * rowsum(W): the offset o * rowsum(W)[c] goes to the output
+Scale, to be folded into the next thresholds or the head (so the conv itself never sees it).
+Zero padding would then pad the value -o * s, not 0: a padded conv reading offset codes stops. Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c. Multi-bit
 weights (a Quant of integers w times a_c) become B sign planes, with masks where some weights
 use fewer planes (heterogeneous binarization): host.ops.decompose_weights.
 
@@ -43,9 +46,13 @@ def _codes_source(model, node):
 
 
 def _input_codes(model, node, scale_node, cache):
-    """(codes tensor, its bit width, its step) of the stream the node reads."""
+    """(codes tensor, its bit width, its step, its offset) of the stream the node reads."""
     codes = scale_node.input[0]
     unit = ir.scale_of(model, scale_node)
+    offset = ir.offset_of(model, scale_node)
+    if not ir.uniform(offset):
+        raise node_error(node, f"reads the stream of {codes!r} with per-channel offsets; supported: the "
+                               "codes of one quantizer (one offset per tensor)")
     if ir.divisor_of(scale_node) != 1 or not np.all(unit == unit[0]) or not unit[0] > 0:
         raise node_error(node, "reads a stream with per-channel or non-positive scales (an accumulator "
                                "or residual stream?); supported: the codes of an activation Quant or of "
@@ -54,7 +61,7 @@ def _input_codes(model, node, scale_node, cache):
     if lo < 0 or hi > 255:
         raise node_error(node, f"reads a stream of range [{lo}, {hi}] (a residual stream?); supported: "
                                "unsigned codes of at most 8 bits (put BN + activation before the conv)")
-    return codes, max(1, int(hi).bit_length()), float(unit[0])
+    return codes, max(1, int(hi).bit_length()), float(unit[0]), float(offset[0])
 
 
 class LowerConv(Transformation):
@@ -64,7 +71,7 @@ class LowerConv(Transformation):
             scale_node, flatten = _codes_source(model, node)
             if scale_node is None:
                 continue
-            codes, in_bits, step = _input_codes(model, node, scale_node, {})
+            codes, in_bits, step, code_offset = _input_codes(model, node, scale_node, {})
             signs, weight_scale, weight_bits = plane_weights(model, node)
             out = node.output[0]
             out_shape = shape(model, out)
@@ -72,6 +79,10 @@ class LowerConv(Transformation):
                 kernel = int(attr(node, "kernel_shape")[0])
                 stride = int(attr(node, "strides", [1, 1])[0])
                 pad = int(attr(node, "pads", [0, 0, 0, 0])[0])
+                if pad and code_offset:
+                    raise node_error(node, f"pads {pad} around codes of a signed or bipolar quantizer "
+                                           f"(code {code_offset:g} is the value 0), but the sliding window pads "
+                                           "code 0; supported: unpadded convs on such inputs")
                 matrix = signs.transpose(0, 2, 3, 1).reshape(signs.shape[0], -1)
             else:
                 if node.op_type == "MatMul" or not attr(node, "transB", 0):
@@ -94,7 +105,8 @@ class LowerConv(Transformation):
                                 {"kernel": kernel, "stride": stride, "pad": pad, "in_bits": in_bits,
                                  "cols": cols, "output": "accumulator", **attrs}, params)
             unit = step * weight_scale.astype(np.float64)  # two float32s: exact in float64
-            scale = ir.make_scale(model, f"{node.name}_scale", acc, out, unit)
+            offset = code_offset * matrix.astype(np.float64).sum(axis=1) if code_offset else None
+            scale = ir.make_scale(model, f"{node.name}_scale", acc, out, unit, offset=offset)
             name = node.name
             node.name = f"{name}__lowered"  # free the name for the IR node
             insert_before(model, node, [conv, scale])
