@@ -132,7 +132,8 @@ def compare_streams(model: ModelWrapper, report: Dict, trace: Dict[str, np.ndarr
         for stream, source in report["streams"].items():
             value = np.asarray(context[source["onnx"]], np.float64)
             value = value.transpose(0, 2, 3, 1) if value.ndim == 4 else value.reshape(value.shape[0], 1, 1, -1)
-            expected = np.rint(value * source["divisor"] / np.asarray(source["scale"]))
+            expected = np.rint(value * source["divisor"] / np.asarray(source["scale"])
+                               + np.asarray(source.get("offset", 0.0)))
             got = trace[stream][i:i + 1]
             bad, total = result.get(stream, (0, 0))
             result[stream] = (bad + int(np.sum(expected != got)), total + got.size)

@@ -35,7 +35,7 @@ from .check import SUPPORTED_OPS, CheckSupported
 from .conv import LowerConv
 from .embedding import LowerInputEmbedding
 from .emit import head_of, to_package
-from .graph import LoweringError, consumers, node_error, producer, topological_order
+from .graph import LoweringError, all_errors, consumers, producer, topological_order
 from .head import AbsorbHeadAffine
 from .load import check_structure, load_onnx
 from .pad import MergePadIntoConv
@@ -74,8 +74,10 @@ _LEFTOVER_HINTS = {
 
 
 def check_lowered(model) -> None:
-    """Every node is an IR package node, except one Scale writing the graph output (the head)."""
+    """Every node is an IR package node, except one Scale writing the graph output (the head);
+    else one LoweringError naming every node left over."""
     head, _ = head_of(model)
+    problems = []
     for node in topological_order(model):
         if ir.is_ir(node) and not ir.is_scale(node):
             continue
@@ -86,12 +88,19 @@ def check_lowered(model) -> None:
             reader = readers[0] if readers else None
             source = producer(model, node.input[0])
             origin = f"{source.name!r} ({source.op_type})" if source is not None else repr(node.input[0])
-            if reader is not None:
-                raise node_error(reader, f"reads the integer stream of {origin} as floats and could not be "
-                                         f"lowered: {_LEFTOVER_HINTS.get(reader.op_type, 'unsupported here')}")
-            raise LoweringError(f"the integer stream of {origin} is not used")
+            if reader is None:
+                raise LoweringError(f"the integer stream of {origin} is not used")
+            if any(n is reader for n, _ in problems):
+                continue
+            problems.append((reader, f"reads the integer stream of {origin} as floats and could not be "
+                                     f"lowered: {_LEFTOVER_HINTS.get(reader.op_type, 'unsupported here')}"))
+            continue
+        if any(n is node for n, _ in problems):
+            continue
         hint = _LEFTOVER_HINTS.get(node.op_type, "unsupported at this place of the graph")
-        raise node_error(node, f"could not be lowered: {hint}")
+        problems.append((node, f"could not be lowered: {hint}"))
+    if problems:
+        raise all_errors(model, problems)
 
 
 def lower_graph(model, report: Optional[Dict] = None, max_rounds: int = 10000):

@@ -213,7 +213,11 @@ def derive(chain: ActivationChain, lo: int, hi: int) -> Tuple[np.ndarray, np.nda
             def p(a, j=j):
                 return ch.holds(d * a, j)
             guess = ch.estimate(j)
-            if math.isnan(guess) or math.isinf(guess):
+            if p(a_lo):     # reached by every acc (or, next, by none): no walk through the range
+                n = a_lo
+            elif not p(a_hi):
+                n = a_hi + 1
+            elif math.isnan(guess) or math.isinf(guess):
                 n = a_lo if p(a_lo) else a_hi + 1
             else:
                 a_guess = d * guess
