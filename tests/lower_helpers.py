@@ -131,6 +131,9 @@ def compare_streams(model: ModelWrapper, report: Dict, trace: Dict[str, np.ndarr
         context = run(model, x, full=True)
         for stream, source in report["streams"].items():
             value = np.asarray(context[source["onnx"]], np.float64)
+            got = trace[stream][i:i + 1]
+            if value.ndim == 2 and got.shape[1:3] != (1, 1):   # a flattened map: ONNX order C, H, W
+                value = value.reshape((1, got.shape[3]) + got.shape[1:3])
             value = value.transpose(0, 2, 3, 1) if value.ndim == 4 else value.reshape(value.shape[0], 1, 1, -1)
             expected = np.rint(value * source["divisor"] / np.asarray(source["scale"])
                                + np.asarray(source.get("offset", 0.0)))

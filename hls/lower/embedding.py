@@ -25,6 +25,7 @@ When the quantizer saturates from a tiny pixel value on (every pixel >= 2 gives 
 the model was most likely built for inputs in [0, 1] while ours are raw 0..255: a warning says so
 (InputRangeWarning), the lowering goes on.
 """
+import json
 import warnings
 
 import numpy as np
@@ -198,6 +199,9 @@ class LowerInputEmbedding(Transformation):
         if flatten:
             new.append(helper.make_node("Flatten", [scaled], [out], name=fresh_name(model, f"{quant.name}_flatten"),
                                         axis=1))
+            record = ir.provenance(model)   # the original tensor is the flattened one (C, H, W order)
+            record[new[-2].input[0]]["onnx"] = out
+            model.set_metadata_prop(ir.PROVENANCE_KEY, json.dumps(record))
         first = min((list(model.graph.node).index(n) for n in region + [quant]))
         insert_before(model, model.graph.node[first], new)
         model.graph.node.remove(quant)
