@@ -39,6 +39,9 @@ def reads(model, node: NodeProto) -> str:
             source = producer(model, tensor)
             origin = where(source) if source is not None else "the graph input"
             return f"reads {tensor!r} from {origin}"
+    readers = consumers(model, node.output[0]) if node.output else []
+    if readers:
+        return f"reads only constants, for {where(readers[0])}"
     return "reads only constants"
 
 

@@ -23,8 +23,8 @@ from .thresholds import ROUNDING_MODES
 ACT_SUPPORTED = ("Quant (unsigned or signed) with zero point 0, 1..8 bits, one positive scale per tensor, "
                  f"rounding {'/'.join(ROUNDING_MODES)}, or BipolarQuant")
 WEIGHT_SUPPORTED = ("BipolarQuant (binary weights: sign(W) times a positive scale per output channel), or "
-                    "a signed narrow Quant of 2..4 bits, zero point 0, one scale per output channel "
-                    "(2 bits: ternary -1/0/+1; 3..4 bits: bit planes)")
+                    "a signed Quant of 2..4 bits (narrow; 2..3 bits not narrow), zero point 0, one scale "
+                    "per output channel (2 bits narrow: ternary -1/0/+1; else bit planes)")
 MAX_ACT_BITS = 8
 
 
@@ -167,12 +167,15 @@ def _plane_quant(model, node: NodeProto, source: NodeProto):
     if raw is None or scale is None or zero_point is None or bits is None:
         raise node_error(source, f"weight quantizer of computed values or parameters (supported: {WEIGHT_SUPPORTED})")
     bits = float(np.asarray(bits).reshape(-1)[0])
-    planes = max(1, int(bits) - 1)   # |w| <= 2^(bits-1) - 1: 2 bits ternary (1 plane + mask)
-    if bits != int(bits) or not 2 <= bits <= MAX_PLANES + 1:
-        raise node_error(source, f"{bits:g}-bit weights are not supported (supported: {WEIGHT_SUPPORTED}; "
-                                 "1-bit weights export as BipolarQuant)")
-    if not attr(source, "signed", 1) or not attr(source, "narrow", 0) or np.any(np.asarray(zero_point) != 0):
-        raise node_error(source, f"weights must be signed, narrow-range, zero point 0 (supported: {WEIGHT_SUPPORTED})")
+    narrow = bool(attr(source, "narrow", 0))
+    # narrow: |w| <= 2^(bits-1) - 1 (2 bits: ternary, 1 plane + the nonzero mask); else w may
+    # also be -2^(bits-1), one plane more
+    planes = max(1, int(bits) - 1) if narrow else int(bits)
+    if bits != int(bits) or not 2 <= bits or planes > MAX_PLANES:
+        raise node_error(source, f"{bits:g}-bit{'' if narrow else ' non-narrow'} weights are not supported "
+                                 f"(supported: {WEIGHT_SUPPORTED}; 1-bit weights export as BipolarQuant)")
+    if not attr(source, "signed", 1) or np.any(np.asarray(zero_point) != 0):
+        raise node_error(source, f"weights must be signed, zero point 0 (supported: {WEIGHT_SUPPORTED})")
     rounding = str(attr(source, "rounding_mode", "ROUND")).upper()
     if rounding != "ROUND":
         raise node_error(source, f"rounding mode {rounding} of weights is not supported (supported: ROUND)")
