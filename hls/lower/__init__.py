@@ -76,7 +76,10 @@ _LEFTOVER_HINTS = {
 def check_lowered(model) -> None:
     """Every node is an IR package node, except one Scale writing the graph output (the head);
     else one LoweringError naming every node left over."""
-    head, _ = head_of(model)
+    try:
+        head, head_error = head_of(model)[0], None
+    except LoweringError as e:   # reported unless leftover nodes explain it
+        head, head_error = None, e
     problems = []
     for node in topological_order(model):
         if ir.is_ir(node) and not ir.is_scale(node):
@@ -101,6 +104,8 @@ def check_lowered(model) -> None:
         problems.append((node, f"could not be lowered: {hint}"))
     if problems:
         raise all_errors(model, problems)
+    if head_error is not None:
+        raise head_error
 
 
 def lower_graph(model, report: Optional[Dict] = None, max_rounds: int = 10000):
