@@ -74,8 +74,10 @@ def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
     scale = np.broadcast_to(ir.scale_of(model, head), (classes,)).astype(np.float64)
     offset = np.broadcast_to(ir.offset_of(model, head), (classes,)).astype(np.float64)
     divisor = ir.divisor_of(head)
-    # logits = scale * (sums - offset) / divisor = scale * sums / divisor + bias
-    bias = -scale * offset / divisor if np.any(offset != 0) else None
+    # logits = scale * (sums - offset) / divisor = scale * sums / divisor + bias, with the scale
+    # as the package stores it (float32), so that equal sums - offset give equal logits
+    stored = scale.astype(np.float32).astype(np.float64)
+    bias = -stored * offset / divisor if np.any(offset != 0) else None
     if report is not None:
         report["streams"] = traced
     try:
