@@ -23,7 +23,6 @@ line saying which channel, what it expected and what to check, then soft-resets 
 
 Runs on the board: Python 3.10, numpy >= 1.21, pynq 3.1.2.
 """
-import hashlib
 import json
 import os
 import time
@@ -36,7 +35,7 @@ import pynq
 from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
-from host.package import Package, load, model_json_text
+from host.package import Package, digest, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 DEFAULT_VLNV = "ern:hls:ern_top:1.0"
@@ -188,15 +187,7 @@ class Interface:
         return iface
 
 
-def package_digest(package: Package) -> str:
-    """sha256 of a package's content (model.json text, then every param by sorted key), as
-    interface.json's package_sha256 (hls/codegen/files.py) records it."""
-    digest = hashlib.sha256(model_json_text(package).encode())
-    for key in sorted(package.params):
-        array = np.ascontiguousarray(package.params[key])
-        digest.update(f"\0{key}\0{array.dtype.str}\0{array.shape}\0".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
+package_digest = digest   # host.package.digest: computed in one place
 
 
 # ---------------------------------------------------------------------------------------------
