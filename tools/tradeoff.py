@@ -106,6 +106,8 @@ def run_variant(model, args, py, csim: bool):
     if args.retrain or not (REPO / ckpt).exists():
         cmd = [py, "-m", "training.train", "--model", model, "--dataset", args.dataset,
                "--epochs", str(args.epochs), "--out", str(models_dir / model), "--no-progress"]
+        if args.retrain:
+            cmd += ["--force"]   # --retrain replaces the checkpoint on purpose
         if args.limit_batches:
             cmd += ["--limit-batches", str(args.limit_batches)]
         if args.threads:
