@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from host import datasets  # noqa: E402
 from host.artifacts import DEPLOY_MANIFEST, Artifacts, repo_root  # noqa: E402
 from host.driver import package_digest  # noqa: E402
+from host.names import model_name_arg, positive_int  # noqa: E402
 from host.package import PackageError, load, save  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
@@ -212,10 +213,10 @@ def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int =
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m host.deploy", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="default: ern_tiny")
+    p.add_argument("--model", default=None, type=model_name_arg, help="default: ern_tiny")
     p.add_argument("--build-dir", default=None, help="default: build/<model>")
     p.add_argument("--out", default=None, help="default: build/<model>/deploy")
-    p.add_argument("--samples", type=int, default=1000, help="test images to include (default 1000)")
+    p.add_argument("--samples", type=positive_int, default=1000, help="test images to include (default 1000)")
     args = p.parse_args(argv)
     try:
         deploy(args.model, args.build_dir, args.out, args.samples)

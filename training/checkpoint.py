@@ -33,8 +33,8 @@ def save(path, model_name, model, *, in_channels, num_classes, dataset, epoch, m
 
 KEYS = ("model", "in_channels", "num_classes", "dataset", "epoch", "metrics", "state_dict")
 RESUME_KEYS = KEYS + ("optimizer", "scheduler")   # what last.pt adds to model.pt
-_KINDS = {"model": str, "in_channels": int, "num_classes": int, "epoch": int, "metrics": list,
-          "state_dict": dict, "optimizer": dict, "scheduler": dict}
+_KINDS = {"model": (str,), "in_channels": (int,), "num_classes": (int,), "epoch": (int,),
+          "metrics": (list, dict), "state_dict": (dict,), "optimizer": (dict,), "scheduler": (dict,)}
 
 
 def read(path, keys=KEYS) -> dict:
@@ -56,10 +56,10 @@ def read(path, keys=KEYS) -> dict:
                 if set(missing) <= {"optimizer", "scheduler"} else "")
         raise CheckpointError(f"{path}: checkpoint lacks {', '.join(repr(k) for k in missing)}{hint}")
     for key in keys:
-        kind = _KINDS.get(key)
-        if kind is not None and (not isinstance(ckpt[key], kind) or isinstance(ckpt[key], bool)):
+        kinds = _KINDS.get(key)
+        if kinds is not None and (not isinstance(ckpt[key], kinds) or isinstance(ckpt[key], bool)):
             raise CheckpointError(f"{path}: checkpoint's {key!r} is a {type(ckpt[key]).__name__}, "
-                                  f"not a {kind.__name__}")
+                                  f"not a {' or '.join(k.__name__ for k in kinds)}")
     if ckpt["model"] not in MODEL_NAMES:
         raise CheckpointError(f"{path}: checkpoint of unknown model {ckpt['model'][:64]!r}")
     return ckpt

@@ -40,7 +40,7 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--force", action="store_true",
                    help="without --resume: replace an existing <out>/model.pt and last.pt")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--limit-batches", type=non_negative_int, default=0,
                    help="batches per epoch, and as many test batches (smoke runs)")
     p.add_argument("--no-progress", action="store_true")
