@@ -101,7 +101,7 @@ overlay:
 	@python3 overlay/build.py --model $(MODEL)
 
 deploy: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m host.deploy --model $(MODEL)
+	$(PY) -m host.deploy --model $(MODEL) $(if $(FORCE),--force)
 
 bench: setup data $(BUILD)/dataflow/model.json
 	$(PY) host/bench.py --model $(MODEL) --images $(IMAGES)
