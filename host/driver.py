@@ -234,6 +234,19 @@ def unpack_class_sums(words: np.ndarray, iface: Interface, n: int) -> np.ndarray
     return lanes[:, :iface.classes].astype(np.int64)
 
 
+def check_sums_in_range(sums: np.ndarray, package: Package, first: int = 0) -> None:
+    """DriverError when a class sum lies outside the range the package declares for its output
+    stream: the accelerator computed something else (a sign-extended unsigned sum, another
+    bitstream), and its answer must not be returned as if it were right."""
+    stream = package.streams[package.output]
+    bad = np.argwhere((sums < stream.min) | (sums > stream.max))
+    if len(bad):
+        image, cls = (int(v) for v in bad[0])
+        raise DriverError(f"{package.model}: class sum {int(sums[image, cls])} of image {first + image}, class "
+                          f"{cls} is outside the package's range [{stream.min}, {stream.max}] "
+                          f"({len(bad)} such sums): the accelerator and the model package disagree")
+
+
 def _word_dtype(bits: int):
     return {8: np.uint8, 16: np.uint16, 32: np.uint32, 64: np.uint64}.get(bits, np.uint8)
 
@@ -480,6 +493,7 @@ class ErnAccelerator:
             pack_images(batch, self.interface, self._in_buf)
             self.run_batch(len(batch))
             out[start:start + len(batch)] = unpack_class_sums(self._out_buf, self.interface, len(batch))
+            check_sums_in_range(out[start:start + len(batch)], self.package, start)
             if progress is not None:
                 progress(len(batch))
         return out

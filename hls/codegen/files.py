@@ -12,6 +12,9 @@ same bytes.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -425,19 +428,40 @@ GENERATED_PATTERNS = ("ern_top.h", "ern_top.cpp", "params_*.h", "run_hls.tcl", "
 
 def write(files: Dict[str, bytes], out_dir) -> Path:
     """Write the files (unchanged ones are not touched) and remove generated files of an earlier
-    run that this one does not produce (data/, report.json and other outputs stay)."""
-    out = Path(out_dir)
-    (out / "lib").mkdir(parents=True, exist_ok=True)
-    for pattern in GENERATED_PATTERNS:
-        for old in out.glob(pattern):
-            if old.relative_to(out).as_posix() not in files:
-                old.unlink()
-    for rel, data in sorted(files.items()):
-        path = out / rel
-        if path.is_file() and path.read_bytes() == data:
-            continue
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return out
+    run that this one does not produce (data/, report.json and other outputs stay).
 
+    Everything is first written to a temporary sibling folder, so a failure (a full disk, a name
+    the file system refuses) leaves `out_dir` as it was; a new `out_dir` is that folder renamed,
+    an existing one gets each file renamed into place."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        for rel, data in sorted(files.items()):
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if not out.exists():
+            (tmp / "lib").mkdir(exist_ok=True)
+            os.chmod(tmp, 0o777 & ~_umask())
+            tmp.rename(out)
+            return out
+        (out / "lib").mkdir(parents=True, exist_ok=True)
+        for pattern in GENERATED_PATTERNS:
+            for old in out.glob(pattern):
+                if old.relative_to(out).as_posix() not in files:
+                    old.unlink()
+        for rel, data in sorted(files.items()):
+            path = out / rel
+            if path.is_file() and path.read_bytes() == data:
+                continue
+            (tmp / rel).replace(path)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
