@@ -20,10 +20,10 @@ import torch
 from codegen_helpers import _Net, random_ern
 from hls import csim
 from hls.codegen import generate
-from hls.codegen.names import MAX_IDENT, Namer
+from hls.codegen.names import Namer
 from hls.hls_flow import csim_flags
 from hls.lower import LoweringError, lower
-from host import datasets, names
+from host import datasets
 from host.package import PackageBuilder, PackageError, load, save
 from host.reference import Reference
 from test_lower_errors import conv_net
@@ -140,6 +140,7 @@ def test_model_name_with_tcl_or_c_code_is_refused_by_the_package():
 
 
 def test_tcl_and_c_escapes():
+    from host import names
     assert names.tcl_quoted("a [exec rm x] $v \"q\" \\") == '"a \\[exec rm x\\] \\$v \\"q\\" \\\\"'
     assert names.c_string('a"b\\c\nd??=') == '"a\\"b\\\\c\\012d\\?\\?="'
     assert "*/" not in names.c_comment("x*/y") and "\\" not in names.c_comment("x\\")
@@ -154,12 +155,13 @@ def test_run_hls_tcl_description_is_one_quoted_word(tmp_path):
 def test_csim_cache_name_cannot_leave_the_cache(tmp_path):
     src = tmp_path / "main.cpp"
     src.write_text("int main() { return 0; }\n")
-    with pytest.raises(names.BadName, match="build name"):
+    with pytest.raises(ValueError, match="build name"):   # host.names.BadName
         csim.build([src], name="../../escaped", cache_dir=tmp_path / "a" / "b" / "cache", nice=False)
     assert not any(p.name.startswith("escaped") for p in tmp_path.rglob("*"))
 
 
 def test_300_character_node_name_is_bounded_with_a_hash(tmp_path):
+    MAX_IDENT = 48
     long = "L" * 300
     package = unsigned_head_package((long, long + "x"))
     result = generate(package, tmp_path / "hls", {})
@@ -267,6 +269,7 @@ def test_a_deploy_manifest_naming_a_bad_model_is_refused(capsys, tmp_path):
 
 
 def test_model_name_check():
+    from host import names
     for good in ("ern_tiny", "a.b-c_1", "X" * 64):
         assert names.check_model_name(good) == good
     for bad in ("../x", ".x", "-x", "a/b", "a b", "x" * 65, "é", "a\nb", None):
@@ -425,6 +428,7 @@ def test_bench_numbers_are_checked(capsys, tmp_path, argv):
 
 
 def test_shared_number_check():
+    from host import names
     assert names.positive("2.5", "x") == 2.5 and names.positive(3, "n", integer=True) == 3
     for bad, integer in (("0", False), ("-1", True), ("nan", False), ("inf", False), ("1.5", True), (True, True)):
         with pytest.raises(names.BadName):
