@@ -8,7 +8,7 @@ FOLDING  ?= $(wildcard hls/foldings/$(MODEL).json)
 RESUME   ?=
 FORCE    ?=
 
-# ---- issue 16: every variable that reaches a path, a command or the shell must be a plain word.
+# ---- every variable that reaches a path, a command or the shell must be a plain word.
 # Checked on the raw $(value VAR) before anything expands it, so MODEL='$(shell ...)' or
 # MODEL='x`cmd`' stops here (even under make -n) instead of running. host/names.py is the same
 # rule for Python: [A-Za-z0-9_.-], not starting with '.' or '-'.

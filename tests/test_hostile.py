@@ -1,4 +1,4 @@
-"""Issue 16: hostile names, paths and numbers. Each test is one finding: no input runs code,
+"""Hostile names, paths and numbers (README "What the tools refuse"). Each test is one finding: no input runs code,
 writes outside build/ or a named output folder, loses a user file or returns a wrong answer
 with exit 0; every bad input is one line naming what is wrong, with a nonzero exit.
 
