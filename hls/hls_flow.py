@@ -464,7 +464,8 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-lut", type=positive_float, help="folding search: LUT budget")
     ap.add_argument("--budget-bram", type=positive_float, help="folding search: BRAM36 budget")
     ap.add_argument("--budget-lut-pct", type=positive_float, help="folding search: LUT budget in %% of the part (70)")
-    ap.add_argument("--budget-bram-pct", type=positive_float, help="folding search: BRAM36 budget in %% of the part (85)")
+    ap.add_argument("--budget-bram-pct", type=positive_float,
+                    help="folding search: BRAM36 budget in %% of the part (85)")
     ap.add_argument("--budget-dsp", type=non_negative_int, help="folding search: DSP budget (0)")
     ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
     ap.add_argument("--fifo-sim-frames", type=non_negative_int, default=FIFO_SIM_FRAMES,

@@ -104,7 +104,8 @@ def read_cifar_batch(path) -> Tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         shown = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DatasetError(f"{path}: b'data' must be uint8 N x 3072, got {shown}")
-    if isinstance(labels, list) and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in labels):
+    if isinstance(labels, list) and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                            for v in labels):
         raise DatasetError(f"{path}: b'labels' must be a list of integers")
     if not isinstance(labels, (list, np.ndarray)):
         raise DatasetError(f"{path}: b'labels' must be a list of integers, got {type(labels).__name__}")

@@ -1,6 +1,7 @@
-"""Hostile names, paths and numbers (README "What the tools refuse"). Each test is one finding: no input runs code,
-writes outside build/ or a named output folder, loses a user file or returns a wrong answer
-with exit 0; every bad input is one line naming what is wrong, with a nonzero exit.
+"""Hostile names, paths and numbers (README "What the tools refuse"). Each test is one finding:
+no input runs code, writes outside build/ or a named output folder, loses a user file or
+returns a wrong answer with exit 0; every bad input is one line naming what is wrong, with a
+nonzero exit.
 
 Everything a test writes goes to tmp_path; a `PWNED` file can only ever appear there.
 """
@@ -24,7 +25,7 @@ from hls.codegen.names import Namer
 from hls.hls_flow import csim_flags
 from hls.lower import LoweringError, lower
 from host import datasets
-from host.package import PackageBuilder, PackageError, load, save
+from host.package import PackageError, load, save
 from host.reference import Reference
 from test_lower_errors import conv_net
 
