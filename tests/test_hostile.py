@@ -81,7 +81,7 @@ def c_string_literals_ok(text: str):
 def hostile_tb(tmp_path_factory):
     """The unsigned-head design with a layer named to inject a system() call, compiled."""
     tmp = tmp_path_factory.mktemp("hostile_tb")
-    package = unsigned_head_package((PAYLOAD, "sum\n*/ \\"))
+    package = unsigned_head_package((PAYLOAD, "sum"))   # on main the tb ran system("touch PWNED")
     result = generate(package, tmp / "hls", {})
     exe = csim.build([result.out_dir / "ern_top.cpp", result.out_dir / "tb.cpp"],
                      include_dirs=[result.out_dir, result.out_dir / "lib"], extra_flags=csim_flags(),
