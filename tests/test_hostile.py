@@ -260,6 +260,10 @@ def test_every_cli_refuses_a_bad_model_name_before_any_path(capsys, tmp_path, mo
     for main in (deploy.main, hls_main):
         exits_with_one_line(capsys, main, ["--model", bad], "model name")
     exits_with_one_line(capsys, lower_main, ["--onnx", "x.onnx", "--out", "o", "--model", bad], "model name")
+    from script_helpers import load_script
+    from training import export
+    for main in (export.main, load_script("tools/verify.py").main, load_script("overlay/build.py").main):
+        exits_with_one_line(capsys, main, ["--model", bad], "model name")
     assert list(tmp_path.iterdir()) == []
 
 
