@@ -57,7 +57,7 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
     consumed[package.output] = produced[package.output]   # axi_stream_out reads any fold
 
     out = package.streams[package.output]
-    if out.bits > OUT_LANE_BITS:
+    if out.bits + (0 if out.signed else 1) > OUT_LANE_BITS:   # unsigned sums travel one bit wider
         raise CodegenError(f"output stream {package.output!r} needs {out.bits} bits; the class sums leave "
                            f"the accelerator as int{OUT_LANE_BITS}")
 
