@@ -516,7 +516,7 @@ def test_bad_folding_file_is_one_line_in_the_budget_read_too(capsys, tmp_path, c
                                          (True, "pe must be a positive integer, got True")])
 def test_folding_pe_of_the_wrong_kind_is_named_as_given(capsys, tmp_path, pe, fragment):
     from hls.estimate import main
-    from hls import topologies
+    from hls.perf import topologies
     g_layers = topologies.TOPOLOGIES["cnv_w1a2"]()
     first = (g_layers["layers"] if isinstance(g_layers, dict) else g_layers)[0]["name"]
     path = tmp_path / "folding.json"
