@@ -532,6 +532,37 @@ def test_axi_stream(case, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The line buffer's C-simulation dependence guard (sliding_window.h, RingGuard)
+# ---------------------------------------------------------------------------------------------
+
+def test_window_guard_catches_a_false_raw_declaration(tmp_path):
+    """K = S = 2: the window loads words right behind the read frontier, some stored in the
+    previous iteration (6 per frame). With the shipped declaration (RAW kept) the bench passes;
+    compiled with the test-only ERN_TEST_WINDOW_FALSE_RAW (the old `inter false`, which would let
+    the scheduler hoist such a load above the store) the C-simulation guard must abort."""
+    c = sliding_window(2, 2, 0, 5, 5, 3, 3, 1)
+    table_dir = tmp_path / "table"
+    table_dir.mkdir()
+    (table_dir / "cases.inc").write_text(case_table([c]))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 2, size=(c.frames, 5, 5, 3))
+    Bench(c, run_dir).put(x=x)
+    results = {}
+    for wrong in (False, True):
+        defines = {"ERN_TB_CASES": '"cases.inc"', **({"ERN_TEST_WINDOW_FALSE_RAW": None} if wrong else {})}
+        exe = csim.build([TB_DIR / "tb_main.cpp"], include_dirs=[table_dir, TB_DIR], defines=defines, werror=True,
+                         extra_flags=TB_FLAGS, name=f"window_guard_{int(wrong)}", cache_dir=tmp_path)
+        results[wrong] = csim.run(exe, [0, run_dir, c.frames], check=False, timeout=60)
+    assert results[False].returncode == 0, results[False].stderr
+    assert_same(Bench(c, run_dir).get("out"), ops.im2col(x, 2, 2, 0))
+    assert results[True].returncode != 0
+    assert "loads the word stored in the previous iteration while the RAW dependence is declared false" \
+        in results[True].stderr
+
+
+# ---------------------------------------------------------------------------------------------
 # Library hygiene and the csim helper
 # ---------------------------------------------------------------------------------------------
 
