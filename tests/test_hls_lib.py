@@ -12,6 +12,7 @@ The folding helpers (`fold_weight_planes`, `fold_rows`, hls/codegen/layout.py) a
 """
 import dataclasses
 import functools
+import re
 import zlib
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
@@ -575,6 +576,26 @@ def test_every_header_has_a_test_bench():
     assert benches == tested == set(DRIVERS)
     expected = {f"{op}.h" for op in tested} | {"common.h"}
     assert set(HEADERS) == expected, "a header without a test bench (or a bench without a header)"
+
+
+def test_every_pipelined_loop_is_flushable():
+    """style=flp on every PIPELINE pragma (hls/lib/README.md): the default stall style can
+    deadlock at dataflow joins where the C semantics cannot."""
+    pipelines = [(h, line.strip()) for h in HEADERS for line in (csim.LIB_DIR / h).read_text().splitlines()
+                 if re.match(r"\s*#pragma HLS PIPELINE", line, re.I)]
+    assert len(pipelines) >= 10
+    assert [p for p in pipelines if "style=flp" not in p[1]] == []
+
+
+def test_the_line_buffer_keeps_its_raw_dependence():
+    """Outside the test-only ERN_TEST_WINDOW_FALSE_RAW branch, the ring's only inter dependence
+    declared false is WAR."""
+    text = (csim.LIB_DIR / "sliding_window.h").read_text()
+    head, test_only = text.split("#ifdef ERN_TEST_WINDOW_FALSE_RAW\n", 1)
+    assert "inter dependent=false" in test_only.split("#else", 1)[0]
+    shipped = head + test_only.split("#else", 1)[1]
+    inter = [line.strip() for line in shipped.splitlines() if "DEPENDENCE" in line and "type=inter" in line]
+    assert inter == ["#pragma HLS DEPENDENCE variable=buf type=inter direction=WAR dependent=false"]
 
 
 @pytest.mark.slow

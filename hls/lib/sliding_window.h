@@ -71,7 +71,8 @@ struct RingGuard {
     static constexpr long long NEVER = -(1ll << 40);  // "iteration" of a word not yet accessed
     std::vector<long long> stored, loaded;
     long long iter;
-    RingGuard() : stored(SIZE, NEVER), loaded(SIZE, NEVER), iter(0) {}
+    // (+NEVER: a value, not an odr-use of the static member, in C++14)
+    RingGuard() : stored(SIZE, +NEVER), loaded(SIZE, +NEVER), iter(0) {}
     [[noreturn]] static void fail(const char* what, unsigned addr, long long then, long long now) {
         std::fprintf(stderr,
                      "ern::sliding_window line buffer: %s (word %u, accessed in iteration %lld, again in %lld); "
@@ -293,7 +294,7 @@ template <unsigned S, unsigned H, unsigned W, unsigned CF, int WIDTH>
 void window_scan_1x1(hls::stream<ap_uint<WIDTH> >& in, hls::stream<ap_uint<WIDTH> >& out) {
     unsigned x = 0, cf = 0, sy = 0, sx = 0;  // sy = y % S, sx = x % S
     for (unsigned i = 0; i < H * W * CF; i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
         const ap_uint<WIDTH> w = in.read();
         if (sy == 0 && sx == 0) out.write(w);
         if (++cf == CF) {
