@@ -143,7 +143,8 @@ void window_scan(hls::stream<ap_uint<LANES * BITS> >& in, hls::stream<ap_uint<LA
 
     // The loop-carried control, each counter as narrow as its range (computed from the template
     // parameters): 32-bit counters would put long carry chains and comparators on the II = 1 path.
-    // Down-counters compare before they step, so none needs a bit for its wrap value.
+    // Each counter compares with its last value before it steps, so none needs a bit for the
+    // value it would wrap at.
     typedef ap_uint<unsigned_bits(H)> RowCount;          // ry: 0..H (H: the frame is read)
     typedef ap_uint<unsigned_bits(ROW - 1)> RowWord;     // rcol: 0..ROW-1
     typedef ap_uint<unsigned_bits(SIZE - 1)> Addr;       // ring addresses: 0..SIZE-1
@@ -157,8 +158,9 @@ void window_scan(hls::stream<ap_uint<LANES * BITS> >& in, hls::stream<ap_uint<LA
     typedef ap_int<signed_bits(-LP, HO * LS - LP + LK - 1)> InRow;            // top, iy = top + ky
     typedef ap_int<signed_bits(-LP, (WO - 1) * LS - LP + LK - 1)> InCol;      // left, ix = left + kx
     typedef ap_int<signed_bits(-LP * LCF, ((WO - 1) * LS - LP + LK) * LCF)> InWord;  // left_col, col
-    static_assert(signed_bits(-LP, HO * LS - LP + LK - 1) <= 32 && unsigned_bits(2 * SIZE) <= 32,
-                  "window: the image or the ring is too large for the 32-bit control this replaced");
+    static_assert(S * ROW < SIZE, "window: a ring base plus S rows (or one) must fit AddrSum (0..2*SIZE-2)");
+    static_assert(signed_bits(-LP * LCF, ((WO - 1) * LS - LP + LK) * LCF) <= 32 && unsigned_bits(2 * SIZE) <= 32,
+                  "window: counters wider than 32 bits (the image or the ring is too large)");
 
     // The ring, flat: input row r, word c lives at (r mod NR)*ROW + c. Both addresses are kept by
     // additions and wrap-arounds (no multiplication, so no DSP).
