@@ -88,9 +88,9 @@ def ensure_package(build: Path) -> Package:
 def choose_folding(package: Package, build: Path, folding_file: Optional[str], target_fps: Optional[float],
                    budget_args: Dict[str, Optional[float]]) -> Tuple[dict, str]:
     """({layer: {pe, simd, mem}}, where it came from) — see the module docstring."""
-    from hls.estimate import estimate, load_graph
-    from hls.folding import Budget, FitError, FoldingError, read_folding, validate_folding
-    from hls.opmodels import EstimateError
+    from hls.perf.estimate import estimate, generation_folding, load_graph
+    from hls.perf.folding import Budget, FitError, FoldingError, read_folding, validate_folding
+    from hls.perf.opmodels import EstimateError
 
     g = load_graph(build / "dataflow")
     pct = lambda key, default: default if budget_args.get(key) is None else budget_args[key] / 100  # noqa: E731
@@ -99,25 +99,25 @@ def choose_folding(package: Package, build: Path, folding_file: Optional[str], t
     searching = target_fps is not None or any(v is not None for v in budget_args.values())
     try:
         if folding_file:
-            d = estimate(g, folding_file, None, budget=budget)
-            return d.folding, f"folding file {folding_file}"
+            d = estimate(g, folding_file, None, budget=budget, package=package)
+            return generation_folding(d), f"folding file {folding_file}"
         saved = build / "folding.json"
         if not searching and saved.is_file():
             try:
                 validate_folding(read_folding(saved), g, str(saved))
-                d = estimate(g, saved, None, budget=budget)
-                return d.folding, f"{saved} (make estimate)"
+                d = estimate(g, saved, None, budget=budget, package=package)
+                return generation_folding(d), f"{saved} (make estimate)"
             except (FoldingError, EstimateError) as e:
                 log(f"ignoring {saved}: {e}")
         try:
-            d = estimate(g, None, target_fps, budget=budget)
-            return d.folding, d.mode
+            d = estimate(g, None, target_fps, budget=budget, package=package)
+            return generation_folding(d), d.mode
         except FitError as e:
             if target_fps is None:
                 raise
             log(f"{e}; using the fastest folding within the budget instead")
-            d = estimate(g, None, None, budget=budget)
-            return d.folding, d.mode + f" (target {target_fps:g} FPS not reachable)"
+            d = estimate(g, None, None, budget=budget, package=package)
+            return generation_folding(d), d.mode + f" (target {target_fps:g} FPS not reachable)"
     except FitError as e:
         log(f"{e}; falling back to PE = SIMD = 1")
         return {layer.name: {"pe": 1, "simd": 1} if layer.op == "Conv" else {"pe": 1}
@@ -359,7 +359,7 @@ def run(args) -> int:
         result = generate(package, out, folding)
     except CodegenError as e:
         raise FlowError(str(e)) from None
-    from hls.folding import write_folding
+    from hls.perf.folding import write_folding
     write_folding(out / "folding.json", folding, comment=f"folding of the generated C++ ({folding_source})")
     df = result.dataflow
     log(f"generated {out}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs "

@@ -165,7 +165,7 @@ def test_top_function_is_a_dataflow_region_with_one_call_per_process(tmp_path):
                    "#pragma HLS INTERFACE s_axilite port=return bundle=control",
                    "#pragma HLS INTERFACE ap_ctrl_hs port=return",
                    "#pragma HLS STABLE variable=frames",
-                   "#pragma HLS ARRAY_PARTITION variable=b1_conv1_weights complete dim=1",
+                   "#pragma HLS ARRAY_RESHAPE variable=b1_conv1_weights complete dim=1",
                    "#pragma HLS BIND_STORAGE variable=b2_conv2_weights type=rom_1p impl=bram",
                    "#pragma HLS BIND_STORAGE variable=b2_conv1_weights type=rom_1p impl=lutram"):
         assert pragma in top, pragma
@@ -241,9 +241,9 @@ def test_width_convert_need():
 def test_errors_are_one_line_and_name_the_layer():
     package, folding = random_ern(0)
     bad = dict(folding, **{"b1.conv1": {"pe": 3, "simd": 8}})
-    with pytest.raises(CodegenError, match=r"layer 'b1.conv1' \(Conv\): PE=3 does not divide C_out = 8"):
+    with pytest.raises(CodegenError, match=r"layer 'b1.conv1' \(Conv\): C_out % PE = 8 % 3 != 0; valid PE: 1, 2, 4, 8"):
         build(package, bad)
-    with pytest.raises(CodegenError, match="SIMD=3 does not divide C_in"):
+    with pytest.raises(CodegenError, match=r"C_in % SIMD = 8 % 3 != 0"):
         build(package, dict(folding, **{"b1.conv1": {"pe": 2, "simd": 3}}))
     with pytest.raises(CodegenError, match="folding names layer 'nope'"):
         build(package, dict(folding, nope={"pe": 1}))
@@ -288,10 +288,10 @@ def test_output_serializer_folding():
     assert df.ends("b2.conv2")[0].lanes == 2 and df.ends("b2.conv2")[0] is df.ends("b2.conv2")[1]
     plain = next(c for c in df.processes if c.name == "b1.conv1.mvu")
     assert not any(k == "OUT_PE" for k, _ in plain.targs)   # OUT_PE = PE: the default
-    with pytest.raises(CodegenError, match=r"layer 'b2.conv2' \(Conv\): OUT_PE=3 does not divide PE = 16"):
+    with pytest.raises(CodegenError, match=r"layer 'b2.conv2' \(Conv\): PE % OUT_PE = 16 % 3 != 0"):
         build(package, dict(folding, **{"b2.conv2": {"pe": 16, "simd": 16, "out_pe": 3}}))
-    with pytest.raises(CodegenError, match=r"OUT_PE=1 serializes PE=16 lanes into 16 beats, more than the 9 "
-                                           r"cycles of a fold \(SF\); use OUT_PE >= 2"):
+    with pytest.raises(CodegenError, match=r"OUT_PE = 1 serializes PE = 16 lanes into 16 beats, more than the SF = 9 "
+                                           r"cycles of a fold; use OUT_PE >= 2"):
         build(package, dict(folding, **{"b2.conv2": {"pe": 16, "simd": 16, "out_pe": 1}}))
 
 

@@ -16,6 +16,10 @@ from hls.codegen import fifos
 from hls.codegen.dataflow import CodegenError, Dataflow
 from hls.codegen.names import Namer
 from hls.codegen.ops import builder
+from hls.perf import resources
+
+# a folding's LUTs-per-BRAM36 exchange rate (hls/perf/folding.py writes it): where memories go
+RATE_KEY = "_lut_per_bram"
 
 TOP = "ern_top"                 # the top function (and the IP's name)
 IN_PORT, OUT_PORT = "in_stream", "out_stream"
@@ -28,6 +32,7 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
     """The dataflow of `package` folded as `folding` (layers it does not name: PE = SIMD = 1).
     `fifo_depths` overrides FIFO depths by identifier or label, `pipeline_slack` the margin per
     process of the skip-FIFO rule (tests: 0 checks the C-model part of the rule alone)."""
+    rate = float((folding or {}).get(RATE_KEY, resources.XC7Z020.lut / resources.XC7Z020.bram36))
     folding = {k: dict(v) for k, v in (folding or {}).items() if not str(k).startswith("_")}
     names = {layer.name for layer in package.layers}
     unknown = sorted(set(folding) - names)
@@ -37,7 +42,7 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
     namer = Namer()
     for ident in (TOP, IN_PORT, OUT_PORT):
         namer.reserve(ident)
-    df = Dataflow(package, folding, namer)
+    df = Dataflow(package, folding, namer, rate)
 
     # 1. folds: every stream's producer and consumer side
     image = package.streams[package.input]

@@ -18,7 +18,7 @@ from typing import Dict, List
 
 import numpy as np
 
-from hls import resources
+from hls.perf import resources
 from hls.codegen import design
 from hls.codegen.cpp import Writer, array_initializer, template_call
 from hls.codegen.dataflow import DEFAULT_DEPTH, Dataflow, Param
@@ -188,17 +188,20 @@ def top_header(df: Dataflow) -> str:
 
 
 def _storage_pragma(p: Param) -> List[str]:
-    lines = [f"#pragma HLS ARRAY_PARTITION variable={p.ident} complete dim={d}" for d in p.partition]
-    if p.storage:
-        lines.append(f"#pragma HLS BIND_STORAGE variable={p.ident} type=rom_1p impl={p.storage}")
+    """The memory resources.rom chose for `p` (the estimate prices the same one): constants in
+    registers, or the reshaped array (ARRAY_RESHAPE: its PEs side by side in one word) bound to
+    block or distributed ROM."""
+    if p.storage == "reg":
+        return [f"#pragma HLS ARRAY_PARTITION variable={p.ident} complete dim=0"]
+    lines = [f"#pragma HLS ARRAY_RESHAPE variable={p.ident} complete dim={d}" for d in p.reshape]
+    lines.append(f"#pragma HLS BIND_STORAGE variable={p.ident} type=rom_1p impl={p.storage}")
     return lines
 
 
-def _fifo_impl(depth: int, width: int) -> str:
-    """BIND_STORAGE impl of a deep FIFO: block or distributed RAM, whichever is cheaper
-    (hls/resources.py's rule, as in the estimate); small ones are left to the tool (SRL)."""
-    style = resources.fifo(depth, width).style
-    return {"bram": "bram", "lutram": "lutram"}.get(style, "")
+def fifo_mem(df: Dataflow, f) -> "resources.Mem":
+    """The FIFO `f` as stored (SRL, LUTRAM or BRAM by depth x width): resources.fifo, the
+    estimate's rule, at the design's exchange rate."""
+    return resources.fifo(f.depth, f.width, df.lut_per_bram)
 
 
 def top_source(df: Dataflow) -> str:
@@ -230,8 +233,9 @@ def top_source(df: Dataflow) -> str:
     o.indent()
     if df.params:
         o("")
-        o.comment("Params (params_<layer>.h): one memory bank per PE (dim 1); thresholds also one "
-                  "register set per level (dim 3); weights in block or distributed ROM as folded.")
+        o.comment("Params (params_<layer>.h): the PEs of each array side by side in one word (ARRAY_RESHAPE "
+                  "dim 1; thresholds also their levels, dim 3), in block or distributed ROM, or in registers "
+                  "when one word deep (hls/perf/resources.py: rom).")
         for layer in p.layers:
             own = [q for q in df.params if q.layer == layer.name]
             if own:
@@ -247,9 +251,7 @@ def top_source(df: Dataflow) -> str:
         o(f'hls::stream<{f.type} > {f.ident}("{f.ident}");  // {f.label}: {f.lanes} x {f.bits}-bit '
           f'{"signed " if f.signed else ""}lanes, {f.beats} beats per frame')
         o.raw(f"#pragma HLS STREAM variable={f.ident} depth={f.depth}")
-        impl = _fifo_impl(f.depth, f.width) if f.depth > 32 else ""
-        if impl:
-            o.raw(f"#pragma HLS BIND_STORAGE variable={f.ident} type=fifo impl={impl}")
+        o.raw(f"#pragma HLS BIND_STORAGE variable={f.ident} type=fifo impl={fifo_mem(df, f).impl}")
         o(f"ERN_FIFO_DEPTH({f.ident}, {f.depth})")
     o("")
     o("ERN_DATAFLOW_SCOPE")

@@ -236,9 +236,9 @@ struct MvuShape {
 struct NoThresholds {};
 
 /// What a matrix-vector-threshold unit writes per row: the code #{j : direction*acc >= thresholds[j]}.
-/// The params arrive as the arrays the caller declared and partitioned (a `[PE][NF][NT]` array
-/// parameter is a pointer to its `[NF][NT]` rows in C++), indexed here with the PE lane and fold,
-/// so the tool sees plain array accesses it can map onto the partitioned banks.
+/// The params arrive as the arrays the caller declared and reshaped or partitioned (a `[PE][NF][NT]`
+/// array parameter is a pointer to its `[NF][NT]` rows in C++), indexed here with the PE lane and
+/// fold, so the tool sees plain array accesses it can map onto the caller's memories.
 /// @tparam LANE_BITS width of the code (OUT_BITS)
 /// @tparam NF        neuron folds
 /// @tparam NT        thresholds per row
