@@ -120,6 +120,7 @@ class Dataflow:
         # width converter sits between them
         self._ends: Dict[str, Tuple[Fifo, Fifo]] = {}
         self.fifo_records: List[dict] = []   # the depths that are not the default (fifos.py)
+        self.widest: Tuple[int, str] = (0, "")   # the widest ap_uint word and where (design.widest_word)
 
     # -- what builders use -----------------------------------------------------------------
     def fold(self, layer) -> dict:

@@ -145,6 +145,17 @@ def top_header(df: Dataflow) -> str:
     o.raw("#ifndef ERN_TOP_H")
     o.raw("#define ERN_TOP_H")
     o.raw("")
+    bits, what = df.widest
+    if bits > design.AP_INT_DEFAULT:
+        limit = -(-bits // 1024) * 1024   # ap_int counts the limit in whole kilobits
+        o.raw(f"// The widest ap_uint here is {bits} bits ({what}), above ap_int's default of "
+              f"{design.AP_INT_DEFAULT}:")
+        o.raw("// raise the limit before ap_int.h is included (this header comes first in ern_top.cpp, tb.cpp, "
+              "emu.cpp).")
+        o.raw("#ifndef AP_INT_MAX_W")
+        o.raw(f"#define AP_INT_MAX_W {limit}")
+        o.raw("#endif")
+        o.raw("")
     o.raw('#include "dataflow.h"  // first: with -DERN_FIFO_SIM it selects the threaded bounded-FIFO hls::stream')
     o.raw('#include "axi_stream.h"')
     o.raw("")
@@ -212,6 +223,8 @@ def top_source(df: Dataflow) -> str:
     o.raw("#pragma HLS INTERFACE s_axilite port=frames bundle=control")
     o.raw("#pragma HLS INTERFACE ap_ctrl_hs port=return")
     o.raw("#pragma HLS INTERFACE s_axilite port=return bundle=control")
+    o.raw("// frames is written before ap_start and held during the call: no scalar FIFOs carry it to the processes")
+    o.raw("#pragma HLS STABLE variable=frames")
     o.raw("#pragma HLS DATAFLOW")
     o.indent()
     if df.params:
