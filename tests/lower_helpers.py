@@ -131,6 +131,9 @@ def compare_streams(model: ModelWrapper, report: Dict, trace: Dict[str, np.ndarr
         context = run(model, x, full=True)
         for stream, source in report["streams"].items():
             value = np.asarray(context[source["onnx"]], np.float64)
+            crop = source.get("crop", 0)   # the padded original of a map (pixel-space padding)
+            if crop:
+                value = value[:, :, crop:-crop, crop:-crop]
             got = trace[stream][i:i + 1]
             if value.ndim == 2 and got.shape[1:3] != (1, 1):   # a flattened map: ONNX order C, H, W
                 value = value.reshape((1, got.shape[3]) + got.shape[1:3])

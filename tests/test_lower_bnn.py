@@ -65,3 +65,26 @@ def test_constructs(lowered):
         assert convs[0].attrs["in_bits"] == 8
     else:
         assert convs[0].attrs["kernel"] == 28 and package.input_shape == (28, 28, 1)
+
+
+def test_cnv_on_28_x_28_single_channel_images(tmp_path):
+    """The zoo's CNV on Fashion-MNIST-shaped input: the wrapper zero-pads the pixels to 32 x 32 and
+    repeats the channel; the border becomes the first conv's padding of code 0."""
+    from bnn_helpers import randomize_norms
+    from training.models import build_model
+    import torch
+    torch.manual_seed(1)
+    model = randomize_norms(build_model("bnn_cnv_w1a2", 1, 10), 2).eval()
+    qonnx = export_fast(model, 1, 28, 28, tmp_path / "model.onnx")
+    report = {}
+    package = lower(qonnx, "bnn_cnv_w1a2", report)
+    first = [layer for layer in package.layers if layer.op == "Conv"][0]
+    assert first.attrs["pad"] == 2 and package.input_shape == (28, 28, 1)
+    images = np.random.default_rng(3).integers(0, 256, (3, 28, 28, 1)).astype(np.uint8)
+    reference = Reference(package)
+    bad = {s: r for s, r in compare_streams(qonnx, report, reference.trace(images), images).items() if r[0]}
+    assert not bad, bad
+    sums = reference.class_sums(images)
+    implied = (brevitas_logits(model, images) - package.head_bias) * package.head.divisor \
+        / package.head_scale.astype(np.float64)
+    np.testing.assert_allclose(implied, sums, atol=1e-3, rtol=0)

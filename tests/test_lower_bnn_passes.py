@@ -247,3 +247,35 @@ def test_max_pool_carries_the_offset_of_bipolar_codes():
     pool_scale = [n for n in after.graph.node if ir.is_scale(n)][-1]
     assert ir.offset_of(after, pool_scale).tolist() == [0.5]
     assert_runs_the_same(model, after, (1, 1, 4, 4), atol=0)
+
+
+# -- pixel-space padding before a signed input quantizer (CNV on 28 x 28 images) -----------------
+
+def padded_input_graph(shift=0.0):
+    g = GraphBuilder([1, 1, 4, 4])
+    padded = g.node("Pad", [g.input.name, g.const(np.array([0, 0, 2, 2, 0, 0, 2, 2]), np.int64)],
+                    name="Pad_0", mode="constant")
+    x = g.node("Div", [padded, g.const(np.float32(255.0))])
+    x = g.node("Sub", [g.node("Mul", [x, g.const(np.float32(2.0))]), g.const(np.float32(1.0 - shift))])
+    q = g.quant(x, 2.0 ** -7, 8, signed=1, name="Quant_0")
+    w = g.binary_weights(np.random.default_rng(7).normal(size=(3, 1, 3, 3)), np.float32([0.5]), name="W")
+    return g.build(g.conv(q, w, 3, name="Conv_0"))
+
+
+def test_a_zero_border_of_the_image_becomes_the_first_conv_padding_of_code_0():
+    model = padded_input_graph()
+    embedded = apply(model, LowerInputEmbedding())
+    thermo = [n for n in embedded.graph.node if ir.is_ir(n, "Thermometer")][0]
+    assert embedded.get_tensor_shape(thermo.output[0]) == [1, 1, 4, 4]
+    assert "Pad" in [n.op_type for n in embedded.graph.node]       # now a Pad of the value of code 0
+    after = apply(embedded, LowerConv())
+    conv = [n for n in after.graph.node if ir.is_ir(n, "Conv")][0]
+    assert ir.node_attrs(conv)["pad"] == 2
+    assert "Pad" not in [n.op_type for n in after.graph.node]
+    assert_runs_the_same(model, embedded, (1, 1, 4, 4))
+    assert_runs_the_same(model, after, (1, 1, 4, 4))
+
+
+def test_a_border_whose_pixels_are_not_the_lowest_code_is_refused():
+    with pytest.raises(LoweringError, match="pixel 0 does not give code 0"):
+        apply(padded_input_graph(shift=0.5), LowerInputEmbedding())

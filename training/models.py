@@ -224,7 +224,9 @@ class BnnPynq(nn.Module):
     built with brevitas_examples' own factory (random init: pretrained weights cannot be
     downloaded here), behind a front that takes our raw 0..255 pixels: x / 255, the [0, 1]
     range those models were trained on (the lowering absorbs the division into the first
-    thresholds). A 1-channel image is repeated to CNV's 3 channels. CNV takes 32 x 32 images."""
+    thresholds). For CNV, a 1-channel image is repeated to its 3 channels and a smaller image
+    zero-padded to 32 x 32 (pixel 0 gives CNV's lowest input code, so the lowering turns the
+    border into the first conv's padding)."""
 
     def __init__(self, config: str, in_channels: int = 1, num_classes: int = 10):
         super().__init__()
@@ -239,6 +241,9 @@ class BnnPynq(nn.Module):
         self.net = model_impl[self.arch](cfg)
 
     def forward(self, x):
+        if self.arch == "CNV" and x.shape[-1] < 32:
+            pad = (32 - x.shape[-1]) // 2
+            x = F.pad(x, (pad, pad, pad, pad))
         x = x / 255.0
         if self.repeat > 1:
             x = x.repeat(1, self.repeat, 1, 1)

@@ -152,6 +152,13 @@ class LowerInputEmbedding(Transformation):
         flatten = len(in_shape) == 4 and len(out_shape) == 2 and out_shape[1] == int(np.prod(in_shape[1:]))
         if flatten:   # the quantizer reads the flattened image: evaluate it on the map
             out_shape = list(in_shape)
+        pad = _pixel_pad(model, image, region, where_text)
+        if pad and (flatten or len(in_shape) != 4 or out_shape[2:] != [d + 2 * pad for d in in_shape[2:]]):
+            raise LoweringError(f"{where_text}: pads the image by {pad} but maps {in_shape} to {out_shape}; "
+                                "supported: a zero border of the image before a per-pixel quantizer")
+        padded_shape = list(out_shape)
+        if pad:
+            out_shape = out_shape[:2] + in_shape[2:]
         if len(in_shape) != len(out_shape) or len(in_shape) not in (2, 4) or in_shape[0] != 1:
             raise LoweringError(f"{where_text}: expected 1 x C x H x W (or 1 x C) tensors, got "
                                 f"{in_shape} -> {out_shape}")
@@ -164,7 +171,12 @@ class LowerInputEmbedding(Transformation):
         rng = np.random.default_rng(0)
         images = np.concatenate([images, rng.integers(0, 256, (1, c, h, w)).astype(np.float32)])
         values = evaluate_embedding(model, image, quant, images.reshape((-1,) + tuple(in_shape[1:])))
-        values = values.reshape(len(images), -1, h, w)
+        values = values.reshape(len(images), -1, h + 2 * pad, w + 2 * pad)
+        border = None
+        if pad:   # the border is what pixel 0 gives; the map inside is the per-pixel embedding
+            border = values.copy()
+            border[:, :, pad:pad + h, pad:pad + w] = np.nan
+            values = values[:, :, pad:pad + h, pad:pad + w]
         codes = spec.codes(values)
         if np.any(np.abs(values - (codes - spec.code_offset) * spec.code_unit) > 1e-6 * max(1.0, spec.scale)) \
                 or codes.min() < 0 or codes.max() > spec.code_max:
@@ -177,9 +189,19 @@ class LowerInputEmbedding(Transformation):
         unit = np.full(k * c, spec.code_unit, np.float64)
         offset = np.float64(spec.code_offset)
         scaled = out
-        if flatten:
+        if flatten or pad:
             scaled = fresh_name(model, f"{quant.name}_map")
             model.set_tensor_shape(scaled, out_shape)
+        if pad:
+            zero = (0 - spec.code_offset) * spec.code_unit    # the value of code 0
+            level0 = codes.reshape(codes.shape[0], codes.shape[1], -1)
+            pixel0 = images.reshape(images.shape[0], images.shape[1], -1) == 0
+            at_zero = [np.unique(level0[:, o][np.repeat(pixel0, k, axis=1)[:, o]]) for o in range(k * c)]
+            edge = border[~np.isnan(border)]
+            if any(z.tolist() != [0] for z in at_zero) or np.any(edge != np.float32(zero)):
+                raise LoweringError(f"{where_text}: pads the image by {pad}, but pixel 0 does not give code 0 "
+                                    "in every channel (the sliding window pads code 0); supported: a zero "
+                                    "border whose pixels quantize to the lowest code")
         if identity:
             # The quantizer passes the pixel through: the image itself is the integer stream.
             new = [ir.make_scale(model, fresh_name(model, f"{quant.name}_scale"), image, scaled, unit)]
@@ -196,6 +218,17 @@ class LowerInputEmbedding(Transformation):
                                 {"k": k, "out_bits": spec.bits}, {"thresholds": thresholds}),
                    ir.make_scale(model, fresh_name(model, f"{name}_scale"), codes_tensor, scaled, unit,
                                  offset=offset)]
+        if pad:   # LowerConv merges this Pad of code 0 into the conv's window
+            pads = fresh_name(model, f"{quant.name}_pads")
+            model.set_initializer(pads, np.array([0, 0, pad, pad, 0, 0, pad, pad], np.int64))
+            value = fresh_name(model, f"{quant.name}_pad_value")
+            model.set_initializer(value, np.float32(zero))
+            new.append(helper.make_node("Pad", [scaled, pads, value], [out], mode="constant",
+                                        name=fresh_name(model, f"{quant.name}_pad")))
+            model.set_tensor_shape(out, padded_shape)
+            record = ir.provenance(model)   # the original tensor is the padded one: the map is its inside
+            record[new[-2].input[0]].update(onnx=out, crop=int(pad))
+            model.set_metadata_prop(ir.PROVENANCE_KEY, json.dumps(record))
         if flatten:
             new.append(helper.make_node("Flatten", [scaled], [out], name=fresh_name(model, f"{quant.name}_flatten"),
                                         axis=1))
@@ -207,6 +240,19 @@ class LowerInputEmbedding(Transformation):
         model.graph.node.remove(quant)
         remove_dead(model)
         return model, True
+
+
+def _pixel_pad(model, image, region, where_text):
+    """p when the region starts with a constant-0 spatial Pad of the image itself, else 0."""
+    from .pad import spatial_pad
+    pads = [n for n in region if n.op_type == "Pad"]
+    if not pads:
+        return 0
+    p = spatial_pad(model, pads[0])
+    if len(pads) > 1 or pads[0].input[0] != image or p is None:
+        raise node_error(pads[0], f"{where_text}: supported before the first quantizer: one zero border "
+                                  "(the same on every side of H and W) of the image itself")
+    return p
 
 
 def _warn_saturation(images: np.ndarray, codes: np.ndarray, spec, where_text: str) -> None:
