@@ -4,6 +4,7 @@ through the generated HLS C++: bit-exact class sums against host.reference (the 
 bipolar codes live in the thresholds and the host's head bias, so the accelerator is the
 existing unsigned dataflow)."""
 import numpy as np
+import pytest
 
 from hls.lower import lower
 from host.reference import Reference
@@ -62,3 +63,28 @@ def test_bnn_shaped_mlp_is_bit_exact_in_c_simulation(tmp_path):
     proc, out = run_tb(exe, tmp_path)
     assert proc.returncode == 0 and "mismatches=0" in out and "WARNING" not in out, out
     np.testing.assert_array_equal(got(tmp_path, len(images)), expected)
+
+
+def test_ternary_weights_are_refused_with_one_line_by_the_generator_and_the_estimate(tmp_path):
+    """Conv `zeros` (Brevitas' 2-bit weights) runs in the numpy reference only: the generator and
+    the estimate refuse it with the same line instead of pricing or emitting a wrong design."""
+    from hls.codegen import generate
+    from hls.codegen.dataflow import CodegenError
+    from hls.perf.estimate import estimate, load_graph
+    from hls.perf.opmodels import EstimateError
+    from host.package import save
+
+    g = GraphBuilder([1, 1, 4, 4])
+    q = g.quant(g.input.name, 64.0, 2, rounding="FLOOR", name="Quant_0")
+    w = g.quant(g.const(np.array([[[[1.0, 0.0], [-1.0, 0.2]]]] * 4, np.float32)), 1.0, 2, signed=1, narrow=1,
+                name="WQ")
+    conv = g.node("Conv", [q, w], name="Conv_0", kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 0, 0], group=1,
+                  dilations=[1, 1])
+    package = lower(g.build(g.node("ReduceMean", [conv], axes=[2, 3], keepdims=0)), "ternary")
+    save(package, tmp_path / "p")
+    line = "layer 'Conv_0' (Conv): weights equal to 0 (`zeros`, e.g. ternary -1/0/+1) have no HLS path yet"
+    with pytest.raises(CodegenError) as gen:
+        generate(package, tmp_path / "hls", None)
+    with pytest.raises(EstimateError) as est:
+        estimate(load_graph(tmp_path / "p"), package=package)
+    assert line in str(gen.value) and str(gen.value) == str(est.value)

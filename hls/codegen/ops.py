@@ -130,7 +130,7 @@ class ConvBuilder(OpBuilder):
     def check(self, layer, fold, df):
         x = df.stream(layer.inputs[0])
         _raise(rules.conv(layer.name, fold, x.shape[2], df.stream(layer.outputs[0]).shape[2],
-                          layer.operator.kernel, x.signed))
+                          layer.operator.kernel, x.signed, bool(layer.operator.zeros)))
 
     def lanes(self, layer, fold, df):
         pe = int(fold.get("pe", 1))
@@ -181,10 +181,6 @@ class ConvBuilder(OpBuilder):
     def _weights(layer, op, params, pe, simd, tiles, sf, pin, df):
         """The weight words (hls/lib/mvu.h: sign planes, then masks) and the template arguments
         W_BITS, MASKED they need; none for +-1 weights (the header's defaults)."""
-        if op.zeros:
-            raise CodegenError(f"layer {layer.name!r} (Conv): weights equal to 0 (`zeros`, ternary -1/0/+1) have "
-                               "no HLS path yet (hls/lib/mvu.h masks planes 1..B-1 only); the numpy reference "
-                               "(make lower, make verify) runs them")
         masked = bool(op.masked)
         words_per_tile = op.weight_bits + (op.weight_bits - 1 if masked else 0)
         width = simd * words_per_tile
