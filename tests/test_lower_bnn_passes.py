@@ -279,3 +279,16 @@ def test_a_zero_border_of_the_image_becomes_the_first_conv_padding_of_code_0():
 def test_a_border_whose_pixels_are_not_the_lowest_code_is_refused():
     with pytest.raises(LoweringError, match="pixel 0 does not give code 0"):
         apply(padded_input_graph(shift=0.5), LowerInputEmbedding())
+
+
+def test_the_cli_prints_the_input_range_warning_as_one_line(tmp_path, capsys):
+    from hls.lower.__main__ import main
+    g = GraphBuilder([1, 1, 4, 4])
+    q = bipolar(g, g.node("Sub", [g.node("Mul", [g.input.name, g.const(np.float32(2.0))]),
+                                  g.const(np.float32(1.0))]), "BQ_0")
+    w = g.binary_weights(np.ones((2, 1, 1, 1)), np.float32([1.0]), name="W")
+    g.build(g.node("ReduceMean", [g.conv(q, w, 1, name="Conv_0")], axes=[2, 3], keepdims=0)).save(
+        str(tmp_path / "m.onnx"))
+    assert main(["--onnx", str(tmp_path / "m.onnx"), "--out", str(tmp_path / "dataflow"), "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning: pixel embedding") and "inputs in [0, 1]" in err[0]
