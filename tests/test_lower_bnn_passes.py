@@ -187,7 +187,8 @@ def test_conv_weight_params_round_trip_with_zeros(bits):
     op = Conv(kernel=1, stride=1, pad=0, in_bits=2, cols=19, output="accumulator", **attrs)
     np.testing.assert_array_equal(op.weight_matrix(params), w)
     lo, hi = op.accumulator_bounds([(0, 3)], params)
-    assert lo == -3 * int(np.where(w < 0, -w, 0).sum(axis=1).max()) and hi == 3 * int(np.where(w > 0, w, 0).sum(axis=1).max())
+    assert lo == -3 * int(np.where(w < 0, -w, 0).sum(axis=1).max())
+    assert hi == 3 * int(np.where(w > 0, w, 0).sum(axis=1).max())
     _, plain = conv_weight_params(np.where(w == 0, 1, w), bits)      # no zeros: no mask, as before
     assert "weight_nonzero" not in plain
 

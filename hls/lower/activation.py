@@ -2,11 +2,14 @@
 
     Scale(acc, unit, offset) -> [Mul c]* -> [BatchNormalization] -> [Mul c]* -> [Relu] -> Quant(s, bits)
 
-(or a signed Quant, or a BipolarQuant) becomes `Threshold(acc)` (or, when acc comes straight from an accumulator-mode Conv read by
-nothing else, that Conv in threshold mode) -> codes -> Scale(s). The thresholds come from
-hls.lower.thresholds (exact derivation, direction -1 where the BN scale is negative) over the
-stream's worst-case range, and are checked there by brute force against the float32 chain;
-the counts of that check (ties) are kept in `self.report`, one entry per layer.
+(the Quant unsigned or signed, or a BipolarQuant) becomes `Threshold(acc)` (or, when acc comes
+straight from an accumulator-mode Conv read by nothing else, that Conv in threshold mode) ->
+codes -> Scale(s, offset). The thresholds come from hls.lower.thresholds (exact derivation,
+direction -1 where the BN scale is negative, the stream's offset folded in) over the stream's
+worst-case range, and are checked there by brute force against the float32 chain; the counts of
+that check (ties) are kept in `self.report`, one entry per layer. The codes travel unsigned:
+signed `q - qmin`, bipolar `(q + 1) / 2` (the XNOR form), and the Scale after them carries the
+quantizer's offset on to whoever reads them.
 """
 import numpy as np
 from qonnx.transformation.base import Transformation

@@ -10,7 +10,7 @@ from qonnx.transformation.base import Transformation
 
 from . import ir
 from .graph import LoweringError, all_errors, attr, constant, node_error, producer, reason_of
-from .quantizers import WEIGHT_SUPPORTED, act_quant, check_weight_quant
+from .quantizers import act_quant, check_weight_quant
 
 # Ops the lowering maps onto the dataflow.
 LAYER_OPS = ("Quant", "BipolarQuant", "Conv", "Gemm", "MatMul", "BatchNormalization", "Mul", "Relu", "Add",

@@ -10,9 +10,12 @@ give sum W (code - o) = acc - o * rowsum(W): the offset o * rowsum(W)[c] goes to
 Scale, to be folded into the next thresholds or the head (so the conv itself never sees it).
 Zero padding would then pad the value -o * s, not 0: a padded conv reading offset codes stops;
 but a Pad in front of the conv whose constant is the value of code 0 (pixel-space padding of a
-signed input, see LowerInputEmbedding) is exactly the window's padding, and merges into it. Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c. Multi-bit
-weights (a Quant of integers w times a_c) become B sign planes, with masks where some weights
-use fewer planes (heterogeneous binarization): host.ops.decompose_weights.
+signed input, see LowerInputEmbedding) is exactly the window's padding, and merges into it.
+
+Weights are packed as FORMAT.md says: row o, column (ky*K + kx)*C_in + c. Multi-bit weights (a
+Quant of integers w times a_c) become B sign planes, with masks where some weights use fewer
+planes (heterogeneous binarization): host.ops.decompose_weights; weights equal to 0 (Brevitas'
+narrow 2-bit: ternary) add the `weight_nonzero` mask (Conv `zeros`).
 
 A Gemm or MatMul (an FC layer) is a Conv on a 1 x 1 map; when it reads a flattened N x C x H x W map
 (Reshape/Flatten, H == W), it is a K = H conv over that map, its columns reordered from ONNX's
