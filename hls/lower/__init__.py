@@ -6,12 +6,15 @@
 Small passes over a qonnx ModelWrapper, each a qonnx Transformation whose `apply` returns
 (model, changed), each tested alone on a tiny graph (tests/test_lower_*.py):
 
-  CheckSupported        every op, quantizer and attribute is supported, or one line says why
+  CheckSupported        every op, quantizer and attribute is supported, or one line names every
+                        node that is not, and why
   MergePadIntoConv      CNV's zero Pad -> the first conv's own padding
-  LowerInputEmbedding   input .. first Quant -> Thermometer thresholds (or the 8-bit identity)
-  LowerConv             Conv/Gemm with BipolarQuant weights on codes -> Conv (accumulator)
+  LowerInputEmbedding   input .. first Quant/BipolarQuant -> Thermometer thresholds (or the 8-bit
+                        identity); signed/bipolar codes travel unsigned with an offset
+  LowerConv             Conv/Gemm with BipolarQuant, bit-plane or ternary weights on codes -> Conv
+                        (accumulator), the codes' offset moved into its Scale
   SplitScaleForks       one Scale per reader of a forked stream
-  AbsorbActivation      [Mul] BN [Mul] Relu Quant on an integer stream -> thresholds
+  AbsorbActivation      [Mul] BN [Mul] [Relu] Quant/BipolarQuant on an integer stream -> thresholds
   LowerAdd              residual add of two streams of one shared scale -> integer Add
   LowerMaxPool          MaxPool of codes
   LowerGlobalPool       ReduceMean over H, W -> GlobalSum (the host divides)
@@ -21,7 +24,7 @@ Small passes over a qonnx ModelWrapper, each a qonnx Transformation whose `apply
 
 The rewriting passes run in that order, repeatedly, until none changes the graph; each rewrite
 keeps the graph executable with qonnx (hls.lower.ir), so a pass can be checked by running the
-graph before and after it. What is left unlowered then stops with one line naming the node.
+graph before and after it. What is left unlowered then stops with one line naming every such node.
 """
 import copy
 import time
@@ -63,6 +66,10 @@ _LEFTOVER_HINTS = {
     "Mul": "it does not sit between an integer stream and an unsigned activation Quant",
     "Quant": "its input is not an integer stream's BN/activation chain (a Quant must follow a binary "
              "conv, a residual add or the input embedding)",
+    "BipolarQuant": "its input is not an integer stream's BN chain (a BipolarQuant activation must follow a "
+                    "binary conv, a residual add or the input embedding)",
+    "Sub": "supported only in the input embedding or as an affine map on the logits (TensorNorm)",
+    "Div": "supported only in the input embedding or as an affine map on the logits (TensorNorm)",
     "Add": "its inputs are not both integer streams (binary convs or adds); adding a constant (a bias) "
            "is supported only on the logits",
     "MaxPool": "its input is not the codes of an activation Quant",
