@@ -15,9 +15,8 @@ def randomize_norms(model, seed=0):
         for m in model.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)) or type(m).__name__ == "TensorNorm":
                 n = m.running_mean.numel()
-                fan = 1.0
                 m.running_mean.copy_(torch.randn(n, generator=g) * 4)
-                m.running_var.copy_(torch.rand(n, generator=g) * 20 + 0.5 * fan)
+                m.running_var.copy_(torch.rand(n, generator=g) * 20 + 0.5)
                 m.weight.copy_(torch.randn(n, generator=g))
                 m.bias.copy_(torch.randn(n, generator=g) * 0.5)
     return model
