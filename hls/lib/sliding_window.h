@@ -99,6 +99,7 @@ void window_scan(hls::stream<ap_uint<LANES * BITS> >& in, hls::stream<ap_uint<LA
     while (ry < IH || !wdone) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
+        ERN_PIPELINE_ITER(1)
         const int iy = top + ky;
         const int ix = left + kx;
         const bool pad = iy < 0 || iy >= IH || ix < 0 || ix >= IW;
@@ -165,6 +166,7 @@ void window_scan_1x1(hls::stream<ap_uint<WIDTH> >& in, hls::stream<ap_uint<WIDTH
     unsigned x = 0, cf = 0, sy = 0, sx = 0;  // sy = y % S, sx = x % S
     for (unsigned i = 0; i < H * W * CF; i++) {
 #pragma HLS PIPELINE II=1
+        ERN_PIPELINE_ITER(1)
         const ap_uint<WIDTH> w = in.read();
         if (sy == 0 && sx == 0) out.write(w);
         if (++cf == CF) {

@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
             }
         }
         ern_top(in_stream, out_stream, frames);
+#ifdef ERN_CLOCKED_SIM
+        ern::clocked::print_report(frames);  // cycles of this call (hls/clocked.py parses them)
+#endif
         if (!in_stream.empty()) {
             std::printf("tb: input words left unread after a call of %u frames\n", frames);
             protocol_errors++;
