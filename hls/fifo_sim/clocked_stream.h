@@ -10,6 +10,10 @@
 //   - an iteration whose blocking read finds its FIFO empty, or whose blocking write finds it
 //     full, stalls (stall-style pipeline: the whole loop waits, its next start moves by the
 //     stalled cycles);
+//   - an iteration's reads and writes take effect together, in the cycle it completes (the
+//     RTL of a stall-style pipeline gates every FIFO enable of a state with one block signal:
+//     a read does not free its slot, a write does not show its word, while another access of
+//     the same iteration still waits);
 //   - a word written in cycle t can be read from cycle t+1 on, a slot freed in cycle t can be
 //     written from cycle t+1 on (so the order in which processes are stepped does not matter);
 //   - a FIFO holds at most its depth (ERN_FIFO_DEPTH, the STREAM pragma; 0 = unbounded: the
@@ -74,6 +78,7 @@ struct Process {
     long long ready_at = 0;         ///< earliest cycle of the next pipelined iteration
     long long stall_since = 0;      ///< cycle the current stall began
     Mark mark = Mark::kIdle;        ///< this cycle's count so far
+    std::vector<FifoBase*> pending; ///< FIFOs read or written by the current iteration
     unsigned long long busy = 0, starved = 0, blocked = 0;
 };
 
@@ -126,6 +131,8 @@ struct Sim {
         Process* p = current;
         swapcontext(&p->ctx, &scheduler);
     }
+    /// The running iteration is complete: its reads and writes take effect now.
+    inline void commit(Process* p);
     [[noreturn]] void stop(const char* why, int status);
 };
 
@@ -189,7 +196,26 @@ class FifoBase {
         if (depth_ == 0) return true;
         const Sim& sim = Sim::get();
         const size_t freed_now = read_cycle_ == sim.now && sim.in_region ? reads_in_cycle_ : 0;
-        return fill() + freed_now < depth_;
+        return fill() + held_ + freed_now < depth_;
+    }
+    /// Apply the current iteration's read(s) and write(s) of this FIFO in the current cycle.
+    void commit() {
+        Sim& sim = Sim::get();
+        if (held_) {
+            if (read_cycle_ != sim.now) {
+                read_cycle_ = sim.now;
+                reads_in_cycle_ = 0;
+            }
+            reads_in_cycle_ += held_;
+            held_ = 0;
+        }
+        for (; unstamped_ > 0; unstamped_--) {
+            write_cycles_.push_back(sim.now);
+            write_cycle_ = sim.now;
+        }
+        stamp_writes(sim.now);
+        sim.last_move = sim.now;
+        if (sim.current && sim.current->mark == Mark::kIdle) sim.current->mark = Mark::kBusy;
     }
     /// One line of the stall report.
     std::string describe() const {
@@ -208,6 +234,8 @@ class FifoBase {
 
   protected:
     virtual size_t fill() const = 0;
+    /// Give the words written by the current iteration their write cycle (they become visible).
+    virtual void stamp_writes(long long cycle) = 0;
 
     /// Block the running process until a word can be read (main: fail at once).
     void wait_readable() {
@@ -227,24 +255,23 @@ class FifoBase {
         one_write_per_cycle();
         stall_until(false);
     }
-    /// Book-keeping of a successful read / write in the current cycle.
+    /// Book-keeping of a successful read / write: taken now, in effect when the iteration
+    /// completes (Sim::commit); outside a region at once. Returns the stamp a written word gets
+    /// until then (kUnstamped: not visible yet; -1: written before the region, there at cycle 0).
+    static constexpr long long kUnstamped = 0x7fffffffffffffffLL;
     void did_read() {
-        Sim& sim = Sim::get();
-        if (read_cycle_ != sim.now) {
-            read_cycle_ = sim.now;
-            reads_in_cycle_ = 0;
-        }
-        reads_in_cycle_++;
-        moved();
+        Process* p = Sim::get().current;
+        if (!p) return;
+        if (!held_ && !unstamped_) p->pending.push_back(this);
+        held_++;
     }
     long long did_write(size_t fill_after) {
-        Sim& sim = Sim::get();
-        write_cycle_ = sim.now;
-        if (fill_after > peak_) peak_ = unsigned(fill_after);
-        moved();
-        if (!sim.in_region) return -1;  // written before the region: there at cycle 0
-        write_cycles_.push_back(sim.now);
-        return sim.now;
+        if (fill_after + held_ > peak_) peak_ = unsigned(fill_after + held_);
+        Process* p = Sim::get().current;
+        if (!p) return -1;
+        if (!held_ && !unstamped_) p->pending.push_back(this);
+        unstamped_++;
+        return kUnstamped;
     }
     /// A failed poll: counted as a stall cycle of the polling process, never blocks.
     void poll_failed(bool empty) {
@@ -261,21 +288,18 @@ class FifoBase {
     }
 
   private:
-    void moved() {
-        Sim& sim = Sim::get();
-        sim.last_move = sim.now;
-        if (sim.current && sim.current->mark == Mark::kIdle) sim.current->mark = Mark::kBusy;
-    }
-    /// A second read of this FIFO in one cycle (code outside a pipelined loop): next cycle.
+    /// A second read of this FIFO in one iteration or cycle (code outside a pipelined loop):
+    /// the first one completes, the second goes in the next cycle.
     void one_read_per_cycle() {
-        if (read_cycle_ == Sim::get().now && reads_in_cycle_ > 0) next_cycle();
+        if (held_ > 0 || (read_cycle_ == Sim::get().now && reads_in_cycle_ > 0)) next_cycle();
     }
     void one_write_per_cycle() {
-        if (write_cycle_ == Sim::get().now) next_cycle();
+        if (unstamped_ > 0 || write_cycle_ == Sim::get().now) next_cycle();
     }
     static void next_cycle() {
         Sim& sim = Sim::get();
         Process* p = sim.current;
+        sim.commit(p);
         if (p->ready_at <= sim.now) p->ready_at = sim.now + 1;
         p->state = State::kWaitII;
         while (sim.now < p->ready_at) sim.yield();
@@ -306,11 +330,18 @@ class FifoBase {
     unsigned depth_ = 0;
     unsigned peak_ = 0;
     std::string reader_, writer_;   ///< first process seen reading / writing
-    long long read_cycle_ = -2, write_cycle_ = -2;
-    size_t reads_in_cycle_ = 0;
+    long long read_cycle_ = -2, write_cycle_ = -2;  ///< cycle of the last committed read / write
+    size_t reads_in_cycle_ = 0;     ///< committed reads in read_cycle_ (their slots free next cycle)
+    size_t held_ = 0;               ///< words taken by the running iteration, slots not yet free
+    size_t unstamped_ = 0;          ///< words written by the running iteration, not yet visible
     bool waiting_ = false, waiting_read_ = false;
     std::vector<long long> write_cycles_;
 };
+
+inline void Sim::commit(Process* p) {
+    for (size_t i = 0; i < p->pending.size(); i++) p->pending[i]->commit();
+    p->pending.clear();
+}
 
 [[noreturn]] inline void Sim::stop(const char* why, int status) {
     std::string stalled;
@@ -332,6 +363,7 @@ inline void pipeline_iter(unsigned ii) {
     Sim& sim = Sim::get();
     Process* p = sim.current;
     if (!p) return;
+    sim.commit(p);  // the previous iteration is complete
     if (p->ready_at > sim.now) {
         p->state = State::kWaitII;
         while (sim.now < p->ready_at) sim.yield();
@@ -367,6 +399,7 @@ class Scope {
         Sim& sim = Sim::get();
         Process* p = sim.current;
         p->body();
+        sim.commit(p);
         p->state = State::kDone;
         swapcontext(&p->ctx, &sim.scheduler);
     }
@@ -576,6 +609,11 @@ class stream : public ern::clocked::FifoBase {
 
   protected:
     size_t fill() const { return data_.size(); }
+    void stamp_writes(long long cycle) {
+        for (typename std::deque<std::pair<T, long long> >::reverse_iterator it = data_.rbegin();
+             it != data_.rend() && it->second == kUnstamped; ++it)
+            it->second = cycle;
+    }
 
   private:
     T pop() {
