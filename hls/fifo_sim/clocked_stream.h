@@ -32,7 +32,8 @@
 // pollers spinning: livelock): the same report, exit status 4.
 // Environment: ERN_CLOCKED_DEPTHS="name=depth,..." overrides generated depths (0 = unbounded,
 // `*` = every FIFO without an entry of its own); ERN_CLOCKED_STACK_KIB sets the coroutine stack
-// (default 1024 KiB, mapped lazily, with a guard page).
+// (default 1024 KiB, mapped lazily, with a guard page); ERN_CLOCKED_TRACE=1 prints what every
+// process did in every cycle (mark: 0 idle, 1 busy, 2 starved, 3 blocked).
 #ifndef ERN_CLOCKED_STREAM_H
 #define ERN_CLOCKED_STREAM_H
 
@@ -78,7 +79,8 @@ struct Process {
     long long ready_at = 0;         ///< earliest cycle of the next pipelined iteration
     long long stall_since = 0;      ///< cycle the current stall began
     Mark mark = Mark::kIdle;        ///< this cycle's count so far
-    std::vector<FifoBase*> pending; ///< FIFOs read or written by the current iteration
+    /// FIFOs read (false) or written (true) by the current iteration, to commit when it completes
+    std::vector<std::pair<FifoBase*, bool> > pending;
     unsigned long long busy = 0, starved = 0, blocked = 0;
 };
 
@@ -198,10 +200,15 @@ class FifoBase {
         const size_t freed_now = read_cycle_ == sim.now && sim.in_region ? reads_in_cycle_ : 0;
         return fill() + held_ + freed_now < depth_;
     }
-    /// Apply the current iteration's read(s) and write(s) of this FIFO in the current cycle.
-    void commit() {
+    /// Apply the reader's (or the writer's) accesses of the iteration completing now: the
+    /// slots it took free next cycle / the words it wrote become visible next cycle.
+    void commit(bool writes) {
         Sim& sim = Sim::get();
-        if (held_) {
+        if (writes) {
+            for (; unstamped_ > 0; unstamped_--) write_cycles_.push_back(sim.now);
+            write_cycle_ = sim.now;
+            stamp_writes(sim.now);
+        } else {
             if (read_cycle_ != sim.now) {
                 read_cycle_ = sim.now;
                 reads_in_cycle_ = 0;
@@ -209,11 +216,6 @@ class FifoBase {
             reads_in_cycle_ += held_;
             held_ = 0;
         }
-        for (; unstamped_ > 0; unstamped_--) {
-            write_cycles_.push_back(sim.now);
-            write_cycle_ = sim.now;
-        }
-        stamp_writes(sim.now);
         sim.last_move = sim.now;
         if (sim.current && sim.current->mark == Mark::kIdle) sim.current->mark = Mark::kBusy;
     }
@@ -262,14 +264,14 @@ class FifoBase {
     void did_read() {
         Process* p = Sim::get().current;
         if (!p) return;
-        if (!held_ && !unstamped_) p->pending.push_back(this);
+        if (!held_) p->pending.push_back(std::make_pair(this, false));
         held_++;
     }
     long long did_write(size_t fill_after) {
         if (fill_after + held_ > peak_) peak_ = unsigned(fill_after + held_);
         Process* p = Sim::get().current;
         if (!p) return -1;
-        if (!held_ && !unstamped_) p->pending.push_back(this);
+        if (!unstamped_) p->pending.push_back(std::make_pair(this, true));
         unstamped_++;
         return kUnstamped;
     }
@@ -339,7 +341,7 @@ class FifoBase {
 };
 
 inline void Sim::commit(Process* p) {
-    for (size_t i = 0; i < p->pending.size(); i++) p->pending[i]->commit();
+    for (size_t i = 0; i < p->pending.size(); i++) p->pending[i].first->commit(p->pending[i].second);
     p->pending.clear();
 }
 
@@ -449,6 +451,7 @@ class Scope {
         for (size_t i = 0; i < procs_.size(); i++) start(procs_[i]);
         const char* env = std::getenv("ERN_CLOCKED_MAX_IDLE");
         const long long max_idle = env ? std::atoll(env) : 1000000;
+        const bool trace = std::getenv("ERN_CLOCKED_TRACE") != nullptr;  // every process, every cycle
         sim.now = 0;
         sim.last_move = 0;
         sim.in_region = true;
@@ -472,6 +475,8 @@ class Scope {
                 if (p->state == State::kStallWrite) p->mark = Mark::kBlocked;
                 if (p->state != State::kStallRead && p->state != State::kStallWrite) stalled_all = false;
                 count(p);
+                if (trace) std::printf("clocked: trace cycle=%lld process=%s mark=%d state=%d\n", sim.now,
+                                       escape(p->name).c_str(), int(p->mark), int(p->state));
             }
             if (alive > 0 && stalled_all && sim.last_move != sim.now) sim.stop("deadlock: every process is stalled", 3);
             if (sim.now - sim.last_move > max_idle) sim.stop("livelock: no word moved for ERN_CLOCKED_MAX_IDLE cycles", 4);
