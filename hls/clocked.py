@@ -103,7 +103,8 @@ def parse(text: str, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
     sink stream), frames 2..N (None with one frame); latency_cycles: end of the first frame;
     fps at clock_mhz; processes: name, busy, starved, blocked (cycles); fifos: name, depth,
     peak, writes, interval (the FIFO's own cycles per frame); stall: None, or {kind, status,
-    cycle, fifos (names of those waited on), lines (the FIFO report)}."""
+    cycle, fifos (names of those waited on), full (those a writer waits on: deepen one),
+    fifo_states (every FIFO's line of the report)}."""
     result = {"frames": None, "cycles": None, "cycles_per_frame": None, "fps": None, "latency_cycles": None,
               "clock_mhz": clock_mhz, "frame_ends": [], "processes": [], "fifos": [], "stall": None}
     seen_region = False
@@ -144,7 +145,8 @@ def parse_stall(text: str) -> Optional[dict]:
         return None
     lines = [line for line in text.splitlines() if line.startswith("clocked: fifo_state ")]
     waited = [unquote(_fields(line)["name"]) for line in lines if "waiting=" in line]
-    return {"kind": m.group(1), "cycle": int(m.group(2)), "fifos": waited,
+    full = [unquote(_fields(line)["name"]) for line in lines if "waiting=write-full" in line]
+    return {"kind": m.group(1), "cycle": int(m.group(2)), "fifos": waited, "full": full,
             "fifo_states": [{k: unquote(v) for k, v in _fields(line).items()} for line in lines]}
 
 
@@ -152,7 +154,8 @@ def summary(result: dict) -> str:
     """One line, labelled as a clocked C-simulation figure."""
     if result["stall"]:
         s = result["stall"]
-        return f"{LABEL}: {s['kind'].upper()} at cycle {s['cycle']}; stalled FIFOs: {' '.join(s['fifos'])}"
+        return (f"{LABEL}: {s['kind'].upper()} at cycle {s['cycle']}; full FIFOs with a waiting writer: "
+                f"{' '.join(s['full']) or '-'}; stalled FIFOs: {' '.join(s['fifos'])}")
     cpf = result["cycles_per_frame"]
     return (f"{LABEL}: {cpf:,.0f} cycles/frame = {result['fps']:,.0f} FPS at {result['clock_mhz']:g} MHz "
             f"(steady state, frames 2..{result['frames']}), first-frame latency {result['latency_cycles']:,} cycles"

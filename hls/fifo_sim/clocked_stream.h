@@ -221,8 +221,11 @@ class FifoBase {
     }
     /// One line of the stall report.
     std::string describe() const {
-        std::string s = "clocked: fifo_state name=" + escape(name_) + " fill=" + std::to_string(fill()) +
-                        " depth=" + std::to_string(depth_);
+        // fill: slots in use (words held, words taken by a stalled iteration, words written by a
+        // stalled iteration and not visible yet)
+        std::string s = "clocked: fifo_state name=" + escape(name_) + " fill=" + std::to_string(fill() + held_) +
+                        " depth=" + std::to_string(depth_) + " taken=" + std::to_string(held_) +
+                        " unseen=" + std::to_string(unstamped_);
         s += " writer=" + escape(writer_.empty() ? "-" : writer_) + " reader=" + escape(reader_.empty() ? "-" : reader_);
         if (waiting_) s += std::string(" waiting=") + (waiting_read_ ? "read-empty" : "write-full");
         return s;
@@ -233,6 +236,7 @@ class FifoBase {
         write_cycles_.clear();
     }
     bool waited_on() const { return waiting_; }
+    bool writer_waits() const { return waiting_ && !waiting_read_; }
 
   protected:
     virtual size_t fill() const = 0;
@@ -346,13 +350,15 @@ inline void Sim::commit(Process* p) {
 }
 
 [[noreturn]] inline void Sim::stop(const char* why, int status) {
-    std::string stalled;
+    std::string stalled, full;
     std::printf("CLOCKED STALL: %s at cycle %lld\n", why, now);
     for (size_t i = 0; i < fifos.size(); i++) {
         if (fifos[i]->waited_on()) stalled += (stalled.empty() ? "" : " ") + fifos[i]->name();
+        if (fifos[i]->writer_waits()) full += (full.empty() ? "" : " ") + fifos[i]->name();
     }
     for (size_t i = 0; i < fifos.size(); i++) std::printf("%s\n", fifos[i]->describe().c_str());
     std::printf("stalled FIFOs: %s\n", stalled.c_str());
+    std::printf("full FIFOs (a writer waits; deepen one of these): %s\n", full.c_str());
     std::fflush(stdout);
     std::fprintf(stderr, "CLOCKED STALL: %s at cycle %lld; stalled FIFOs: %s\n", why, now, stalled.c_str());
     std::fflush(stderr);
