@@ -231,7 +231,6 @@ def write_data(folder: Path, package, n: int) -> np.ndarray:
     return sums
 
 
-@pytest.mark.slow
 def test_generated_design_runs_clocked_and_bit_exact(ern_clocked, tmp_path):
     package, result, exe = ern_clocked
     write_data(tmp_path, package, 4)
@@ -247,7 +246,6 @@ def test_generated_design_runs_clocked_and_bit_exact(ern_clocked, tmp_path):
     assert all(p["busy"] + p["starved"] + p["blocked"] <= r["cycles"] for p in r["processes"])
 
 
-@pytest.mark.slow
 def test_generated_skip_fifo_too_shallow_deadlocks(ern_clocked, tmp_path):
     package, result, exe = ern_clocked
     skip = max((f for f in result.fifos if f["rule"] == "skip"), key=lambda f: f["lead_beats"])

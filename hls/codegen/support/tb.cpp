@@ -145,9 +145,6 @@ int main(int argc, char** argv) {
     if (!out || std::fwrite(got.data(), sizeof(int32_t), got.size(), out) != got.size())
         fail_file("cannot write " + out_path);
     std::fclose(out);
-#ifdef ERN_FIFO_SIM
-    ern::fifo_sim::print_summary();
-#endif
     std::printf("images=%ld mismatches=%ld protocol_errors=%ld\n", count, mismatches, protocol_errors);
     return mismatches || protocol_errors ? 1 : 0;
 }
