@@ -49,7 +49,7 @@ $(BUILD)/model.onnx: $(CKPT) | setup
 export: setup $(BUILD)/model.onnx
 
 # ---- estimate (performance model, folding, fit check) ----------------------------------
-# Extra search options, e.g. issue 5's goal for ern_tiny:
+# Extra search options, e.g. ern_tiny's PYNQ-Z2 goal (>= 6,100 FPS in 40k LUT / 120 BRAM36 / 0 DSP):
 #   make estimate ESTIMATE_ARGS="--target-fps 6100 --budget-lut 40000 --budget-bram 120"
 ESTIMATE_ARGS ?=
 
@@ -87,7 +87,7 @@ bench: setup data $(BUILD)/dataflow/model.json
 clean:
 	rm -rf build
 
-# ---- issue 7: accuracy vs bit widths (trains every variant missing a checkpoint) ---------
+# ---- trade-off: accuracy vs bit widths (trains every variant missing a checkpoint) --------
 # make tradeoff TRADEOFF_ARGS="--variants ern_tiny_w1p4a2,ern_tiny_w2a2 --epochs 30"
 TRADEOFF_ARGS ?=
 tradeoff: setup data

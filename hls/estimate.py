@@ -1,4 +1,4 @@
-"""Performance model, folding and fit check for the PYNQ-Z2 (issue 5; docs/estimate.md).
+"""Performance model, folding and fit check for the PYNQ-Z2 (docs/estimate.md).
 
     python -m hls.estimate --package build/ern_tiny/dataflow                 # auto: max FPS
     python -m hls.estimate --package build/ern_tiny/dataflow --target-fps 6100
@@ -74,7 +74,7 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = 10
 
 
 def report(d: Design, budget: Budget, package: str = "") -> dict:
-    """estimate.json (keys of architecture.md, plus more)."""
+    """estimate.json (keys of docs/architecture.md, plus more)."""
     t, p, u = d.totals, d.part, d.utilization()
     layers = []
     for l in d.layers:

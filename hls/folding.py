@@ -143,7 +143,7 @@ def write_folding(path, folding: dict, g: Graph | None = None, comment: str | No
 
 @dataclass(frozen=True)
 class Budget:
-    """Resource budget as fractions of the part (issue 5 default: 70% LUT, 85% BRAM36, 0 DSP)."""
+    """Resource budget as fractions of the part (default: 70% LUT, 85% BRAM36, 0 DSP)."""
 
     lut_frac: float = 0.70
     bram_frac: float = 0.85

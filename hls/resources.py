@@ -38,7 +38,7 @@ class Part:
                 "dsp": self.dsp, "lutram": self.lutram}
 
 
-# PYNQ-Z2 (platform.md): xc7z020clg400-1.
+# PYNQ-Z2 (docs/platform.md): xc7z020clg400-1.
 XC7Z020 = Part("xc7z020clg400-1", lut=53_200, ff=106_400, bram36=140, dsp=220, lutram=17_400)
 PARTS = {XC7Z020.name: XC7Z020, "xc7z020": XC7Z020, "pynq-z2": XC7Z020}
 

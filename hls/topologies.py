@@ -3,11 +3,11 @@
 The estimator reads only ``model.json`` (host/FORMAT.md), so these builders write just that:
 streams with shapes and worst-case integer bounds, layers with their attributes. No params.
 
-    g = cnv_w1a2(channels=3)          # BNN-PYNQ's CNV topology (anchors.md), w1a2, 8-bit input
-    g = ern_tiny()                    # the ern_tiny shapes (issue 2's suggestion)
+    g = cnv_w1a2(channels=3)          # BNN-PYNQ's CNV topology (docs/platform.md), w1a2, 8-bit input
+    g = ern_tiny()                    # the ern_tiny shapes (training/models.py)
     write(g_dict, "build/x/dataflow") # model.json for the CLI
 
-The real packages come from the lowering (hls/, issue 3); layer names there may differ.
+The real packages come from the lowering (hls/lower); layer names there may differ.
 """
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def write(model: dict, folder) -> Path:
 
 
 def cnv_w1a2(channels: int = 3, size: int = 32, classes: int = 10, act_bits: int = 2) -> dict:
-    """BNN-PYNQ's CNV (anchors.md): 8-bit size x size x channels input, 3x3 convs without
+    """BNN-PYNQ's CNV (docs/platform.md): 8-bit size x size x channels input, 3x3 convs without
     padding 64, 64, maxpool 2, 128, 128, maxpool 2, 256, 256 (the last conv outputs 1 x 1), then
     FC 512, 512, classes as 1x1 convs on the 1x1 map; 2-bit activations, the last layer raw
     (accumulator). Layer names: Conv_0..Conv_5, MaxPool_0, MaxPool_1, Gemm_0, Gemm_1, Gemm_2. ``act_bits=1`` gives

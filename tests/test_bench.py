@@ -1,5 +1,5 @@
 """host/bench.py: rows, bench.json, the chart and the notes, on a self-contained tiny model
-(quick tier), and on ern_tiny with the generated accelerator (slow tier: issue 6's check that
+(quick tier), and on ern_tiny with the generated accelerator (slow tier: the board-side bench check that
 `python host/bench.py` prints emulation, CPU-reference and predicted rows and that emulation
 matches the reference on every image)."""
 import json

@@ -15,7 +15,7 @@ from test_host_package import tiny_package
 ROOT = Path(__file__).resolve().parents[1]
 HOST = ROOT / "host"
 
-# Not on the board, or not for host/ to import (architecture.md: host never imports them).
+# Not on the board, or not for host/ to import (docs/architecture.md: host never imports them).
 BLOCKED = ("torch", "torchvision", "onnx", "onnxruntime", "qonnx", "brevitas", "finn", "hls4ml",
            "training", "hls")
 

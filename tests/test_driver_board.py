@@ -1,4 +1,4 @@
-"""The board-side modules of issue 6 (driver, emulation, bench, deploy, datasets, artifacts)
+"""The board-side modules (driver, emulation, bench, deploy, datasets, artifacts)
 import in a Python where torch, onnx, qonnx, training and hls cannot be imported, and the
 bench's CPU path runs there (tests/test_board_import.py checks the rest of host/)."""
 import textwrap

@@ -220,7 +220,7 @@ def check_bit_exact(package, images):
 
 @needs_gxx
 def test_generated_accelerator_is_bit_exact_with_the_reference_on_test_images(tiny_package, test_images):
-    """Issue 6's check, quick tier: 12 real test images (the C++ simulation runs a few per second;
+    """Generated accelerator vs the reference, quick tier: 12 real test images (the C++ simulation runs a few per second;
     the first run compiles it, ~2 minutes, then build/emu_cache has it)."""
     check_bit_exact(tiny_package, test_images[0][:12])
 

@@ -1,4 +1,4 @@
-"""Performance model, folding and fit check (issue 5; docs/estimate.md)."""
+"""Performance model, folding and fit check (docs/estimate.md)."""
 import json
 import math
 from pathlib import Path
@@ -130,7 +130,7 @@ def test_resource_primitives():
 
 
 # ---------------------------------------------------------------------------------------------
-# Calibration: BNN-PYNQ CNV-W1A2 (anchors.md)
+# Calibration: BNN-PYNQ CNV-W1A2 (docs/platform.md, published designs)
 # ---------------------------------------------------------------------------------------------
 
 BNN_PYNQ_CYCLES = {"Conv_0": 32400, "Conv_1": 28224, "Conv_2": 20736, "Conv_3": 28800, "Conv_4": 20736,
@@ -282,7 +282,7 @@ def test_search_target_fps_least_cost():
 
 
 def test_ern_tiny_goal():
-    """Issue 5: >= 6,100 FPS at 100 MHz with <= 40,000 LUT, <= 120 BRAM36, 0 DSP."""
+    """ern_tiny's PYNQ-Z2 goal: >= 6,100 FPS at 100 MHz with <= 40,000 LUT, <= 120 BRAM36, 0 DSP."""
     g = Graph(T.ern_tiny())
     b = Budget(lut_max=40_000, bram_max=120)
     d = search(g, target_fps=6100, budget=b)

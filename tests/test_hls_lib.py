@@ -327,7 +327,7 @@ def drive_thermometer(b: Bench, rng, d):
     x[0, 0, 0, 0], x[-1, 0, -1, -1] = 0, 255
     nt = levels(d["out_bits"])
     if b.case.tag == "ern":
-        # ern.md: z_i = #{j in 1..2^l-1 : x >= s*(j*k - k + 1 + i)}, s = max(1, 255 // ((2^l-1)*k))
+        # docs/ern.md: z_i = #{j in 1..2^l-1 : x >= s*(j*k - k + 1 + i)}, s = max(1, 255 // ((2^l-1)*k))
         s = max(1, 255 // (nt * k))
         t = np.array([[s * (j * k - k + 1 + i) for j in range(1, nt + 1)] for i in range(k)] * c)
     else:
@@ -335,9 +335,9 @@ def drive_thermometer(b: Bench, rng, d):
     b.put(x=x, thresholds=fold_rows(t, d["pe"]))
     b.run()
     want = ops.thermometer(x.astype(np.uint8), t, k)
-    if b.case.tag == "ern":  # the integer closed form of ern.md, too
+    if b.case.tag == "ern":  # the integer closed form of docs/ern.md, too
         z = [np.clip((x.astype(np.int64) + s * (k - 1 - i)) // (s * k), 0, nt) for i in range(k)]
-        assert_same(want, np.stack(z, axis=4).reshape(want.shape), "ops.thermometer vs ern.md")
+        assert_same(want, np.stack(z, axis=4).reshape(want.shape), "ops.thermometer vs docs/ern.md")
     assert_same(b.get("out"), want)
 
 

@@ -218,7 +218,7 @@ def test_thermometer_wants_uint8_pixels():
 
 
 def test_thermometer_with_the_paper_thresholds_is_the_closed_form():
-    # ern.md: k = 10, l = 2, s = 8; z_i = clamp(floor((x + s*(k-1-i)) / (s*k)), 0, 3) and
+    # docs/ern.md: k = 10, l = 2, s = 8; z_i = clamp(floor((x + s*(k-1-i)) / (s*k)), 0, 3) and
     # sum_i z_i = min(floor(x/8), 30), with thresholds s*(j*k - k + 1 + i), j = 1..3.
     k, s = 10, 8
     thresholds = np.array([[s * (j * k - k + 1 + i) for j in (1, 2, 3)] for i in range(k)], np.int32)

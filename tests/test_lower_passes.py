@@ -101,7 +101,7 @@ def test_thermometer_thresholds_are_the_papers_integer_form(channels, k, bits):
     therm = [n for n in after.graph.node if ir.is_ir(n, "Thermometer")]
     assert len(therm) == 1 and ir.node_attrs(therm[0]) == {"k": k, "out_bits": bits}
     thresholds = ir.params(after, therm[0])["thresholds"]
-    # ern.md: z_i >= j  <=>  x >= s (j k - k + 1 + i), colour-major; 256 where no pixel gets there.
+    # docs/ern.md: z_i >= j  <=>  x >= s (j k - k + 1 + i), colour-major; 256 where no pixel gets there.
     expected = np.array([[min(s * (j * k - k + 1 + i), 256) for j in range(1, 2 ** bits)]
                          for _ in range(channels) for i in range(k)])
     np.testing.assert_array_equal(thresholds, expected)

@@ -42,7 +42,7 @@ def test_two_bit_activation_emits_four_codes(post_scale, unit):
 
 
 def reference_thermometer(x: int, k: int, bits: int):
-    """ern.md's integer form, written independently: #{j : x >= s (j k - k + 1 + i)}."""
+    """docs/ern.md's integer form, written independently: #{j : x >= s (j k - k + 1 + i)}."""
     s = max(1, 255 // ((2 ** bits - 1) * k))
     return [sum(x >= s * (j * k - k + 1 + i) for j in range(1, 2 ** bits)) for i in range(k)]
 
@@ -101,7 +101,7 @@ def test_residual_stream_is_integer_multiple_of_1_over_32(in_channels, size):
         assert scaled.abs().max() > 0
 
 
-# Paper sizes (MB) of ern.md; we count one bit per conv/FC weight, in MiB.
+# Paper sizes (MB) of docs/ern.md; we count one bit per conv/FC weight, in MiB.
 PAPER_MB = {"ern18_x075": 0.98, "ern18": 1.4, "ern34": 2.6, "ern50": 3.1, "ern101": 5.6}
 
 

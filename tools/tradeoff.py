@@ -1,4 +1,4 @@
-"""Accuracy vs bit widths, with predicted FPS and LUT: the trade-off table of issue 7.
+"""Accuracy vs bit widths, with predicted FPS and LUT: the bit-width trade-off table of ern_tiny.
 
     python tools/tradeoff.py [--epochs 30] [--variants ern_tiny,ern_tiny_w1p4a2,...]
                              [--limit-batches N] [--images 1000] [--write benchmarks/RESULTS.md]
@@ -182,7 +182,7 @@ def write_table(path: Path, text: str, command: str, plot_name: str = None):
     if BEGIN in old and END in old:
         new = old[:old.index(BEGIN)] + block + old[old.index(END) + len(END):]
     else:
-        new = old.rstrip("\n") + "\n\n## Bit-width trade-off (ern_tiny, issue 7)\n\n" + block + "\n"
+        new = old.rstrip("\n") + "\n\n## Bit-width trade-off (ern_tiny)\n\n" + block + "\n"
     path.write_text(new)
 
 

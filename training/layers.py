@@ -11,12 +11,12 @@ from .quant import (ACT_SCALE, SHARED_CONSTANT_SCALE, BinaryWeightPerChannelMean
 
 
 def thermometer_step(k: int, bits: int) -> int:
-    """s of ern.md Eq. 6: max(1, floor(255 / ((2^l - 1) k)))."""
+    """s of the paper's Eq. 6 (docs/ern.md): max(1, floor(255 / ((2^l - 1) k)))."""
     return max(1, 255 // ((2 ** bits - 1) * k))
 
 
 def thermometer_codes(pixels: torch.Tensor, k: int = 10, bits: int = 2) -> torch.Tensor:
-    """The exact integer form of the generalized thermometer encoding (ern.md), on integer
+    """The exact integer form of the generalized thermometer encoding (docs/ern.md), on integer
     tensors: z_i = clamp(floor((x + s(k-1-i)) / (s k)), 0, 2^l - 1), channels colour-major."""
     s = thermometer_step(k, bits)
     x = pixels.long().repeat_interleave(k, dim=1)

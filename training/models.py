@@ -1,4 +1,4 @@
-"""The model zoo: ERNs (ern.md) and the BNN-PYNQ CNV topology with w1a2, by name.
+"""The model zoo: ERNs (docs/ern.md) and the BNN-PYNQ CNV topology with w1a2, by name.
 
 By default every conv and FC has binary weights and every activation is 2-bit; an ERN's
 `bits` (and per-layer `layer_bits`) give other widths: 1..3 weight planes (or a heterogeneous

@@ -1,6 +1,6 @@
 """Brevitas quantizers for w1a2 ERNs, as small declarative classes.
 
-The integer contract with the rest of the pipeline (architecture.md):
+The integer contract with the rest of the pipeline (docs/architecture.md):
 - weights are sign(W) (sign(0) = +1) times a scale that never reaches the accelerator;
 - activations are unsigned 2-bit codes 0..3 of a fixed range [0, 2];
 - every conv that writes the residual stream uses the shared constant scale 1/32, so the stream
@@ -114,7 +114,7 @@ def uint_act_quant(bits: int, post_scale: bool):
 
 
 # ---------------------------------------------------------------------------------------------
-# Bit-plane weights: residual binarization, homogeneous or heterogeneous (ern.md, Fromm et al.)
+# Bit-plane weights: residual binarization, homogeneous or heterogeneous (docs/ern.md, Fromm et al.)
 # ---------------------------------------------------------------------------------------------
 # A weight with M of B planes is x_hat = sum_{b<M} mu_b s_b, with s_b = sgn(R_b) (sgn(0) = +1),
 # R_0 = W, R_{b+1} = R_b - mu_b s_b (residual binarization). The plane scales are

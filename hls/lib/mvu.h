@@ -14,7 +14,7 @@
 // all PEs. (The XNOR form of the {-1,+1} decomposition is the same identity with the activation
 // planes read as +-1.)
 //
-// Multi-bit weights (W_BITS = B planes, the {-1,+1} decomposition of ern.md):
+// Multi-bit weights (W_BITS = B planes, the {-1,+1} decomposition of docs/ern.md):
 //   W = sum_b 2^(B-1-b) m_b s_b,  s_b in {-1,+1}, m_b in {0,1} (m_0 = 1),
 // so a B-bit x IN_BITS-bit layer is B*IN_BITS weighted binary branches, plane b giving
 //   sum_s m_b,s s_b,s a_s = 2 * sum_p 2^p popcount(w_b & m_b & a_p) - sum_p 2^p popcount(m_b & a_p).

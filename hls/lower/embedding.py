@@ -9,7 +9,7 @@ channel, and the result is read back as per-channel thresholds:
     T[o, j] = the smallest pixel value v with code_o(v) >= j    (256: no pixel reaches level j)
 
 Checks, each a one-line error: the codes are integers of the quantizer; output channel o is a
-non-decreasing function of input channel o // k alone (colour-major, ern.md) and of nothing
+non-decreasing function of input channel o // k alone (colour-major, docs/ern.md) and of nothing
 else (not of the position, nor of other channels); the spatial size is unchanged. The
 thresholds are then re-checked by running host.ops.thermometer on the same images and on a
 random one.

@@ -3,7 +3,7 @@
 - SplitScaleForks: a Scale read by several nodes becomes one Scale per reader (so each reader's
   pass sees its own, and the integer stream forks instead: Duplicate, later);
 - LowerAdd: Add(Scale(a, u), Scale(b, u)) -> Scale(Add_ir(a, b), u): the residual add is an
-  integer add when both writers share one scale (ern.md: the shared constant 1/32);
+  integer add when both writers share one scale (docs/ern.md: the shared constant 1/32);
 - LowerMaxPool: MaxPool(Scale(x, u)) -> Scale(MaxPool_ir(x), u) for u > 0;
 - LowerGlobalPool: ReduceMean over H, W (or GlobalAveragePool) of Scale(x, u) ->
   Scale(GlobalSum_ir(x), u, divisor=H*W): the class sums, the host divides;
