@@ -278,3 +278,23 @@ def test_cli_rejects_bad_input_in_one_line(tmp_path):
     assert re.fullmatch(r"clocked: error: no generated design .*\n", proc.stderr)
     with pytest.raises(clocked.ClockedError):
         clocked.parse_depths("s_x=deep")
+
+
+@pytest.mark.slow
+def test_fifo_sizing_reaches_the_unbounded_rate_and_codegen_reads_it(ern_clocked, tmp_path):
+    from hls import fifos
+    package, result, _ = ern_clocked
+    write_data(result.out_dir / "data", package, 3)
+    sized = fifos.size(result.out_dir, "test_ern", frames=3, log=lambda m: None)
+    target = sized["target_cycles_per_frame"]
+    assert target <= sized["cycles_per_frame"] <= target * 1.02
+    assert set(sized["depths"]) == {f.ident for f in result.dataflow.fifos}
+    assert all(d >= fifos.MIN_DEPTH for d in sized["depths"].values())
+    # the depths as codegen writes them: the same cycles in a fresh build
+    again = generate(package, GEN / "ern_sized", random_ern(7)[1], fifo_depths=sized["depths"])
+    top = (again.out_dir / "ern_top.cpp").read_text()
+    for name, depth in sized["depths"].items():
+        assert f"#pragma HLS STREAM variable={name} depth={depth}" in top
+    exe, _ = clocked.build(again.out_dir, "test_ern_sized")
+    r = clocked.run(exe, result.out_dir / "data", frames=3)
+    assert r["cycles_per_frame"] == sized["cycles_per_frame"] and r["mismatches"] == 0
