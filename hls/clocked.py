@@ -102,7 +102,7 @@ def parse(text: str, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
     cycles_per_frame: mean cycles between the ends of consecutive frames at the output (the
     sink stream), frames 2..N (None with one frame); latency_cycles: end of the first frame;
     fps at clock_mhz; processes: name, busy, starved, blocked (cycles); fifos: name, depth,
-    peak, writes, interval (the FIFO's own cycles per frame); stall: None, or {kind, status,
+    peak, writes, interval (the FIFO's own cycles per frame), writer, reader; stall: None, or {kind, status,
     cycle, fifos (names of those waited on), full (those a writer waits on: deepen one),
     fifo_states (every FIFO's line of the report)}."""
     result = {"frames": None, "cycles": None, "cycles_per_frame": None, "fps": None, "latency_cycles": None,
@@ -124,7 +124,8 @@ def parse(text: str, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
             interval = float(f["interval"])
             result["fifos"].append({"name": unquote(f["name"]), "depth": int(f["depth"]), "peak": int(f["peak"]),
                                     "writes": int(f["writes"]), "interval": _number(f["interval"])
-                                    if interval >= 0 else None, "sink": f["sink"] == "1"})
+                                    if interval >= 0 else None, "sink": f["sink"] == "1",
+                                    "writer": unquote(f.get("writer", "-")), "reader": unquote(f.get("reader", "-"))})
         elif line.startswith("clocked: frames "):
             ends = _fields(line)["ends"]
             result["frame_ends"] = [int(x) for x in ends.split(",")] if ends else []
@@ -150,12 +151,16 @@ def parse_stall(text: str) -> Optional[dict]:
             "fifo_states": [{k: unquote(v) for k, v in _fields(line).items()} for line in lines]}
 
 
+def _names(names: List[str], most: int = 8) -> str:
+    return " ".join(names[:most]) + (f" (+{len(names) - most} more)" if len(names) > most else "") if names else "-"
+
+
 def summary(result: dict) -> str:
     """One line, labelled as a clocked C-simulation figure."""
     if result["stall"]:
         s = result["stall"]
         return (f"{LABEL}: {s['kind'].upper()} at cycle {s['cycle']}; full FIFOs with a waiting writer: "
-                f"{' '.join(s['full']) or '-'}; stalled FIFOs: {' '.join(s['fifos'])}")
+                f"{_names(s['full'])}; stalled FIFOs: {_names(s['fifos'])}")
     cpf = result["cycles_per_frame"]
     return (f"{LABEL}: {cpf:,.0f} cycles/frame = {result['fps']:,.0f} FPS at {result['clock_mhz']:g} MHz "
             f"(steady state, frames 2..{result['frames']}), first-frame latency {result['latency_cycles']:,} cycles"

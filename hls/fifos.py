@@ -6,12 +6,14 @@ rate (within --tolerance, 2% by default), and writes them to a JSON file whose `
 
     python -m hls.fifos --model ern_tiny [--frames 4] [--refine-runs 20] [--out build/ern_tiny/fifo_depths.json]
 
-1. every FIFO unbounded: the target rate (cycles per frame) and each FIFO's peak fill;
-2. one cap c for all FIFOs (each at most its unbounded peak, skip FIFOs at least their generated
-   depth, which keeps them deadlock-free): the smallest power of two meeting the target, then a
-   bisection below it;
-3. every FIFO cut to the peak it reached in that run: the same schedule (a FIFO that never held
-   more than p words never blocks a write at depth p), so the same cycles; checked by one run;
+1. every FIFO unbounded: the target rate (cycles per frame);
+2. from the generated depths (deadlock-free by the skip rule), grow: after each run, double every
+   FIFO that filled up while its writer was output-blocked and its reader input-starved (the
+   FIFO that makes two rate-matched neighbours take turns); a FIFO in front of the bottleneck
+   (reader never starved) is left alone, since depth there buys no throughput;
+3. every FIFO cut to the peak it reached in the first run meeting the target: the same schedule
+   (a FIFO that never held more than p words never blocks a write at depth p), so the same
+   cycles; checked by one run;
 4. optionally (--refine-runs), the costliest FIFOs (depth x width bits) bisected one at a time
    with everything else fixed, as long as runs are left.
 
@@ -30,7 +32,8 @@ from typing import Callable, Dict, List, Optional, Tuple
 from hls import clocked, csim
 
 MIN_DEPTH = 2          # Vitis HLS's smallest FIFO (and the generator's default)
-MAX_CAP = 1 << 16
+MAX_ROUNDS = 16        # doublings: 2 -> 131072
+STALL_SHARE = 0.005    # a writer blocked / a reader starved this share of the cycles counts
 
 
 class SizingError(RuntimeError):
@@ -77,30 +80,36 @@ class Sizer:
         self.log(f"unbounded FIFOs: {self.target:,.0f} cycles/frame (the target, +{100 * self.tolerance:g}%)")
         return r
 
-    def capped(self, peaks: Dict[str, int], floors: Dict[str, int]) -> Tuple[Dict[str, int], dict]:
-        """Smallest cap c (power-of-two search, then bisection) meeting the target."""
-        def depths(c: int) -> Dict[str, int]:
-            return {n: max(MIN_DEPTH, min(peaks.get(n, MIN_DEPTH), max(c, floors.get(n, MIN_DEPTH))))
-                    for n in self.names}
-        lo, hi, best = MIN_DEPTH // 2, MIN_DEPTH, None
-        while hi <= MAX_CAP:
-            ok, r = self.run(depths(hi))
-            self.log(f"cap {hi}: {clocked.summary(r)}")
+    def grow(self, depths: Dict[str, int]) -> Tuple[Dict[str, int], dict]:
+        """Double the FIFOs that couple a blocked writer and a starved reader until the run meets
+        the target; (depths, that run)."""
+        for _ in range(MAX_ROUNDS):
+            ok, r = self.run(depths)
+            self.log(f"{sum(d > MIN_DEPTH for d in depths.values())} FIFOs deeper than {MIN_DEPTH}: "
+                     f"{clocked.summary(r)}")
             if ok:
-                best = (depths(hi), r)
-                break
-            lo, hi = hi, hi * 2
-        if best is None:
-            raise SizingError(f"no cap up to {MAX_CAP} reaches the target")
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            ok, r = self.run(depths(mid))
-            self.log(f"cap {mid}: {clocked.summary(r)}")
-            if ok:
-                hi, best = mid, (depths(mid), r)
-            else:
-                lo = mid
-        return best
+                return depths, r
+            grow = self.coupling(r, depths)
+            if not grow:
+                raise SizingError(f"no FIFO to deepen, and the target is not met: {clocked.summary(r)}")
+            depths = dict(depths, **{n: 2 * depths[n] for n in grow})
+        raise SizingError(f"the target is not met after {MAX_ROUNDS} doublings")
+
+    @staticmethod
+    def coupling(r: dict, depths: Dict[str, int]) -> List[str]:
+        """FIFOs that filled up while their writer was blocked and their reader starved (in a
+        deadlock: the full ones a writer waits on)."""
+        if r["stall"] is not None:
+            return [n for n in r["stall"]["full"] if n in depths]
+        procs = {p["name"]: p for p in r["processes"]}
+        floor = STALL_SHARE * (r["cycles"] or 1)
+        found = []
+        for f in r["fifos"]:
+            w, rd = procs.get(f["writer"]), procs.get(f["reader"])
+            if f["name"] in depths and f["peak"] >= depths[f["name"]] and w and rd \
+                    and w["blocked"] > floor and rd["starved"] > floor:
+                found.append(f["name"])
+        return found
 
     def refine(self, depths: Dict[str, int], widths: Dict[str, int], budget: int) -> Tuple[Dict[str, int], int]:
         """Bisect the costliest FIFOs one at a time while runs are left; (depths, runs used)."""
@@ -135,10 +144,8 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
     widths, generated = stream_widths(top), generated_depths(top)
     exe, _ = clocked.build(out, model)
     sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d), sorted(generated), tolerance, log)
-    free = sizer.unbounded()
-    peaks = {f["name"]: max(MIN_DEPTH, f["peak"]) for f in free["fifos"] if f["name"] in generated}
-    floors = {n: d for n, d in generated.items() if d > MIN_DEPTH}   # skip FIFOs: deadlock-free
-    depths, r = sizer.capped(peaks, floors)
+    sizer.unbounded()
+    depths, r = sizer.grow(dict(generated))
     cut = {f["name"]: max(MIN_DEPTH, f["peak"]) for f in r["fifos"] if f["name"] in generated}
     ok, r = sizer.run(cut)
     if ok:

@@ -530,9 +530,10 @@ inline void print_report(unsigned frames) {
         const FifoFigures& f = r.fifos[i];
         const std::vector<long long> ends = frame_ends(f.writes, frames);
         const bool sink = !f.writer.empty() && f.reader.empty();
-        std::printf("clocked: fifo name=%s depth=%u peak=%u writes=%u interval=%.1f first=%lld sink=%d\n",
-                    escape(f.name).c_str(), f.depth, f.peak, unsigned(f.writes.size()), steady_interval(ends),
-                    ends.empty() ? -1LL : ends.front() + 1, int(sink));
+        std::printf("clocked: fifo name=%s depth=%u peak=%u writes=%u interval=%.1f first=%lld sink=%d writer=%s "
+                    "reader=%s\n", escape(f.name).c_str(), f.depth, f.peak, unsigned(f.writes.size()),
+                    steady_interval(ends), ends.empty() ? -1LL : ends.front() + 1, int(sink),
+                    escape(f.writer.empty() ? "-" : f.writer).c_str(), escape(f.reader.empty() ? "-" : f.reader).c_str());
         if (sink) {
             std::printf("clocked: frames sink=%s ends=", escape(f.name).c_str());
             for (size_t k = 0; k < ends.size(); k++) std::printf("%s%lld", k ? "," : "", ends[k] + 1);
