@@ -101,12 +101,17 @@ def parse(text: str, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
 
     cycles_per_frame: mean cycles between the ends of consecutive frames at the output (the
     sink stream), frames 2..N (None with one frame); latency_cycles: end of the first frame;
+    slowest_fifo: {name, interval}, the FIFO whose frames come slowest (its writer sets the
+    pace: in the steady state every FIFO has the output's interval; over a few frames a deep
+    FIFO may still be draining a lead, and the output runs faster than the bottleneck for a
+    while, so steady_cycles() takes the larger of the two);
     fps at clock_mhz; processes: name, busy, starved, blocked (cycles); fifos: name, depth,
     peak, writes, interval (the FIFO's own cycles per frame), writer, reader; stall: None, or {kind, status,
     cycle, fifos (names of those waited on), full (those a writer waits on: deepen one),
     fifo_states (every FIFO's line of the report)}."""
     result = {"frames": None, "cycles": None, "cycles_per_frame": None, "fps": None, "latency_cycles": None,
-              "clock_mhz": clock_mhz, "frame_ends": [], "processes": [], "fifos": [], "stall": None}
+              "clock_mhz": clock_mhz, "frame_ends": [], "processes": [], "fifos": [], "stall": None,
+              "slowest_fifo": None}
     seen_region = False
     for line in text.splitlines():
         if line.startswith("clocked: region "):
@@ -129,6 +134,10 @@ def parse(text: str, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
         elif line.startswith("clocked: frames "):
             ends = _fields(line)["ends"]
             result["frame_ends"] = [int(x) for x in ends.split(",")] if ends else []
+    timed = [f for f in result["fifos"] if f["interval"] is not None]
+    if timed:
+        slow = max(timed, key=lambda f: f["interval"])
+        result["slowest_fifo"] = {"name": slow["name"], "interval": slow["interval"]}
     ends = result["frame_ends"]
     if ends:
         result["latency_cycles"] = ends[0]
@@ -137,6 +146,16 @@ def parse(text: str, clock_mhz: float = DEFAULT_CLOCK_MHZ) -> dict:
         result["fps"] = round(clock_mhz * 1e6 / result["cycles_per_frame"], 1)
     result["stall"] = parse_stall(text)
     return result
+
+
+def steady_cycles(result: dict) -> Optional[float]:
+    """Cycles per frame of the steady state: the output's interval, or the slowest FIFO's when
+    that is larger (a short run not yet steady at the output); None without two frames."""
+    cpf = result.get("cycles_per_frame")
+    slow = (result.get("slowest_fifo") or {}).get("interval")
+    if cpf is None:
+        return None
+    return max(cpf, slow or 0)
 
 
 def parse_stall(text: str) -> Optional[dict]:
@@ -162,14 +181,22 @@ def summary(result: dict) -> str:
         return (f"{LABEL}: {s['kind'].upper()} at cycle {s['cycle']}; full FIFOs with a waiting writer: "
                 f"{_names(s['full'])}; stalled FIFOs: {_names(s['fifos'])}")
     cpf = result["cycles_per_frame"]
-    return (f"{LABEL}: {cpf:,.0f} cycles/frame = {result['fps']:,.0f} FPS at {result['clock_mhz']:g} MHz "
-            f"(steady state, frames 2..{result['frames']}), first-frame latency {result['latency_cycles']:,} cycles"
-            if cpf else f"{LABEL}: {result['frames']} frame(s), latency {result['latency_cycles']} cycles")
+    if not cpf:
+        return f"{LABEL}: {result['frames']} frame(s), latency {result['latency_cycles']} cycles"
+    text = (f"{LABEL}: {cpf:,.0f} cycles/frame = {result['fps']:,.0f} FPS at {result['clock_mhz']:g} MHz "
+            f"(output, frames 2..{result['frames']}), first-frame latency {result['latency_cycles']:,} cycles")
+    steady = steady_cycles(result)
+    if steady > cpf * 1.01:
+        slow = result["slowest_fifo"]
+        text += (f"; NOT STEADY yet: {slow['name']} runs at {steady:,.0f} cycles/frame = "
+                 f"{result['clock_mhz'] * 1e6 / steady:,.0f} FPS (more frames converge to it)")
+    return text
 
 
 def report_entry(result: dict) -> dict:
     """What report.json keeps under `clocked`."""
-    keys = ("cycles_per_frame", "fps", "frames", "latency_cycles", "clock_mhz", "seconds", "mismatches", "stall")
+    keys = ("cycles_per_frame", "fps", "frames", "latency_cycles", "clock_mhz", "seconds", "mismatches", "stall",
+            "slowest_fifo")
     entry = {k: result.get(k) for k in keys}
     entry["label"] = LABEL
     entry["fifos"] = [{"name": f["name"], "depth": f["depth"], "peak": f["peak"]} for f in result["fifos"]]
