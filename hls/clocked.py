@@ -1,4 +1,4 @@
-"""Clocked C-simulation of a generated design (hls/fifo_sim/README.md, "Clocked mode").
+"""Clocked C-simulation of a generated design (hls/fifo_sim/README.md).
 
 Builds ern_top.cpp + tb.cpp with -DERN_CLOCKED_SIM (every dataflow process a coroutine, all
 stepped once per clock cycle over FIFOs of the generated depths, synthesised code paths), runs a

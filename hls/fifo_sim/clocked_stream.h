@@ -1,4 +1,4 @@
-// Clocked C-simulation of a DATAFLOW region (hls/fifo_sim/README.md, "Clocked mode").
+// Clocked C-simulation of a DATAFLOW region (hls/fifo_sim/README.md).
 //
 // Selected with -DERN_CLOCKED_SIM through dataflow.h, which must be included before
 // <hls_stream.h>: this header takes the place of the ap_types C model (it defines that header's
@@ -20,7 +20,7 @@
 //     top-level ports, whose input is all there at cycle 0 and whose output never blocks);
 //   - non-blocking reads/writes and empty()/full() polls never block; a poll that fails marks the
 //     cycle as starved (empty) or blocked (full) in the counters.
-// Not modelled: pipeline depth (an iteration's reads and writes all happen in its start cycle),
+// Not modelled: pipeline depth (an iteration does all its reads and writes in one cycle),
 // loop entry/exit cycles between loops, the frame-count handshake.
 //
 // Counters: every cycle of every process is busy (it started or finished an iteration, or moved
