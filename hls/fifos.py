@@ -16,6 +16,8 @@ rate (within --tolerance, 2% by default), and writes them to a JSON file whose `
    cycles; checked by one run;
 4. optionally (--refine-runs), the costliest FIFOs (depth x width bits) bisected one at a time
    with everything else fixed, as long as runs are left.
+No FIFO goes below its generated depth where that is deeper than the default (the skip FIFOs):
+their depth carries slack for the pipelines' depth, which the clocked simulation does not model.
 
 Every run is a full clocked C-simulation of --frames frames (a few seconds for ern_tiny); the
 figures are clocked C-simulation figures, not hardware measurements.
@@ -112,12 +114,15 @@ class Sizer:
                 found.append(f["name"])
         return found
 
-    def refine(self, depths: Dict[str, int], widths: Dict[str, int], budget: int) -> Tuple[Dict[str, int], int]:
-        """Bisect the costliest FIFOs one at a time while runs are left; (depths, runs used)."""
+    def refine(self, depths: Dict[str, int], widths: Dict[str, int], budget: int,
+               floors: Dict[str, int]) -> Tuple[Dict[str, int], int]:
+        """Bisect the costliest FIFOs one at a time (not below their floor) while runs are left;
+        (depths, runs used)."""
         used = 0
-        order = sorted((n for n in depths if depths[n] > MIN_DEPTH), key=lambda n: -depths[n] * widths.get(n, 1))
+        order = sorted((n for n in depths if depths[n] > floors.get(n, MIN_DEPTH)),
+                       key=lambda n: -depths[n] * widths.get(n, 1))
         for name in order:
-            lo, hi = MIN_DEPTH - 1, depths[name]     # hi meets the target
+            lo, hi = floors.get(name, MIN_DEPTH) - 1, depths[name]     # hi meets the target
             while hi - lo > 1 and used < budget:
                 mid = (lo + hi) // 2
                 ok, _ = self.run(dict(depths, **{name: mid}))
@@ -147,13 +152,14 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
     sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d), sorted(generated), tolerance, log)
     sizer.unbounded()
     depths, r = sizer.grow(dict(generated))
-    cut = {f["name"]: max(MIN_DEPTH, f["peak"]) for f in r["fifos"] if f["name"] in generated}
+    floors = {n: d for n, d in generated.items() if d > MIN_DEPTH}   # skip FIFOs: keep the rule's slack
+    cut = {f["name"]: max(MIN_DEPTH, floors.get(f["name"], 0), f["peak"]) for f in r["fifos"] if f["name"] in generated}
     ok, r = sizer.run(cut)
     if ok:
         depths = cut
     log(f"cut to the peaks: {clocked.summary(r)}")
     if refine_runs > 0:
-        depths, _ = sizer.refine(depths, widths, refine_runs)
+        depths, _ = sizer.refine(depths, widths, refine_runs, floors)
     ok, final = sizer.run(depths)
     if not ok:
         raise SizingError(f"the sized depths miss the target: {clocked.summary(final)}")
