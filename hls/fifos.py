@@ -153,7 +153,8 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
     sizer.unbounded()
     depths, r = sizer.grow(dict(generated))
     floors = {n: d for n, d in generated.items() if d > MIN_DEPTH}   # skip FIFOs: keep the rule's slack
-    cut = {f["name"]: max(MIN_DEPTH, floors.get(f["name"], 0), f["peak"]) for f in r["fifos"] if f["name"] in generated}
+    cut = {f["name"]: max(MIN_DEPTH, floors.get(f["name"], 0), f["peak"])
+           for f in r["fifos"] if f["name"] in generated}
     ok, r = sizer.run(cut)
     if ok:
         depths = cut
