@@ -71,7 +71,8 @@ class Sizer:
         self.runs += 1
         r = self.simulate(depths)
         cpf = clocked.steady_cycles(r)     # the bottleneck's pace, even before the output is steady
-        ok = r["stall"] is None and cpf is not None and (self.target is None or cpf <= self.target * (1 + self.tolerance))
+        ok = r["stall"] is None and cpf is not None and \
+            (self.target is None or cpf <= self.target * (1 + self.tolerance))
         return ok, r
 
     def unbounded(self) -> dict:
