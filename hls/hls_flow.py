@@ -45,6 +45,7 @@ import numpy as np
 from hls import clocked, csim
 from hls.codegen import CodegenError, generate
 from host.package import Package, PackageError, load
+from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,9 +91,9 @@ def ensure_package(build: Path) -> Package:
 def choose_folding(package: Package, build: Path, folding_file: Optional[str], target_fps: Optional[float],
                    budget_args: Dict[str, Optional[float]]) -> Tuple[dict, str]:
     """({layer: {pe, simd, mem}}, where it came from) — see the module docstring."""
-    from hls.estimate import estimate, load_graph
-    from hls.folding import Budget, FitError, FoldingError, read_folding, validate_folding
-    from hls.opmodels import EstimateError
+    from hls.perf.estimate import estimate, generation_folding, load_graph
+    from hls.perf.folding import Budget, FitError, FoldingError, read_folding, validate_folding
+    from hls.perf.opmodels import EstimateError
 
     g = load_graph(build / "dataflow")
     pct = lambda key, default: default if budget_args.get(key) is None else budget_args[key] / 100  # noqa: E731
@@ -101,25 +102,25 @@ def choose_folding(package: Package, build: Path, folding_file: Optional[str], t
     searching = target_fps is not None or any(v is not None for v in budget_args.values())
     try:
         if folding_file:
-            d = estimate(g, folding_file, None, budget=budget)
-            return d.folding, f"folding file {folding_file}"
+            d = estimate(g, folding_file, None, budget=budget, package=package)
+            return generation_folding(d), f"folding file {folding_file}"
         saved = build / "folding.json"
         if not searching and saved.is_file():
             try:
                 validate_folding(read_folding(saved), g, str(saved))
-                d = estimate(g, saved, None, budget=budget)
-                return d.folding, f"{saved} (make estimate)"
+                d = estimate(g, saved, None, budget=budget, package=package)
+                return generation_folding(d), f"{saved} (make estimate)"
             except (FoldingError, EstimateError) as e:
                 log(f"ignoring {saved}: {e}")
         try:
-            d = estimate(g, None, target_fps, budget=budget)
-            return d.folding, d.mode
+            d = estimate(g, None, target_fps, budget=budget, package=package)
+            return generation_folding(d), d.mode
         except FitError as e:
             if target_fps is None:
                 raise
             log(f"{e}; using the fastest folding within the budget instead")
-            d = estimate(g, None, None, budget=budget)
-            return d.folding, d.mode + f" (target {target_fps:g} FPS not reachable)"
+            d = estimate(g, None, None, budget=budget, package=package)
+            return generation_folding(d), d.mode + f" (target {target_fps:g} FPS not reachable)"
     except FitError as e:
         log(f"{e}; falling back to PE = SIMD = 1")
         return {layer.name: {"pe": 1, "simd": 1} if layer.op == "Conv" else {"pe": 1}
@@ -345,7 +346,7 @@ def run(args) -> int:
         result = generate(package, out, folding)
     except CodegenError as e:
         raise FlowError(str(e)) from None
-    from hls.folding import write_folding
+    from hls.perf.folding import write_folding
     write_folding(out / "folding.json", folding, comment=f"folding of the generated C++ ({folding_source})")
     df = result.dataflow
     log(f"generated {out}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs "
@@ -437,24 +438,25 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls", description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="ern_tiny")
+    ap.add_argument("--model", default="ern_tiny", type=model_name_arg)
     ap.add_argument("--build-dir", default="build")
-    ap.add_argument("--images", type=int, default=1000, help="test images to C-simulate (default 1000)")
+    ap.add_argument("--images", type=positive_int, default=1000, help="test images to C-simulate (default 1000)")
     ap.add_argument("--images-npy", help="uint8 images N x H x W x C (.npy) instead of Fashion-MNIST")
     ap.add_argument("--labels-npy", help="labels (N,) for --images-npy (top-1)")
     ap.add_argument("--folding", help="folding file {layer: {pe, simd}} (default: the search with --target-fps / "
                     "--budget-* when given, else make estimate's build/<m>/folding.json, else the search)")
-    ap.add_argument("--target-fps", type=float, help="folding search: cheapest design reaching this FPS")
-    ap.add_argument("--budget-lut", type=float, help="folding search: LUT budget")
-    ap.add_argument("--budget-bram", type=float, help="folding search: BRAM36 budget")
-    ap.add_argument("--budget-lut-pct", type=float, help="folding search: LUT budget in %% of the part (70)")
-    ap.add_argument("--budget-bram-pct", type=float, help="folding search: BRAM36 budget in %% of the part (85)")
-    ap.add_argument("--budget-dsp", type=int, help="folding search: DSP budget (0)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
-    ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=int,
+    ap.add_argument("--target-fps", type=positive_float, help="folding search: cheapest design reaching this FPS")
+    ap.add_argument("--budget-lut", type=positive_float, help="folding search: LUT budget")
+    ap.add_argument("--budget-bram", type=positive_float, help="folding search: BRAM36 budget")
+    ap.add_argument("--budget-lut-pct", type=positive_float, help="folding search: LUT budget in %% of the part (70)")
+    ap.add_argument("--budget-bram-pct", type=positive_float,
+                    help="folding search: BRAM36 budget in %% of the part (85)")
+    ap.add_argument("--budget-dsp", type=non_negative_int, help="folding search: DSP budget (0)")
+    ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
+    ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=non_negative_int,
                     default=CLOCKED_FRAMES, help="frames of the clocked C-simulation run, in one call "
                     f"(default {CLOCKED_FRAMES}; 0: skip it; --fifo-sim-frames is its former name)")
-    ap.add_argument("--clock-mhz", type=float, default=clocked.DEFAULT_CLOCK_MHZ,
+    ap.add_argument("--clock-mhz", type=positive_float, default=clocked.DEFAULT_CLOCK_MHZ,
                     help="design clock for the clocked FPS (default 100)")
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")

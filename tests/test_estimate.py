@@ -5,13 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from hls import resources as R
-from hls import topologies as T
-from hls.design import evaluate
-from hls.estimate import load_graph, main
-from hls.folding import (Budget, FitError, FoldingError, read_folding, search, validate_folding,
+from hls.perf import resources as R
+from hls.perf import topologies as T
+from hls.perf.cost import evaluate
+from hls.perf.estimate import load_graph, main
+from hls.perf.folding import (Budget, FitError, FoldingError, read_folding, search, validate_folding,
                          write_folding)
-from hls.opmodels import OP_MODELS, EstimateError, Graph
+from hls.perf.opmodels import OP_MODELS, EstimateError, Graph
 
 FOLDINGS = Path(__file__).resolve().parents[1] / "hls" / "foldings"
 
@@ -142,7 +142,7 @@ BNN_PYNQ_CYCLES = {"Conv_0": 32400, "Conv_1": 28224, "Conv_2": 20736, "Conv_3": 
 def test_cnv_w1a2_calibration(channels, fname):
     g = Graph(T.cnv_w1a2(channels=channels))
     fixed = validate_folding(read_folding(FOLDINGS / fname), g)
-    from hls.folding import complete
+    from hls.perf.folding import complete
     d = evaluate(g, complete(g, fixed))
     cyc = {l["name"]: l["cycles"] for l in d.layers}
     for name, expected in BNN_PYNQ_CYCLES.items():
@@ -220,7 +220,7 @@ def test_folding_file_roundtrip_and_completion(tmp_path):
     p = write_folding(tmp_path / "f.json", {"c0": {"pe": 4, "simd": 4}}, g, comment="x")
     raw = read_folding(p)
     assert raw == {"c0": {"pe": 4, "simd": 4}}
-    from hls.folding import complete
+    from hls.perf.folding import complete
     full = complete(g, validate_folding(raw, g))
     assert set(full) == {l["name"] for l in g.layers}
     d = evaluate(g, full)

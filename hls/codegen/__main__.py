@@ -12,20 +12,30 @@ from pathlib import Path
 from host.package import PackageError, load
 
 from hls.codegen import CodegenError, generate
+from hls.perf.opmodels import EstimateError
+
+
+def resolve_folding(package_dir, folding_file) -> dict:
+    """The folding file completed exactly as the estimate completes it (unnamed layers, output
+    serializers, the exchange rate), so a partial file gives one design in both."""
+    from hls.perf.estimate import choose_budget_of_file, estimate, generation_folding, load_graph
+    g = load_graph(package_dir)
+    return generation_folding(estimate(g, folding_file, budget=choose_budget_of_file(folding_file)))
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.codegen", description=__doc__.splitlines()[0])
     ap.add_argument("--package", required=True, help="model package folder (model.json, params.npz)")
-    ap.add_argument("--folding", help="folding JSON {layer: {pe, simd}} (default: PE = SIMD = 1)")
+    ap.add_argument("--folding", help="folding JSON {layer: {pe, simd}}; layers it does not name are folded "
+                    "as `python -m hls.estimate --folding` folds them (default: PE = SIMD = 1)")
     ap.add_argument("--out", help="output folder (default: <package>/../hls)")
     a = ap.parse_args(argv)
     try:
         package = load(a.package)
-        folding = json.loads(Path(a.folding).read_text()) if a.folding else {}
+        folding = resolve_folding(a.package, a.folding) if a.folding else {}
         out = Path(a.out) if a.out else Path(a.package).parent / "hls"
         result = generate(package, out, folding)
-    except (PackageError, CodegenError, OSError, json.JSONDecodeError) as e:
+    except (PackageError, CodegenError, EstimateError, OSError, json.JSONDecodeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for rec in result.fifos:

@@ -20,9 +20,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from hls.codegen.layout import memory_shape
 from hls.codegen.names import Namer
+from hls.perf import resources
 
 DEFAULT_DEPTH = 2   # HLS's default stream depth between dataflow processes
+WIDTH_CONVERT = "ern::width_convert"   # the converter the wiring inserts (hls/lib/width_convert.h)
 
 
 class CodegenError(ValueError):
@@ -73,25 +76,42 @@ class Process:
 
 @dataclasses.dataclass
 class Param:
-    """A const array of the params header of one layer."""
+    """A const array of the params header of one layer, and the memory it becomes."""
 
     ident: str
     ctype: str                  # element type, e.g. "ap_uint<32>"
     values: object              # nested lists of Python ints (C order)
     dims: Tuple[int, ...]
-    partition: Tuple[int, ...]  # dimensions (1-based) partitioned completely
-    storage: Optional[str]      # BIND_STORAGE impl (bram, lutram) or None for the tool's choice
+    bits: int                   # width of one element
+    reshape: Tuple[int, ...]    # dimensions (1-based) reshaped completely into the word
+    mem: object                 # hls.perf.resources.Mem: storage ('bram', 'lut', 'reg'), depth,
+                                # width and cost, chosen by resources.rom (the estimate's rule)
     layer: str
     comment: str
     wide: int = 0               # > 64: words need a string initialiser of this width
+    role: str = ""              # weights, thresholds, direction
+
+    @property
+    def banks(self) -> int:
+        """Memories the array becomes: one (its reshaped dimensions share a word; the others are
+        its depth), or one register set when fully partitioned."""
+        return 1
+
+    @property
+    def storage(self) -> str:
+        """BIND_STORAGE impl: 'bram', 'lutram', or 'reg' (fully partitioned constants)."""
+        return self.mem.impl
 
 
 class Dataflow:
     """The design under construction (see the module docstring)."""
 
-    def __init__(self, package, folding: Dict[str, dict], namer: Namer):
+    def __init__(self, package, folding: Dict[str, dict], namer: Namer, lut_per_bram: float = 380.0):
         self.package = package
         self.folding = folding
+        # the LUTs-per-BRAM36 exchange rate memories are placed at (resources.rom / fifo): the
+        # folding file's "_lut_per_bram", the rate the estimate used
+        self.lut_per_bram = lut_per_bram
         self.namer = namer
         self.fifos: List[Fifo] = []
         self.processes: List[Process] = []
@@ -100,6 +120,7 @@ class Dataflow:
         # width converter sits between them
         self._ends: Dict[str, Tuple[Fifo, Fifo]] = {}
         self.fifo_records: List[dict] = []   # the depths that are not the default (fifos.py)
+        self.widest: Tuple[int, str] = (0, "")   # the widest ap_uint word and where (design.widest_word)
 
     # -- what builders use -----------------------------------------------------------------
     def fold(self, layer) -> dict:
@@ -139,10 +160,15 @@ class Dataflow:
         self.processes.append(p)
         return p
 
-    def param(self, layer, short: str, ctype: str, values, dims: Sequence[int],
-              partition: Sequence[int], storage: Optional[str], comment: str, wide: int = 0) -> Param:
-        p = Param(self.namer.get("", layer.name, "_" + short), ctype, values, tuple(int(d) for d in dims),
-                  tuple(partition), storage, layer.name, comment, wide)
+    def param(self, layer, short: str, ctype: str, bits: int, values, dims: Sequence[int],
+              reshape: Sequence[int], pin: str, comment: str, wide: int = 0) -> Param:
+        """A const array; where it is stored (and so what it costs) is resources.rom's rule on
+        its reshaped shape, `pin` ('auto', 'bram', 'lut': a Conv's "mem") and the rate."""
+        dims = tuple(int(d) for d in dims)
+        depth, width = memory_shape(dims, reshape, bits)
+        mem = resources.rom(depth, width, pin, self.lut_per_bram)
+        p = Param(self.namer.get("", layer.name, "_" + short), ctype, values, dims, int(bits),
+                  tuple(reshape), mem, layer.name, comment, wide, short)
         self.params.append(p)
         return p
 
@@ -157,13 +183,17 @@ class Dataflow:
                 raise CodegenError(f"stream {name!r}: {c} channels are not a multiple of the {who}'s "
                                    f"fold {lanes}")
         beats = h * w * c
-        first = self.fifo(name, producer_lanes, s.bits, beats // producer_lanes,
-                          ident=self.namer.get("s_", name), signed=s.signed)
+        bits, signed = s.bits, s.signed
+        if name == self.package.output and not signed:
+            # axi_stream_out sign-extends its lanes: unsigned class sums travel one bit wider, signed
+            bits, signed = bits + 1, True
+        first = self.fifo(name, producer_lanes, bits, beats // producer_lanes,
+                          ident=self.namer.get("s_", name), signed=signed)
         last = first
         if consumer_lanes != producer_lanes:
-            last = self.fifo(f"{name} (as {consumer_lanes} lanes)", consumer_lanes, s.bits,
+            last = self.fifo(f"{name} (as {consumer_lanes} lanes)", consumer_lanes, bits,
                              beats // consumer_lanes, ident=self.namer.get("s_", name, f"_x{consumer_lanes}"),
-                             signed=s.signed)
+                             signed=signed)
         self._ends[name] = (first, last)
 
     def emit_converters(self, name: str) -> None:
@@ -174,7 +204,7 @@ class Dataflow:
             return
         h, w, c = self.stream(name).shape
         inp, out = first.lanes, last.lanes
-        self.process(f"{name}.width_convert", "ern::width_convert",
+        self.process(f"{name}.width_convert", WIDTH_CONVERT,
                      [("PIXELS", h * w), ("C", c), ("IN_PE", inp), ("OUT_PE", out), ("BITS", first.bits)],
                      [first.ident, last.ident, "frames"], [first], [last], "",
                      {(0, 0): lambda n=last.beats: need_width_convert(n, inp, out)})

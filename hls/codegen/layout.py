@@ -55,3 +55,39 @@ def pack_words(bits: np.ndarray) -> List[List[int]]:
         weights = [1 << s for s in range(simd)]
         words = [sum(w for w, b in zip(weights, row) if b) for row in flat.tolist()]
     return [words[p * tiles:(p + 1) * tiles] for p in range(pe)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The arrays as memories: shapes and the dimensions the generator reshapes (ARRAY_RESHAPE
+# complete: those dimensions side by side in one word, so all PEs (and all threshold levels)
+# read one word per cycle at one address). The generator (ops.py) and the estimate
+# (hls/perf/opmodels.py) both take the shapes from here.
+# ---------------------------------------------------------------------------------------------
+
+WEIGHT_RESHAPE = (1,)          # w[PE][NF*SF]: PE words side by side
+THRESHOLD_RESHAPE = (1, 3)     # t[PE][NF][NT]: PE x NT thresholds side by side
+DIRECTION_RESHAPE = (1,)       # d[PE][NF]
+
+
+def weight_dims(pe: int, nf: int, sf: int) -> tuple:
+    return (pe, nf * sf)
+
+
+def threshold_dims(pe: int, nf: int, levels: int) -> tuple:
+    return (pe, nf, levels)
+
+
+def direction_dims(pe: int, nf: int) -> tuple:
+    return (pe, nf)
+
+
+def memory_shape(dims, reshape, bits: int) -> tuple:
+    """(depth, width) of an array of `bits`-bit elements whose dimensions `reshape` (1-based)
+    are reshaped completely into the word."""
+    depth, width = 1, int(bits)
+    for i, d in enumerate(dims, start=1):
+        if i in reshape:
+            width *= int(d)
+        else:
+            depth *= int(d)
+    return depth, width

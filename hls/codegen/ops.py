@@ -22,7 +22,9 @@ from host import ops as host_ops
 from host.package import bits_for_range
 from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same, need_serialized,
                                   need_window)
-from hls.codegen.layout import fold_rows, fold_weight_planes, fold_weights, pack_words
+from hls.codegen import rules
+from hls.codegen.layout import (DIRECTION_RESHAPE, THRESHOLD_RESHAPE, WEIGHT_RESHAPE, fold_rows,
+                                 fold_weight_planes, fold_weights, pack_words)
 
 BUILDERS: Dict[str, "OpBuilder"] = {}
 
@@ -45,21 +47,10 @@ def builder(op: str) -> "OpBuilder":
         raise CodegenError(f"op {op!r} has no HLS builder (known: {', '.join(sorted(BUILDERS))})") from None
 
 
-def _where(layer) -> str:
-    return f"layer {layer.name!r} ({layer.op})"
-
-
-def _divisors(n: int) -> str:
-    ds = [d for d in range(1, n + 1) if n % d == 0]
-    return ", ".join(map(str, ds)) if len(ds) <= 16 else ", ".join(map(str, ds[:8] + ["..."] + ds[-3:]))
-
-
-def _check_fold(layer, fold: dict, key: str, total: int, what: str) -> int:
-    value = fold.get(key, 1)
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1 or total % value:
-        raise CodegenError(f"{_where(layer)}: {key.upper()}={value!r} does not divide {what} = {total} "
-                           f"(valid: {_divisors(total)})")
-    return int(value)
+def _raise(message) -> None:
+    """A folding rule's answer (hls/codegen/rules.py) as the generator's error."""
+    if message:
+        raise CodegenError(message)
 
 
 def threshold_bits(thresholds: np.ndarray) -> int:
@@ -72,15 +63,15 @@ def _emit_thresholds(df: Dataflow, layer, thresholds: np.ndarray, pe: int, what:
     """ap_int<TH_BITS> t[PE][NF][NT]: thresholds[nf*PE + pe][j]; returns (param, TH_BITS)."""
     th_bits = threshold_bits(thresholds)
     folded = fold_rows(thresholds.astype(np.int64), pe)
-    p = df.param(layer, "thresholds", f"ap_int<{th_bits}>", folded.tolist(), folded.shape, (1, 3), None,
-                 f"{what}: [pe][nf][j] = threshold j of channel nf*{pe} + pe")
+    p = df.param(layer, "thresholds", f"ap_int<{th_bits}>", th_bits, folded.tolist(), folded.shape,
+                 THRESHOLD_RESHAPE, "auto", f"{what}: [pe][nf][j] = threshold j of channel nf*{pe} + pe")
     return p, th_bits
 
 
 def _emit_direction(df: Dataflow, layer, direction: np.ndarray, pe: int):
     folded = fold_rows(direction.astype(np.int64), pe)
-    return df.param(layer, "direction", "ap_int<2>", folded.tolist(), folded.shape, (1,), None,
-                    f"[pe][nf] = direction (+1/-1) of channel nf*{pe} + pe")
+    return df.param(layer, "direction", "ap_int<2>", 2, folded.tolist(), folded.shape, DIRECTION_RESHAPE,
+                    "auto", f"[pe][nf] = direction (+1/-1) of channel nf*{pe} + pe")
 
 
 class OpBuilder:
@@ -90,8 +81,7 @@ class OpBuilder:
     headers: Tuple[str, ...] = ()
 
     def check(self, layer, fold: dict, df: Dataflow) -> None:
-        c = df.stream(layer.inputs[0]).shape[2]
-        _check_fold(layer, fold, "pe", c, "its channels")
+        _raise(rules.streaming(layer.name, layer.op, fold, df.stream(layer.inputs[0]).shape[2]))
 
     def lanes(self, layer, fold: dict, df: Dataflow) -> Tuple[List[int], List[int]]:
         pe = int(fold.get("pe", 1))
@@ -110,9 +100,8 @@ class OpBuilder:
 class ThermometerBuilder(OpBuilder):
     headers = ("thermometer.h",)
 
-    def check(self, layer, fold, df):
-        c = df.stream(layer.outputs[0]).shape[2]
-        _check_fold(layer, fold, "pe", c, "its output channels (C*k)")
+    def check(self, layer, fold, df):   # PE lanes of the output codes (C*k channels)
+        _raise(rules.streaming(layer.name, layer.op, fold, df.stream(layer.outputs[0]).shape[2]))
 
     def lanes(self, layer, fold, df):
         c = df.stream(layer.inputs[0]).shape[2]
@@ -139,20 +128,9 @@ class ConvBuilder(OpBuilder):
     headers = ("sliding_window.h", "mvu.h")
 
     def check(self, layer, fold, df):
-        c_in = df.stream(layer.inputs[0]).shape[2]
-        c_out = df.stream(layer.outputs[0]).shape[2]
-        _check_fold(layer, fold, "pe", c_out, "C_out")
-        simd = _check_fold(layer, fold, "simd", c_in, "C_in (the window emits SIMD channels of one pixel)")
-        pe = int(fold.get("pe", 1))
-        out_pe = _check_fold(layer, fold, "out_pe", pe, "PE") if "out_pe" in fold else pe
-        sf = layer.operator.kernel ** 2 * c_in // simd
-        if pe // out_pe > sf:
-            raise CodegenError(f"{_where(layer)}: OUT_PE={out_pe} serializes PE={pe} lanes into {pe // out_pe} "
-                               f"beats, more than the {sf} cycles of a fold (SF); use OUT_PE >= {-(-pe // sf)}")
-        if df.stream(layer.inputs[0]).signed:
-            raise CodegenError(f"{_where(layer)}: reads a signed stream; the MVU takes unsigned codes")
-        if fold.get("mem", "auto") not in ("auto", "bram", "lut"):
-            raise CodegenError(f"{_where(layer)}: mem={fold['mem']!r}, expected auto, bram or lut")
+        x = df.stream(layer.inputs[0])
+        _raise(rules.conv(layer.name, fold, x.shape[2], df.stream(layer.outputs[0]).shape[2],
+                          layer.operator.kernel, x.signed))
 
     def lanes(self, layer, fold, df):
         pe = int(fold.get("pe", 1))
@@ -180,8 +158,7 @@ class ConvBuilder(OpBuilder):
                        [x.ident, win.ident, "frames"], [x], [win], layer.name,
                        {(0, 0): lambda: need_window(k, s, p, h, w, cf)})
 
-        storage = {"bram": "bram", "lut": "lutram"}.get(fold.get("mem", "auto"))
-        wp, planes = self._weights(layer, op, params, pe, simd, nf * sf, sf, storage, df)
+        wp, planes = self._weights(layer, op, params, pe, simd, nf * sf, sf, fold.get("mem", "auto"), df)
         geometry = [("MW", mw), ("MH", c_out), ("VECTORS", ho * wo), ("SIMD", simd), ("PE", pe),
                     ("IN_BITS", in_bits)]
         serial = [("OUT_PE", out_pe)] if out_pe != pe else []
@@ -201,7 +178,7 @@ class ConvBuilder(OpBuilder):
 
 
     @staticmethod
-    def _weights(layer, op, params, pe, simd, tiles, sf, storage, df):
+    def _weights(layer, op, params, pe, simd, tiles, sf, pin, df):
         """The weight words (hls/lib/mvu.h: sign planes, then masks) and the template arguments
         W_BITS, MASKED they need; none for +-1 weights (the header's defaults)."""
         masked = bool(op.masked)
@@ -217,8 +194,8 @@ class ConvBuilder(OpBuilder):
             comment = (f"[pe][nf*{sf} + sf] bit b*{simd} + s = sign bit of plane b of W[nf*{pe} + pe][sf*{simd} + s]"
                        + (f", bit ({op.weight_bits} + b - 1)*{simd} + s = its mask of plane b >= 1" if masked else ""))
             template = [("W_BITS", op.weight_bits), ("MASKED", masked)]
-        wp = df.param(layer, "weights", f"ap_uint<{width}>", pack_words(bits), (pe, tiles), (1,), storage,
-                      comment, wide=width if width > 64 else 0)
+        wp = df.param(layer, "weights", f"ap_uint<{width}>", width, pack_words(bits), (pe, tiles), WEIGHT_RESHAPE,
+                      pin, comment, wide=width if width > 64 else 0)
         return wp, template
 
 
@@ -260,10 +237,7 @@ class DuplicateBuilder(OpBuilder):
     headers = ("duplicate.h",)
 
     def check(self, layer, fold, df):
-        super().check(layer, fold, df)
-        if len(layer.outputs) not in (2, 3):
-            raise CodegenError(f"{_where(layer)}: {len(layer.outputs)} outputs; hls/lib/duplicate.h forks "
-                               "into 2 or 3 (split the fork into a chain of Duplicate layers)")
+        _raise(rules.duplicate(layer.name, fold, df.stream(layer.inputs[0]).shape[2], len(layer.outputs)))
 
     def emit(self, layer, fold, df):
         x = df.input(layer)

@@ -26,7 +26,7 @@ void duplicate(hls::stream<ap_uint<PE * BITS> >& in, hls::stream<ap_uint<PE * BI
     static_assert(C % PE == 0, "duplicate: PE must divide C");
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
             ERN_PIPELINE_ITER(1)
             const ap_uint<PE * BITS> x = in.read();
             out0.write(x);
@@ -51,7 +51,7 @@ void duplicate(hls::stream<ap_uint<PE * BITS> >& in, hls::stream<ap_uint<PE * BI
     static_assert(C % PE == 0, "duplicate: PE must divide C");
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
             ERN_PIPELINE_ITER(1)
             const ap_uint<PE * BITS> x = in.read();
             out0.write(x);

@@ -31,9 +31,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from hls import resources as R
-from hls.design import Design, evaluate, stream_cost, stream_offsets
-from hls.opmodels import Ctx, EstimateError, Graph
+from hls.perf import resources as R
+from hls.perf.cost import Design, evaluate, stream_cost, stream_offsets
+from hls.perf.opmodels import Ctx, EstimateError, Graph
 
 
 class FoldingError(EstimateError):
@@ -49,7 +49,22 @@ class FitError(EstimateError):
 # --------------------------------------------------------------------------------------------
 
 
-RATE_KEY = "_lut_per_bram"
+from hls.codegen.design import RATE_KEY  # noqa: E402  ("_lut_per_bram": the generator reads it too)
+
+
+def _read_object(path: Path) -> dict:
+    """A folding file's top-level JSON object, or FoldingError (one line) naming the file."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FoldingError(f"folding file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise FoldingError(f"folding file {path}: cannot read ({type(e).__name__})") from None
+    except json.JSONDecodeError as e:
+        raise FoldingError(f"folding file {path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(raw, dict):
+        raise FoldingError(f"folding file {path}: expected a JSON object {{layer: {{pe, simd}}}}")
+    return raw
 
 
 def read_folding(path) -> dict:
@@ -57,14 +72,7 @@ def read_folding(path) -> dict:
     underscore are comments, except "_lut_per_bram" (the LUTs-per-BRAM36 exchange rate at which
     the search placed memories; kept under the same key in the returned dict)."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FoldingError(f"folding file {path}: not found")
-    except json.JSONDecodeError as e:
-        raise FoldingError(f"folding file {path}: not valid JSON ({e.msg}, line {e.lineno})")
-    if not isinstance(raw, dict):
-        raise FoldingError(f"folding file {path}: expected a JSON object {{layer: {{pe, simd}}}}")
+    raw = _read_object(path)
     out = {k: v for k, v in raw.items() if not str(k).startswith("_")}
     if RATE_KEY in raw:
         rate = raw[RATE_KEY]
@@ -79,7 +87,7 @@ BUDGET_KEY = "_budget"   # a folding file's design budget: {"lut": .., "bram36":
 
 def read_budget(path) -> dict | None:
     """The budget a folding file was made for (its "_budget" entry), or None."""
-    raw = json.loads(Path(path).read_text()).get(BUDGET_KEY)
+    raw = _read_object(Path(path)).get(BUDGET_KEY)
     if raw is None:
         return None
     if not isinstance(raw, dict) or set(raw) - {"lut", "bram36", "dsp"} or \
@@ -103,6 +111,11 @@ def validate_folding(folding: dict, g: Graph, source: str = "folding") -> dict:
         if not isinstance(fold, dict):
             raise FoldingError(f"{source}: layer {name!r}: expected {{\"pe\": .., \"simd\": ..}}, "
                                f"got {fold!r}")
+        for key in ("pe", "simd", "out_pe"):   # before any arithmetic: "16" or -4 is named as such
+            value = fold.get(key, 1)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise FoldingError(f"{source}: layer {name!r}: {key} must be a positive integer, "
+                                   f"got {value!r}")
         layer = g.by_name[name]
         m = g.model(layer)
         fold = dict(fold)
@@ -123,7 +136,10 @@ def write_folding(path, folding: dict, g: Graph | None = None, comment: str | No
     """Write a folding file (layer order of the model when ``g`` is given)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    order = [l["name"] for l in g.layers] if g is not None else list(folding)
+    order = [l["name"] for l in g.layers] if g is not None else \
+        [k for k in folding if not str(k).startswith("_")]
+    if lut_per_bram is None and RATE_KEY in folding:
+        lut_per_bram = folding[RATE_KEY]
     data = {}
     if comment:
         data["_comment"] = comment
@@ -283,7 +299,7 @@ def _refine(space: _Space, fold: dict, ii: int, lam: float, sweeps: int = 2) -> 
             break
 
 
-def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float):
+def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float, price=evaluate):
     """(design within budget with least LUT, then BRAM) or (None, cheapest-LUT design)."""
     best, closest = None, None
     seen = []
@@ -297,7 +313,7 @@ def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float):
             continue
         seen.append(fold)
         # the exchange rate is saved with the folding, so the file reproduces the design
-        d = evaluate(space.g, fold, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(lam)))
+        d = price(space.g, fold, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(lam)))
         if budget.allows(d):
             if best is None or (d.totals.lut, d.totals.bram36) < (best.totals.lut,
                                                                   best.totals.bram36):
@@ -309,8 +325,11 @@ def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float):
 
 
 def search(g: Graph, clock_mhz: float = 100.0, target_fps: float | None = None,
-           budget: Budget = Budget(), fixed: dict | None = None) -> Design:
+           budget: Budget = Budget(), fixed: dict | None = None, price=evaluate) -> Design:
     """The automatic folding. ``fixed``: layers whose folding is given (from a file).
+    ``price(g, folding, clock_mhz, part, ctx) -> Design`` prices each candidate against the
+    budget: the graph model (cost.evaluate) or, with a package, the generated design
+    (generated.generated_pricer). Each layer's own choice uses the op models either way.
 
     With ``target_fps``: the cheapest design that reaches it within the budget. Without: the
     fastest design within the budget. Raises FitError with a readable message otherwise.
@@ -318,7 +337,7 @@ def search(g: Graph, clock_mhz: float = 100.0, target_fps: float | None = None,
     space = _Space(g, fixed)
     iis = space.candidate_iis()
     # Does anything fit at all? (the slowest, cheapest design)
-    slowest, closest = _best_at(space, iis[-1], budget, clock_mhz)
+    slowest, closest = _best_at(space, iis[-1], budget, clock_mhz, price)
     if slowest is None:
         raise FitError(_no_fit_message(g, closest, budget))
     if target_fps is not None:
@@ -329,9 +348,9 @@ def search(g: Graph, clock_mhz: float = 100.0, target_fps: float | None = None,
                 f"{g.name}: {target_fps:,.0f} FPS needs II <= {ii:,} cycles at {clock_mhz:g} MHz, "
                 f"but layer {lim!r} cannot go below {space.min_ii():,} cycles even fully "
                 f"unfolded (max {clock_mhz * 1e6 / space.min_ii():,.0f} FPS)")
-        best, closest = _best_at(space, ii, budget, clock_mhz)
+        best, closest = _best_at(space, ii, budget, clock_mhz, price)
         if best is None:
-            top = _fastest(space, iis, budget, clock_mhz)
+            top = _fastest(space, iis, budget, clock_mhz, price)
             raise FitError(
                 f"{g.name}: {target_fps:,.0f} FPS does not fit the budget ({budget.describe()}): "
                 f"the cheapest folding for it needs {_totals(closest)}; costliest layers: "
@@ -340,15 +359,15 @@ def search(g: Graph, clock_mhz: float = 100.0, target_fps: float | None = None,
                 f"bottleneck {top.bottleneck!r}); or raise the budget "
                 f"(--budget-lut-pct / --budget-bram-pct).")
         return best
-    return _fastest(space, iis, budget, clock_mhz)
+    return _fastest(space, iis, budget, clock_mhz, price)
 
 
-def _fastest(space: _Space, iis: list, budget: Budget, clock_mhz: float) -> Design:
+def _fastest(space: _Space, iis: list, budget: Budget, clock_mhz: float, price=evaluate) -> Design:
     lo, hi = 0, len(iis) - 1          # iis[hi] is known to fit
-    best, _ = _best_at(space, iis[hi], budget, clock_mhz)
+    best, _ = _best_at(space, iis[hi], budget, clock_mhz, price)
     while lo < hi:
         mid = (lo + hi) // 2
-        d, _ = _best_at(space, iis[mid], budget, clock_mhz)
+        d, _ = _best_at(space, iis[mid], budget, clock_mhz, price)
         if d is not None:
             hi, best = mid, d
         else:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hls import resources as R
+from hls.codegen import layout, rules
+from hls.perf import resources as R
 
 OP_MODELS: dict = {}
 
@@ -35,9 +36,7 @@ class EstimateError(ValueError):
     """A model package or folding the estimator cannot work with (one-line message)."""
 
 
-def divisors(n: int) -> list:
-    n = int(n)
-    return [d for d in range(1, n + 1) if n % d == 0]
+divisors = rules.divisors
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,6 +95,10 @@ class Graph:
                     raise EstimateError(f"layer {l['name']!r} ({op}): stream {s!r} is not in "
                                         f"'streams'")
             OP_MODELS[op].validate(l, self)
+            # a layer no folding can make (e.g. a signed MVU input): say so now, in the rules' words
+            err = OP_MODELS[op].check(l, OP_MODELS[op].minimal(l, self), self)
+            if err:
+                raise EstimateError(err)
         self.producer = {s: l["name"] for l in self.layers for s in l["outputs"]}
         self.consumer = {s: l["name"] for l in self.layers for s in l["inputs"]}
 
@@ -131,6 +134,12 @@ class Ctx:
     mem: str = "auto"
 
 
+def _rom(dims, reshape, bits: int, pin: str, ctx: "Ctx") -> R.Mem:
+    """A constant array as the generator lays it out and stores it (layout.py, R.rom)."""
+    depth, width = layout.memory_shape(dims, reshape, bits)
+    return R.rom(depth, width, pin, ctx.lut_per_bram)
+
+
 def _need(layer, *attrs):
     missing = [a for a in attrs if a not in layer]
     if missing:
@@ -138,10 +147,6 @@ def _need(layer, *attrs):
                             f"attribute(s) {', '.join(missing)} (see host/FORMAT.md)")
 
 
-def _fmt(values) -> str:
-    values = list(values)
-    return ", ".join(str(v) for v in values) if len(values) <= 24 else \
-        ", ".join(str(v) for v in values[:12]) + ", ... " + str(values[-1])
 
 
 class OpModel:
@@ -164,16 +169,8 @@ class OpModel:
         return {"pe": 1}
 
     def check(self, layer, fold: dict, g: Graph):
-        extra = set(fold) - set(self.fold_keys) - {"mem"}
-        if extra:
-            return (f"layer {layer['name']!r} ({layer['op']}): unknown folding key(s) "
-                    f"{', '.join(sorted(extra))}; this op takes {', '.join(self.fold_keys)}")
-        c = self.channels(layer, g)
-        pe = fold.get("pe", 1)
-        if not isinstance(pe, int) or pe < 1 or c % pe:
-            return (f"layer {layer['name']!r} ({layer['op']}): channels % PE = {c} % {pe} != 0; "
-                    f"valid PE: {_fmt(divisors(c))}")
-        return None
+        """None or the one-line reason (hls/codegen/rules.py: the generator asks the same)."""
+        return rules.streaming(layer["name"], layer["op"], fold, self.channels(layer, g))
 
     # performance ----------------------------------------------------------------------------
     def cycles(self, layer, fold: dict, g: Graph) -> dict:
@@ -182,6 +179,10 @@ class OpModel:
 
     def lag(self, layer, g: Graph) -> float:
         return 0.0
+
+    def report_fields(self, layer, g: Graph) -> dict:
+        """What this op adds to its row of estimate.json."""
+        return {}
 
     def in_width(self, layer, fold, g: Graph, i: int = 0) -> int:
         return fold["pe"] * g.inp(layer, i).bits
@@ -240,34 +241,8 @@ class ConvModel(OpModel):
         return {"pe": 1, "simd": 1}
 
     def check(self, layer, fold, g):
-        extra = set(fold) - {"pe", "simd", "mem", "out_pe"}
-        name = layer["name"]
-        if extra:
-            return f"layer {name!r} (Conv): unknown folding key(s) {', '.join(sorted(extra))}; " \
-                   f"Conv takes pe, simd (and optionally mem, out_pe)"
         geo = self.geometry(layer, g)
-        pe, simd = fold.get("pe", 1), fold.get("simd", 1)
-        if not isinstance(pe, int) or pe < 1 or geo["cout"] % pe:
-            return (f"layer {name!r} (Conv): C_out % PE = {geo['cout']} % {pe} != 0; "
-                    f"valid PE: {_fmt(divisors(geo['cout']))}")
-        kkc = geo["k"] * geo["k"] * geo["cin"]
-        if not isinstance(simd, int) or simd < 1 or kkc % simd:
-            return (f"layer {name!r} (Conv): (K*K*C_in) % SIMD = {kkc} % {simd} != 0; "
-                    f"valid SIMD: {_fmt(self.valid_simd(geo['cin'], geo['k']))}")
-        if geo["cin"] % simd:
-            return (f"layer {name!r} (Conv): C_in % SIMD = {geo['cin']} % {simd} != 0 (the "
-                    f"sliding window emits SIMD channels of one pixel per beat); valid SIMD: "
-                    f"{_fmt(self.valid_simd(geo['cin'], geo['k']))}")
-        if fold.get("mem", "auto") not in ("auto", "bram", "lut"):
-            return f"layer {name!r} (Conv): mem must be auto, bram or lut, not {fold['mem']!r}"
-        out_pe = fold.get("out_pe", pe)
-        if not isinstance(out_pe, int) or out_pe < 1 or pe % out_pe:
-            return (f"layer {name!r} (Conv): PE % OUT_PE = {pe} % {out_pe} != 0; valid OUT_PE: "
-                    f"{_fmt(divisors(pe))}")
-        if pe // out_pe > kkc // simd:
-            return (f"layer {name!r} (Conv): OUT_PE = {out_pe} serializes PE = {pe} lanes into "
-                    f"{pe // out_pe} beats, more than the SF = {kkc // simd} cycles of a fold")
-        return None
+        return rules.conv(layer["name"], fold, geo["cin"], geo["cout"], geo["k"], g.inp(layer).signed)
 
     def serial_lanes(self, layer, fold, g, consumer_lanes: int) -> int:
         """The output lanes the MVU writes when its consumer reads `consumer_lanes` per beat:
@@ -278,6 +253,11 @@ class ConvModel(OpModel):
         if 1 <= consumer_lanes < pe and pe % consumer_lanes == 0 and pe // consumer_lanes <= sf:
             return consumer_lanes
         return pe
+
+    def report_fields(self, layer, g):
+        geo = self.geometry(layer, g)
+        return {"weight_bits": geo["cout"] * geo["cols"] * geo["wwords"],   # planes + masks stored
+                "kernel": geo["k"], "stride": geo["s"], "pad": geo["p"]}
 
     @staticmethod
     def has_window(geo) -> bool:
@@ -369,14 +349,17 @@ class ConvModel(OpModel):
             width = fold["out_pe"] * out_bits
             c.add("serializer", lut=width * R.mux_luts(beats) + R.clog2(beats) + 2,
                   ff=pe * out_bits + R.clog2(beats) + 1, beats=beats)
-                # -- weight memory: PE banks of SIMD * (planes + masks) wide words, depth SF * NF
+        # -- weight memory: the PE words of SIMD * (planes + masks) bits side by side, depth
+        #    SF * NF; thresholds (at most acc bits wide here; the generated design prices the
+        #    real width) and directions likewise (hls/codegen/layout.py)
         sf, nf = geo["cols"] // simd, geo["cout"] // pe
-        wm = R.best_memory(sf * nf, simd * geo["wwords"], pe, "rom", mem_style, ctx.lut_per_bram)
-        c.add_mem("weights", wm)
-        # -- threshold memory: per PE, NF entries of nthr thresholds of acc bits
+        c.add_mem("weights", _rom(layout.weight_dims(pe, nf, sf), layout.WEIGHT_RESHAPE,
+                                  simd * geo["wwords"], mem_style, ctx))
         if nthr:
-            tm = R.best_memory(nf, nthr * acc, pe, "rom", "auto", ctx.lut_per_bram)
-            c.add_mem("threshold_mem", tm)
+            c.add_mem("thresholds", _rom(layout.threshold_dims(pe, nf, nthr),
+                                         layout.THRESHOLD_RESHAPE, acc, "auto", ctx))
+            c.add_mem("direction", _rom(layout.direction_dims(pe, nf), layout.DIRECTION_RESHAPE,
+                                        2, "auto", ctx))
         # -- input vector buffer: the patch is re-used for every neuron fold (NF > 1)
         if nf > 1:
             ib = R.memory(sf, simd * geo["in_bits"], 1, "ram", "auto", ctx.lut_per_bram)
@@ -387,6 +370,8 @@ class ConvModel(OpModel):
         if self.has_window(geo):
             width = simd * geo["in_bits"]
             c.add("swu_control", lut=SWU_CONTROL_LUT + width, ff=SWU_CONTROL_FF + 2 * width)
+            # the window -> MVU stream (hls/codegen: an internal FIFO of the default depth)
+            c.add_mem("window_fifo", R.fifo(2, width, ctx.lut_per_bram))
             if geo["k"] > 1 or geo["p"] > 0:
                 rows = geo["k"] + geo["s"]
                 depth = rows * geo["w"] * geo["cin"] // simd
@@ -424,10 +409,11 @@ class ThermometerModel(OpModel):
         nthr = (1 << l_bits) - 1
         th_bits = g.inp(layer).bits + 2          # signed thresholds may lie outside 0..255
         lane = nthr * (R.comparator_luts(th_bits) + 0) + l_bits
-        tm = R.best_memory(c_out // pe, nthr * th_bits, pe, "rom", "auto", ctx.lut_per_bram)
+        tm = _rom(layout.threshold_dims(pe, c_out // pe, nthr), layout.THRESHOLD_RESHAPE,
+                  th_bits, "auto", ctx)
         return R.Cost().add("comparators", lut=HLS_DATAPATH_FACTOR * pe * lane,
                             ff=pe * l_bits + g.inp(layer).channels * 8) \
-                       .add_mem("threshold_mem", tm) \
+                       .add_mem("thresholds", tm) \
                        .add("control", lut=STREAM_CONTROL_LUT, ff=STREAM_CONTROL_FF)
 
 
@@ -444,10 +430,13 @@ class ThresholdModel(OpModel):
         in_bits, out_bits = g.inp(layer).bits, g.out(layer).bits
         nthr = (1 << int(layer.get("out_bits", out_bits))) - 1
         lane = nthr * (R.comparator_luts(in_bits) + 1) + out_bits
-        tm = R.best_memory(c_in // pe, nthr * in_bits, pe, "rom", "auto", ctx.lut_per_bram)
+        nf = c_in // pe
+        tm = _rom(layout.threshold_dims(pe, nf, nthr), layout.THRESHOLD_RESHAPE, in_bits + 1,
+                  "auto", ctx)
+        dm = _rom(layout.direction_dims(pe, nf), layout.DIRECTION_RESHAPE, 2, "auto", ctx)
         return R.Cost().add("comparators", lut=HLS_DATAPATH_FACTOR * pe * lane,
                             ff=pe * (in_bits + out_bits)) \
-                       .add_mem("threshold_mem", tm) \
+                       .add_mem("thresholds", tm).add_mem("direction", dm) \
                        .add("control", lut=STREAM_CONTROL_LUT, ff=STREAM_CONTROL_FF)
 
 
@@ -470,6 +459,9 @@ class AddModel(OpModel):
 @register("Duplicate")
 class DuplicateModel(OpModel):
     """Fork: read once, write every output; an output register per branch."""
+
+    def check(self, layer, fold, g):
+        return rules.duplicate(layer["name"], fold, self.channels(layer, g), len(layer["outputs"]))
 
     def cost(self, layer, fold, g, ctx):
         w = self.out_width(layer, fold, g)

@@ -1,7 +1,7 @@
 """The whole folded design: layers + stream FIFOs / width converters + the platform shell.
 
 ``evaluate(graph, folding)`` is the performance model's one entry point: per-layer cycles and
-resources from the op models (hls/opmodels.py), the dataflow's initiation interval (the slowest
+resources from the op models (hls/perf/opmodels.py), the dataflow's initiation interval (the slowest
 layer), FPS and a latency estimate at the clock, the FIFOs between layers (skip FIFOs sized from
 the branch lag), and totals against the part.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hls import resources as R
-from hls.opmodels import Ctx, EstimateError, Graph
+from hls.perf import resources as R
+from hls.perf.opmodels import Ctx, EstimateError, Graph
 
 # The platform shell around the accelerator on the PYNQ-Z2: AXI DMA (simple mode, MM2S + S2MM),
 # the AXI-Lite and HP0 interconnects, the processor reset, and the accelerator's AXI-Stream
@@ -37,6 +37,9 @@ class Design:
     latency_cycles: int = 0
     mode: str = ""
     lut_per_bram: float = 380.0      # the exchange rate memories were placed at
+    generated: bool = False          # priced from codegen's Dataflow (generated.py), not the graph
+    memories: list = field(default_factory=list)     # generated: one record per constant array
+    converters: list = field(default_factory=list)   # generated: one record per width converter
 
     @property
     def fps(self) -> float:
@@ -87,18 +90,7 @@ def evaluate(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R
             raise EstimateError(err)
         cyc = m.cycles(layer, fold, g)
         cost = m.cost(layer, fold, g, ctx)
-        rec = {"name": name, "op": layer["op"], "cycles": int(cyc["cycles"]),
-               "pe": fold.get("pe"), "simd": fold.get("simd"),
-               "lut": round(cost.lut), "ff": round(cost.ff), "bram36": cost.bram36,
-               "dsp": round(cost.dsp), "lutram": round(cost.lutram),
-               "in_shape": list(g.inp(layer).shape), "out_shape": list(g.out(layer).shape)}
-        rec.update({k: v for k, v in cyc.items() if k != "cycles"})
-        if layer["op"] == "Conv":
-            geo = m.geometry(layer, g)
-            rec["weight_bits"] = geo["cout"] * geo["cols"] * geo["wwords"]   # planes + masks stored
-            rec["kernel"], rec["stride"], rec["pad"] = geo["k"], geo["s"], geo["p"]
-        rec["items"] = {k: {kk: (round(vv, 1) if isinstance(vv, float) else vv)
-                            for kk, vv in v.items()} for k, v in cost.items.items()}
+        rec = layer_record(g, layer, fold, cyc, cost)
         d.layers.append(rec)
         tot.merge(cost, prefix=name + ".")
     d.ii = max(l["cycles"] for l in d.layers) if d.layers else 0
@@ -120,6 +112,21 @@ def evaluate(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R
     d.totals = tot
     d.latency_cycles = latency(g, d)
     return d
+
+
+def layer_record(g: Graph, layer: dict, fold: dict, cyc: dict, cost: R.Cost) -> dict:
+    """One layer of the report: its cycles (and their parts), folding, resources, itemised, and
+    what its op model adds (`report_fields`: a Conv's weight bits and geometry)."""
+    rec = {"name": layer["name"], "op": layer["op"], "cycles": int(cyc["cycles"]),
+           "pe": fold.get("pe"), "simd": fold.get("simd"),
+           "lut": round(cost.lut), "ff": round(cost.ff), "bram36": cost.bram36,
+           "dsp": round(cost.dsp), "lutram": round(cost.lutram),
+           "in_shape": list(g.inp(layer).shape), "out_shape": list(g.out(layer).shape)}
+    rec.update({k: v for k, v in cyc.items() if k != "cycles"})
+    rec.update(g.model(layer).report_fields(layer, g))
+    rec["items"] = {k: {kk: (round(vv, 1) if isinstance(vv, float) else vv)
+                        for kk, vv in v.items()} for k, v in cost.items.items()}
+    return rec
 
 
 def serial_out_pe(g: Graph, sname: str, folding: dict) -> int | None:

@@ -1,6 +1,6 @@
 """Resource primitives of the performance model: the part, memories, and LUT costs of arithmetic.
 
-Everything here is a small documented formula; the per-op models in ``hls/opmodels.py`` compose
+Everything here is a small documented formula; the per-op models in ``hls/perf/opmodels.py`` compose
 them. docs/estimate.md explains each number and where it comes from. Nothing here knows an op
 type: ops call these functions.
 
@@ -258,6 +258,10 @@ class Mem:
     bram36: float = 0.0
     lutram: float = 0.0
 
+    @property
+    def impl(self) -> str:
+        return IMPL[self.style]
+
 
 def memory(depth: int, width: int, banks: int = 1, kind: str = "rom", style: str = "auto",
            lut_per_bram: float = 380.0) -> Mem:
@@ -289,27 +293,42 @@ def memory(depth: int, width: int, banks: int = 1, kind: str = "rom", style: str
     return dist if d <= lut_per_bram * b else block
 
 
-def best_memory(depth_per_bank: int, width_per_bank: int, banks: int, kind: str = "rom",
-                style: str = "auto", lut_per_bram: float = 380.0) -> Mem:
-    """Banked memory (one bank per PE, read in parallel) or the same words packed side by side in
-    one wide memory of ``banks * width`` bits (what a generator can do as well: all banks share
-    the address); the cheaper of the two at the given exchange rate."""
-    split = memory(depth_per_bank, width_per_bank, banks, kind, style, lut_per_bram)
-    if banks == 1:
-        return split
-    packed = memory(depth_per_bank, width_per_bank * banks, 1, kind, style, lut_per_bram)
-    packed.banks = 1
-    cost = lambda m: m.lut + lut_per_bram * m.bram36   # noqa: E731
-    return packed if cost(packed) < cost(split) else split
+# A memory of at most this many bits never takes a block RAM (a RAMB18 holds 18 kbit; below a
+# kilobit distributed memory costs a handful of LUTs), whatever the exchange rate or pin says.
+TINY_BITS = 1024
+
+# BIND_STORAGE impl of each Mem style (what the generated pragmas say; 'reg': a fully
+# partitioned constant array, no memory at all)
+IMPL = {"bram": "bram", "lut": "lutram", "lutram": "lutram", "srl": "srl", "reg": "reg", "none": "none"}
+
+
+def rom(depth: int, width: int, pin: str = "auto", lut_per_bram: float = 380.0) -> Mem:
+    """A constant array (weights, thresholds, directions) as the generator emits it, and its
+    cost: the one storage rule of both hls/codegen (BIND_STORAGE / ARRAY_PARTITION pragmas) and
+    the estimate. One word deep: constants in registers (fully partitioned; the logic folds them
+    in, no memory). At most TINY_BITS: distributed ROM. Else `pin` ('bram', 'lut') or, with
+    'auto', the cheaper of block and distributed ROM at the exchange rate."""
+    depth, width = int(depth), int(width)
+    if depth == 1:
+        return Mem("reg", depth, width, 1)
+    if depth * width <= TINY_BITS:
+        pin = "lut"
+    return memory(depth, width, 1, "rom", pin, lut_per_bram)
+
+
+SRL_MAX_DEPTH = 32   # an SRLC32E holds 32 words of one bit
 
 
 def fifo(depth: int, width: int, lut_per_bram: float = 380.0) -> Mem:
-    """A stream FIFO: shift registers up to 32 words (HLS's SRL FIFO), else distributed or block
-    RAM, whichever is cheaper; plus ~10 LUT / ~10 FF of pointers and flags."""
-    if depth <= 32:
+    """A stream FIFO as the generator emits it (BIND_STORAGE type=fifo impl=<Mem.impl>) and its
+    cost: shift registers up to 32 words (HLS's SRL FIFO), else distributed or block RAM,
+    whichever is cheaper (never block RAM at or below TINY_BITS); plus ~10 LUT / ~10 FF of
+    pointers and flags (~20 for a RAM FIFO)."""
+    if depth <= SRL_MAX_DEPTH:
         srl = srl_fifo_luts(depth, width)
         return Mem("srl", depth, width, 1, lut=srl + 10, ff=width + 10, lutram=srl)
-    m = memory(depth, width, 1, kind="ram", style="auto", lut_per_bram=lut_per_bram)
+    m = memory(depth, width, 1, kind="ram", style="lut" if depth * width <= TINY_BITS else "auto",
+               lut_per_bram=lut_per_bram)
     m.lut += 20
     m.ff += 2 * clog2(depth) + 20
     return m

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hls.resources import bits_for
+from hls.perf.resources import bits_for
 
 
 class Builder:

@@ -1,0 +1,100 @@
+"""The folding rules of every op, in one place: the code generator's builders (ops.py) and the
+performance model (hls/perf/opmodels.py) both ask these, so a folding is valid for one exactly
+when it is for the other, with the same one-line message.
+
+Each rule takes plain numbers (the layer's shapes and its fold) and returns None when the fold
+is valid, else one line naming the layer, the failing condition and the valid values. The
+conditions are those of the layer library (hls/lib): a Conv's MVU folds C_out by PE and K*K*C_in
+by SIMD, its sliding window emits SIMD channels of one pixel per beat (C_in % SIMD), the output
+serializer writes PE/OUT_PE beats within the SF cycles of the next fold, and the MVU reads
+unsigned codes; every streaming op folds its channels by PE; hls/lib/duplicate.h forks into 2 or 3.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+MEM_CHOICES = ("auto", "bram", "lut")   # a Conv's "mem": where its weights go (auto: the rule)
+CONV_KEYS = ("pe", "simd", "mem", "out_pe")
+STREAM_KEYS = ("pe",)
+DUPLICATE_OUTPUTS = (2, 3)
+
+
+def divisors(n: int) -> list:
+    n = int(n)
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def fmt_values(values: Iterable) -> str:
+    values = list(values)
+    return ", ".join(str(v) for v in values) if len(values) <= 24 else \
+        ", ".join(str(v) for v in values[:12]) + ", ... " + str(values[-1])
+
+
+def where(name: str, op: str) -> str:
+    return f"layer {name!r} ({op})"
+
+
+def _is_count(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def keys(name: str, op: str, fold: dict, allowed: Iterable[str]) -> Optional[str]:
+    extra = set(fold) - set(allowed)
+    if extra:
+        return (f"{where(name, op)}: unknown folding key(s) {', '.join(sorted(extra))}; "
+                f"this op takes {', '.join(allowed)}")
+    return None
+
+
+def divides(name: str, op: str, key: str, value, total: int, what: str) -> Optional[str]:
+    """`value` (the fold's `key`) must be a positive integer dividing `total` (`what`)."""
+    if not _is_count(value) or total % value:
+        return (f"{where(name, op)}: {what} % {key.upper()} = {total} % {value!r} != 0; "
+                f"valid {key.upper()}: {fmt_values(divisors(total))}")
+    return None
+
+
+def streaming(name: str, op: str, fold: dict, channels: int) -> Optional[str]:
+    """A streaming op (Threshold, Add, Duplicate, GlobalSum, MaxPool, Thermometer's output):
+    PE lanes of `channels` per beat."""
+    return keys(name, op, fold, STREAM_KEYS) or \
+        divides(name, op, "pe", fold.get("pe", 1), channels, "channels")
+
+
+def duplicate(name: str, fold: dict, channels: int, outputs: int) -> Optional[str]:
+    err = streaming(name, "Duplicate", fold, channels)
+    if err is None and outputs not in DUPLICATE_OUTPUTS:
+        err = (f"{where(name, 'Duplicate')}: {outputs} outputs; hls/lib/duplicate.h forks into 2 or 3 "
+               f"(split the fork into a chain of Duplicate layers)")
+    return err
+
+
+def conv(name: str, fold: dict, c_in: int, c_out: int, kernel: int,
+         input_signed: bool) -> Optional[str]:
+    """Sliding window + MVU (hls/lib/sliding_window.h, mvu.h)."""
+    op = "Conv"
+    err = keys(name, op, fold, CONV_KEYS)
+    if err:
+        return err
+    pe, simd = fold.get("pe", 1), fold.get("simd", 1)
+    kkc = kernel * kernel * c_in
+    err = divides(name, op, "pe", pe, c_out, "C_out") or \
+        divides(name, op, "simd", simd, kkc, "(K*K*C_in)")
+    if err:
+        return err
+    if c_in % simd:
+        return (f"{where(name, op)}: C_in % SIMD = {c_in} % {simd} != 0 (the sliding window emits "
+                f"SIMD channels of one pixel per beat); valid SIMD: {fmt_values(divisors(c_in))}")
+    if fold.get("mem", "auto") not in MEM_CHOICES:
+        return f"{where(name, op)}: mem={fold['mem']!r}; expected auto, bram or lut"
+    out_pe = fold.get("out_pe", pe)
+    if not _is_count(out_pe) or pe % out_pe:
+        return (f"{where(name, op)}: PE % OUT_PE = {pe} % {out_pe!r} != 0; valid OUT_PE: "
+                f"{fmt_values(divisors(pe))}")
+    sf = kkc // simd
+    if pe // out_pe > sf:
+        return (f"{where(name, op)}: OUT_PE = {out_pe} serializes PE = {pe} lanes into {pe // out_pe} "
+                f"beats, more than the SF = {sf} cycles of a fold; use OUT_PE >= {-(-pe // sf)}")
+    if input_signed:
+        return f"{where(name, op)}: reads a signed stream; the MVU takes unsigned codes"
+    return None
