@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from host import boards
 from host.package import PackageError, load
 
 from hls.codegen import CodegenError, generate
@@ -29,13 +30,14 @@ def main(argv=None) -> int:
     ap.add_argument("--folding", help="folding JSON {layer: {pe, simd}}; layers it does not name are folded "
                     "as `python -m hls.estimate --folding` folds them (default: PE = SIMD = 1)")
     ap.add_argument("--out", help="output folder (default: <package>/../hls)")
+    ap.add_argument("--board", default=boards.DEFAULT, help=f"run_hls.tcl's part and clock ({boards.names()})")
     a = ap.parse_args(argv)
     try:
         package = load(a.package)
         folding = resolve_folding(a.package, a.folding) if a.folding else {}
         out = Path(a.out) if a.out else Path(a.package).parent / "hls"
-        result = generate(package, out, folding)
-    except (PackageError, CodegenError, EstimateError, OSError, json.JSONDecodeError) as e:
+        result = generate(package, out, folding, board=a.board)
+    except (PackageError, CodegenError, EstimateError, OSError, json.JSONDecodeError, boards.BoardError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for rec in result.fifos:
