@@ -1,5 +1,8 @@
 # User entry points. The first target that needs Python creates .venv and installs the pins.
 MODEL    ?= ern_tiny
+# the board (host/boards.py: pynq-z2, pynq-z1, kv260, ultra96-v2, aup-zu3, zcu104): its part,
+# clock, HP port and processing system for estimate, hls, overlay, deploy and bench
+BOARD    ?= pynq-z2
 DATASET  ?= fashion_mnist
 EPOCHS   ?= 30
 IMAGES   ?= 1000
@@ -62,7 +65,7 @@ verify: setup data $(BUILD)/dataflow/model.json
 	$(PY) tools/verify.py --model $(MODEL)
 
 estimate: setup $(BUILD)/dataflow/model.json
-	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json \
+	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json --board $(BOARD) \
 	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
 
 # ---- stage 3: HLS C++ generation and C-simulation (vitis_hls synthesis when on PATH) -------
@@ -70,19 +73,20 @@ estimate: setup $(BUILD)/dataflow/model.json
 HLS_ARGS ?=
 
 hls: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m hls --model $(MODEL) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS) \
-	  $(HLS_ARGS)
+	$(PY) -m hls --model $(MODEL) --board $(BOARD) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) \
+	  $(ESTIMATE_ARGS) $(HLS_ARGS)
 
 # ---- stage 4: overlay (needs Vivado), deploy folder, bench ----------------------------------
-# overlay/build.py needs only the standard library: without vivado it says so in one line.
+# overlay/build.py needs only the standard library: without vivado it says what it needs in one
+# line and exits 2.
 overlay:
-	@python3 overlay/build.py --model $(MODEL)
+	@python3 overlay/build.py --model $(MODEL) --board $(BOARD)
 
 deploy: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m host.deploy --model $(MODEL)
+	$(PY) -m host.deploy --model $(MODEL) --board $(BOARD)
 
 bench: setup data $(BUILD)/dataflow/model.json
-	$(PY) host/bench.py --model $(MODEL) --images $(IMAGES)
+	$(PY) host/bench.py --model $(MODEL) --board $(BOARD) --images $(IMAGES)
 
 clean:
 	rm -rf build
