@@ -1,5 +1,8 @@
 """The PYNQ driver of an ERN accelerator: an HLS dataflow core between the two channels of an
-AXI DMA (no scatter-gather) on a PYNQ-Z2, on pynq 3.1.2's API.
+AXI DMA (no scatter-gather) on a Zynq board (PYNQ-Z1/Z2, and unchanged on Zynq UltraScale+:
+KV260, Ultra96-V2, AUP-ZU3, ZCU104; host/boards.py), on pynq 3.1.x's API. Everything
+board-specific (the DMA's memory width and address width, the addresses) comes from the
+overlay's .hwh through pynq; tests/test_boards.py runs it on the emulated device as each board.
 
     from host.driver import ErnAccelerator
     accel = ErnAccelerator("overlay/ern_tiny.bit", "dataflow")     # Overlay(...) + model package
