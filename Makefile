@@ -9,6 +9,28 @@ IMAGES   ?= 1000
 # a model's default folding: hls/foldings/<model>.json when there is one (else the search)
 FOLDING  ?= $(wildcard hls/foldings/$(MODEL).json)
 RESUME   ?=
+FORCE    ?=
+
+# ---- every variable that reaches a path, a command or the shell must be a plain word.
+# Checked on the raw $(value VAR) before anything expands it, so MODEL='$(shell ...)' or
+# MODEL='x`cmd`' stops here (even under make -n) instead of running. host/names.py is the same
+# rule for Python: [A-Za-z0-9_.-], not starting with '.' or '-'.
+_ern_chars := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _ . -
+_ern_digits := 0 1 2 3 4 5 6 7 8 9
+_ern_strip = $(if $(2),$(call _ern_strip,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,999,$(2))),$(1))
+# $(call _ern_word,VAR,allowed chars,what): an error unless $(value VAR) is one word of those characters
+_ern_word = $(if $(or $(call _ern_strip,$(value $(1)),$(2)),$(filter-out 1,$(words x$(value $(1))x)),$(filter .% -%,$(value $(1)))),$(error $(1)=$(value $(1)) is refused: it must be $(3)))
+_ern_name = $(call _ern_word,$(1),$(_ern_chars) $(_ern_digits),a plain name ([A-Za-z0-9_.-], not starting with . or -))
+_ern_count = $(call _ern_word,$(1),$(_ern_digits),a whole number (digits only))
+$(if $(value MODEL),,$(error MODEL is empty))
+$(call _ern_name,MODEL)
+$(call _ern_name,DATASET)
+$(call _ern_name,BOARD)
+$(call _ern_count,EPOCHS)
+$(call _ern_count,IMAGES)
+$(if $(value RESUME),$(call _ern_name,RESUME))
+$(if $(value FORCE),$(call _ern_name,FORCE))
+$(if $(filter file,$(origin FOLDING)),,$(if $(value FOLDING),$(call _ern_word,FOLDING,$(_ern_chars) $(_ern_digits) /,a plain path ([A-Za-z0-9_./-]) to a folding file)))
 PY       := .venv/bin/python
 BUILD    := build/$(MODEL)
 FMNIST   := /usr/share/datasets/fashion-mnist
@@ -38,7 +60,8 @@ test: setup data
 	$(PY) -m pytest -q tests
 
 train: setup data
-	$(PY) -m training.train --model $(MODEL) --dataset $(DATASET) --epochs $(EPOCHS) $(if $(RESUME),--resume)
+	$(PY) -m training.train --model $(MODEL) --dataset $(DATASET) --epochs $(EPOCHS) $(if $(RESUME),--resume) \
+	  $(if $(FORCE),--force)
 
 eval: setup data
 	$(PY) -m training.evaluate --model $(MODEL) --dataset $(DATASET)
@@ -83,7 +106,7 @@ overlay:
 	@python3 overlay/build.py --model $(MODEL) --board $(BOARD)
 
 deploy: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m host.deploy --model $(MODEL) --board $(BOARD)
+	$(PY) -m host.deploy --model $(MODEL) --board $(BOARD) $(if $(FORCE),--force)
 
 bench: setup data $(BUILD)/dataflow/model.json
 	$(PY) host/bench.py --model $(MODEL) --board $(BOARD) --images $(IMAGES)

@@ -27,6 +27,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from host.names import model_name_arg  # noqa: E402
+
 
 def plain_float_copy(model):
     """The module tree with Brevitas layers swapped for plain torch ones (same weights)."""
@@ -78,7 +80,7 @@ def torch_runner(model, images, batch_size):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="ern_tiny")
+    p.add_argument("--model", default="ern_tiny", type=model_name_arg)
     p.add_argument("--images", type=int, default=2000, help="images for the reference and torch")
     p.add_argument("--onnx-images", type=int, default=20, help="images for execute_onnx (slow)")
     p.add_argument("--batch-size", type=int, default=100, help="torch batch size")

@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence
 
+from host.names import check_model_name
+
 REPO = Path(__file__).resolve().parents[1]
 LIB_DIR = REPO / "hls" / "lib"                   # the layer library (always on the include path)
 CACHE_DIR = REPO / "build" / "csim_cache"        # gitignored (build/)
@@ -128,6 +130,7 @@ def build(sources: Sequence[Path], *, include_dirs: Sequence[Path] = (),
         generated top takes minutes on a loaded 2-core machine; this only guards against hangs).
     Raises CsimError with the compiler's output when the build fails or times out.
     """
+    check_model_name(name, "build name")   # one path component under the cache, never ../
     sources = [Path(s).resolve() for s in sources]
     include_dirs = [Path(d).resolve() for d in include_dirs]
     flags = compile_flags(include_dirs, defines, opt, werror, extra_flags)

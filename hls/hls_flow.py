@@ -44,6 +44,7 @@ from hls import csim
 from hls.codegen import CodegenError, generate
 from host import boards
 from host.package import Package, PackageError, load
+from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
 
 REPO = Path(__file__).resolve().parents[1]
@@ -471,23 +472,24 @@ def run(args) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls", description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="ern_tiny")
+    ap.add_argument("--model", default="ern_tiny", type=model_name_arg)
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--board", default=boards.DEFAULT,
                     help=f"the board: its part and clock for the folding and run_hls.tcl ({boards.names()})")
-    ap.add_argument("--images", type=int, default=1000, help="test images to C-simulate (default 1000)")
+    ap.add_argument("--images", type=positive_int, default=1000, help="test images to C-simulate (default 1000)")
     ap.add_argument("--images-npy", help="uint8 images N x H x W x C (.npy) instead of Fashion-MNIST")
     ap.add_argument("--labels-npy", help="labels (N,) for --images-npy (top-1)")
     ap.add_argument("--folding", help="folding file {layer: {pe, simd}} (default: the search with --target-fps / "
                     "--budget-* when given, else make estimate's build/<m>/folding.json, else the search)")
-    ap.add_argument("--target-fps", type=float, help="folding search: cheapest design reaching this FPS")
-    ap.add_argument("--budget-lut", type=float, help="folding search: LUT budget")
-    ap.add_argument("--budget-bram", type=float, help="folding search: BRAM36 budget")
-    ap.add_argument("--budget-lut-pct", type=float, help="folding search: LUT budget in %% of the part (70)")
-    ap.add_argument("--budget-bram-pct", type=float, help="folding search: BRAM36 budget in %% of the part (85)")
-    ap.add_argument("--budget-dsp", type=int, help="folding search: DSP budget (0)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
-    ap.add_argument("--fifo-sim-frames", type=int, default=FIFO_SIM_FRAMES,
+    ap.add_argument("--target-fps", type=positive_float, help="folding search: cheapest design reaching this FPS")
+    ap.add_argument("--budget-lut", type=positive_float, help="folding search: LUT budget")
+    ap.add_argument("--budget-bram", type=positive_float, help="folding search: BRAM36 budget")
+    ap.add_argument("--budget-lut-pct", type=positive_float, help="folding search: LUT budget in %% of the part (70)")
+    ap.add_argument("--budget-bram-pct", type=positive_float,
+                    help="folding search: BRAM36 budget in %% of the part (85)")
+    ap.add_argument("--budget-dsp", type=non_negative_int, help="folding search: DSP budget (0)")
+    ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
+    ap.add_argument("--fifo-sim-frames", type=non_negative_int, default=FIFO_SIM_FRAMES,
                     help="frames of the bounded-FIFO threaded run (0: skip it)")
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from host.names import check_model_name
+
 HOST_DIR = Path(__file__).resolve().parent
 DEPLOY_MANIFEST = "deploy.json"
 DEFAULT_MODEL = "ern_tiny"
@@ -47,6 +49,9 @@ def _manifest_model(folder: Path) -> Optional[str]:
 class Artifacts:
     model: str
     build_dir: Path  # build/<model>/ in the repository, the deploy folder itself on a board
+
+    def __post_init__(self):   # a name from --model or a deploy.json: refused unless a plain word
+        check_model_name(self.model)
 
     @classmethod
     def find(cls, model: Optional[str] = None, build_dir=None) -> "Artifacts":

@@ -62,6 +62,7 @@ import numpy as np  # noqa: E402
 
 from host import boards, datasets  # noqa: E402
 from host.artifacts import Artifacts, deployed, repo_root  # noqa: E402
+from host.names import BadName, model_name_arg, non_negative_int, positive_int  # noqa: E402
 from host.package import PackageError, load  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
@@ -266,10 +267,11 @@ def plot(rows: List[Dict[str, Any]], path: Path, model: str) -> Optional[Path]:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python host/bench.py", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="default: ern_tiny (a deploy folder's own model)")
-    p.add_argument("--images", type=int, default=1000, help="test images to run (default 1000)")
-    p.add_argument("--batch-size", type=int, default=500, help="images per DMA transfer (board)")
-    p.add_argument("--emulation-images", type=int, default=100,
+    p.add_argument("--model", default=None, type=model_name_arg,
+                   help="default: ern_tiny (a deploy folder's own model)")
+    p.add_argument("--images", type=positive_int, default=1000, help="test images to run (default 1000)")
+    p.add_argument("--batch-size", type=positive_int, default=500, help="images per DMA transfer (board)")
+    p.add_argument("--emulation-images", type=non_negative_int, default=100,
                    help="off the board: the emulated accelerator runs the first N of the images "
                         "(default 100: the compiled C++ simulation manages a few images/s)")
     p.add_argument("--build-dir", default=None, help="default: build/<model> (or the deploy folder)")
@@ -285,10 +287,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         target = boards.get(args.board)
-    except boards.BoardError as e:
+        files = Artifacts.find(args.model, args.build_dir)
+    except (boards.BoardError, BadName) as e:   # a bad --board, or a deploy.json naming a bad model
         print(f"bench: {e}", file=sys.stderr)
         return 2
-    files = Artifacts.find(args.model, args.build_dir)
     model = files.model
     progress = not args.no_progress
     notes: List[str] = []

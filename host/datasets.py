@@ -8,7 +8,9 @@ training/, which has the training-side loaders).
 Images are channel-last uint8 `N x H x W x C` (host/FORMAT.md), labels int64 `(N,)`.
 Fashion-MNIST: IDX files (optionally gzipped) in $ERN_DATA_FASHION_MNIST or
 /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist). CIFAR-10: the python batches
-folder (cifar-10-batches-py) in $ERN_DATA_CIFAR10 or data/cifar-10-batches-py.
+folder (cifar-10-batches-py) in $ERN_DATA_CIFAR10 or data/cifar-10-batches-py, read with a
+restricted unpickler (`read_cifar_batch`: numpy arrays, lists, ints and bytes in the batch dict
+layout, nothing that can run code). Fashion-MNIST images must be 28 x 28, labels 0..classes-1.
 Every failure raises DatasetError with one line naming the file and what was expected.
 
 Runs on the board: Python 3.10, numpy >= 1.21, nothing else.
@@ -40,6 +42,76 @@ Split = Tuple[np.ndarray, np.ndarray, Tuple[str, ...]]  # images, labels, class 
 
 class DatasetError(ValueError):
     """A dataset file that is missing or not what it should be (one-line message)."""
+
+
+def check_labels(labels, count: int, classes: int, where: str) -> np.ndarray:
+    """`labels` as int64 (count,) when they are integers in [0, classes); else DatasetError
+    naming `where`, the shape or the first bad value."""
+    labels = np.asarray(labels)
+    if labels.shape != (count,):
+        raise DatasetError(f"{where}: labels must have shape ({count},) (one per image), got {labels.shape}")
+    if count and labels.dtype.kind not in "iu":
+        raise DatasetError(f"{where}: labels must be integers, got {labels.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels >= classes)) if count else []
+    if len(bad):
+        raise DatasetError(f"{where}: label {int(labels[bad[0]])} at index {int(bad[0])} is outside "
+                           f"0..{classes - 1} ({classes} classes)")
+    return labels.astype(np.int64, copy=False)
+
+
+# numpy's pickle entry points (numpy 1 and 2 spellings) that a CIFAR-10 batch uses; nothing else.
+_NUMPY_PICKLE = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                 ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+                 ("numpy", "ndarray"), ("numpy", "dtype"),
+                 ("_codecs", "encode")}   # how protocol-2 pickles written by Python 3 spell bytes
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Unpickles plain data and numpy arrays only: any other global (os.system, eval, ...) is refused."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _NUMPY_PICKLE:
+            raise pickle.UnpicklingError(f"refuses global {module}.{name} (only numpy arrays are allowed)")
+        if name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if module == "_codecs":
+            import codecs
+            return codecs.encode
+        import importlib
+        try:   # numpy 2 names it numpy._core, numpy 1 numpy.core
+            multiarray = importlib.import_module("numpy._core.multiarray")
+        except ImportError:
+            multiarray = importlib.import_module("numpy.core.multiarray")
+        return getattr(multiarray, name)
+
+
+def read_cifar_batch(path) -> Tuple[np.ndarray, np.ndarray]:
+    """One CIFAR-10 python batch: (uint8 N x 3 x 32 x 32, int64 labels (N,)). Restricted
+    unpickling (_BatchUnpickler) and the layout {b"data": uint8 N x 3072, b"labels": N ints in
+    0..9, ...} checked; DatasetError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: file not found (CIFAR-10 python batch; set {CIFAR10_ENV})")
+    try:
+        with open(path, "rb") as f:
+            batch = _BatchUnpickler(f, encoding="bytes").load()
+    except Exception as e:  # pickle raises many types on damaged or hostile input
+        raise DatasetError(f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: "
+                           f"{str(e).splitlines()[0][:200] if str(e) else ''})") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DatasetError(f"{path}: not a CIFAR-10 python batch (expected a dict with b'data' and b'labels')")
+    data, labels = batch[b"data"], batch[b"labels"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        shown = f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
+        raise DatasetError(f"{path}: b'data' must be uint8 N x 3072, got {shown}")
+    if isinstance(labels, list) and not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                            for v in labels):
+        raise DatasetError(f"{path}: b'labels' must be a list of integers")
+    if not isinstance(labels, (list, np.ndarray)):
+        raise DatasetError(f"{path}: b'labels' must be a list of integers, got {type(labels).__name__}")
+    labels = check_labels(np.asarray(labels, dtype=np.int64) if isinstance(labels, list) else labels,
+                          len(data), len(CIFAR10_CLASSES), str(path))
+    return data.reshape(-1, 3, 32, 32), labels
 
 
 def read_idx(path) -> np.ndarray:
@@ -84,6 +156,10 @@ def fashion_mnist(split: str = "test", root=None, limit: Optional[int] = None) -
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise DatasetError(f"{folder}: expected N x H x W images and N labels, got "
                            f"{images.shape} and {labels.shape}")
+    if images.shape[1:] != SHAPES["fashion_mnist"][:2]:
+        raise DatasetError(f"{folder}: {prefix} images are {images.shape[1]}x{images.shape[2]}, "
+                           f"Fashion-MNIST's are 28x28")
+    labels = check_labels(labels, len(images), len(FASHION_MNIST_CLASSES), f"{folder}: {prefix} labels")
     images, labels = images[:limit], labels[:limit]
     return (np.ascontiguousarray(images[..., None]), labels.astype(np.int64),
             FASHION_MNIST_CLASSES)
@@ -95,17 +171,9 @@ def cifar10(split: str = "test", root=None, limit: Optional[int] = None) -> Spli
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     images, labels = [], []
     for name in names:
-        path = folder / name
-        if not path.is_file():
-            raise DatasetError(f"{path}: file not found (CIFAR-10 python batch; set {CIFAR10_ENV})")
-        try:
-            with open(path, "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
-            images.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
-            labels.append(np.asarray(batch[b"labels"], np.int64))
-        except Exception as e:  # pickle raises many types on damaged input
-            raise DatasetError(f"{path}: not a CIFAR-10 python batch "
-                               f"({type(e).__name__}: {e})") from None
+        data, batch_labels = read_cifar_batch(folder / name)
+        images.append(data)
+        labels.append(batch_labels)
     images = np.concatenate(images)[:limit].transpose(0, 2, 3, 1)
     return np.ascontiguousarray(images), np.concatenate(labels)[:limit], CIFAR10_CLASSES
 

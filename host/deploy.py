@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from host import boards, datasets  # noqa: E402
 from host.artifacts import DEPLOY_MANIFEST, Artifacts, repo_root  # noqa: E402
 from host.driver import package_digest  # noqa: E402
+from host.names import model_name_arg, positive_int  # noqa: E402
 from host.package import PackageError, load, save  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
@@ -121,6 +122,39 @@ instead of hanging; `accel.reload()` programs the logic again.
 """
 
 
+# The repository's own folders: a deploy never writes into them, --force or not.
+PROJECT_FOLDERS = ("host", "hls", "training", "overlay", "models", "tests", "tools", "docs", "notebooks",
+                   "benchmarks", ".git", ".venv", "shared")
+
+
+class DeployError(ValueError):
+    """An output folder the deploy refuses (one line)."""
+
+
+def check_out(out: Path, force: bool = False) -> None:
+    """Refuse an --out that would lose files the deploy did not make: the repository (or a
+    folder above it, or one of its own folders) always; a file, or a non-empty folder that is not
+    an earlier deploy folder (no deploy.json), unless `force`."""
+    target = out.resolve()
+    root = repo_root().resolve()
+    if target == root or target in root.parents:
+        raise DeployError(f"--out {out}: is the repository{'' if target == root else ' or a folder above it'} "
+                          f"({root}); choose a new folder (default: build/<model>/deploy)")
+    if root in target.parents:
+        top = target.relative_to(root).parts[0]
+        if top in PROJECT_FOLDERS:
+            raise DeployError(f"--out {out}: is inside the repository's own {top}/ folder; "
+                              f"choose a new folder (default: build/<model>/deploy)")
+    if target.exists() and not target.is_dir():
+        raise DeployError(f"--out {out}: exists and is not a folder")
+    if force or not target.is_dir():
+        return
+    if (target / DEPLOY_MANIFEST).is_file() or not any(target.iterdir()):
+        return  # an earlier deploy folder (this tool made it) or an empty one
+    raise DeployError(f"--out {out}: is a non-empty folder that is not a deploy folder (no {DEPLOY_MANIFEST}); "
+                      f"its files would be replaced: choose a new folder or pass --force")
+
+
 def copy_host(out: Path) -> List[str]:
     target = out / "host"
     if target.exists():
@@ -162,7 +196,7 @@ def write_samples(out: Path, images, labels, classes, package) -> str:
 
 
 def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int = 1000,
-           board: str = boards.DEFAULT) -> Path:
+           force: bool = False, board: str = boards.DEFAULT) -> Path:
     board = boards.get(board).name
     files = Artifacts.find(model, build_dir)
     if files.interface_json.is_file():   # the core must be the one generated for this board
@@ -171,6 +205,7 @@ def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int =
             raise ValueError(f"{files.interface_json} was generated for {made_for}, not {board}: run "
                              f"`make hls MODEL={files.model} BOARD={board}` (and make overlay) first")
     out = Path(out or files.build_dir / "deploy")
+    check_out(out, force)
     package = load(files.package_dir)  # validated: a broken package stops here
     out.mkdir(parents=True, exist_ok=True)
     print(f"deploy: {files.model} -> {out}")
@@ -219,14 +254,17 @@ def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int =
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m host.deploy", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default=None, help="default: ern_tiny")
+    p.add_argument("--model", default=None, type=model_name_arg, help="default: ern_tiny")
     p.add_argument("--build-dir", default=None, help="default: build/<model>")
     p.add_argument("--out", default=None, help="default: build/<model>/deploy")
-    p.add_argument("--samples", type=int, default=1000, help="test images to include (default 1000)")
+    p.add_argument("--samples", type=positive_int, default=1000, help="test images to include (default 1000)")
+    p.add_argument("--force", action="store_true",
+                   help="write into an existing non-empty --out that is not a deploy folder (replacing its "
+                        "host/, README.md, ...); the repository's own folders are refused even so")
     p.add_argument("--board", default=boards.DEFAULT, help=f"one of {boards.names()}")
     args = p.parse_args(argv)
     try:
-        deploy(args.model, args.build_dir, args.out, args.samples, args.board)
+        deploy(args.model, args.build_dir, args.out, args.samples, args.force, args.board)
     except (PackageError, datasets.DatasetError, OSError, ValueError) as e:
         print(f"deploy: {e}", file=sys.stderr)
         return 2

@@ -26,7 +26,6 @@ line saying which channel, what it expected and what to check, then soft-resets 
 
 Runs on the board: Python 3.10, numpy >= 1.21, pynq 3.1.2.
 """
-import hashlib
 import json
 import os
 import time
@@ -39,7 +38,7 @@ import pynq
 from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
-from host.package import Package, load, model_json_text
+from host.package import Package, digest, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 DEFAULT_VLNV = "ern:hls:ern_top:1.0"
@@ -191,15 +190,7 @@ class Interface:
         return iface
 
 
-def package_digest(package: Package) -> str:
-    """sha256 of a package's content (model.json text, then every param by sorted key), as
-    interface.json's package_sha256 (hls/codegen/files.py) records it."""
-    digest = hashlib.sha256(model_json_text(package).encode())
-    for key in sorted(package.params):
-        array = np.ascontiguousarray(package.params[key])
-        digest.update(f"\0{key}\0{array.dtype.str}\0{array.shape}\0".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
+package_digest = digest   # host.package.digest: computed in one place
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,6 +235,19 @@ def unpack_class_sums(words: np.ndarray, iface: Interface, n: int) -> np.ndarray
     lanes = np.asarray(words).view(np.uint8)[:n * iface.out_frame_bytes]
     lanes = lanes.view(f"<i{iface.lane_bits // 8}").reshape(n, -1)
     return lanes[:, :iface.classes].astype(np.int64)
+
+
+def check_sums_in_range(sums: np.ndarray, package: Package, first: int = 0) -> None:
+    """DriverError when a class sum lies outside the range the package declares for its output
+    stream: the accelerator computed something else (a sign-extended unsigned sum, another
+    bitstream), and its answer must not be returned as if it were right."""
+    stream = package.streams[package.output]
+    bad = np.argwhere((sums < stream.min) | (sums > stream.max))
+    if len(bad):
+        image, cls = (int(v) for v in bad[0])
+        raise DriverError(f"{package.model}: class sum {int(sums[image, cls])} of image {first + image}, class "
+                          f"{cls} is outside the package's range [{stream.min}, {stream.max}] "
+                          f"({len(bad)} such sums): the accelerator and the model package disagree")
 
 
 def _word_dtype(bits: int):
@@ -492,6 +496,7 @@ class ErnAccelerator:
             pack_images(batch, self.interface, self._in_buf)
             self.run_batch(len(batch))
             out[start:start + len(batch)] = unpack_class_sums(self._out_buf, self.interface, len(batch))
+            check_sums_in_range(out[start:start + len(batch)], self.package, start)
             if progress is not None:
                 progress(len(batch))
         return out

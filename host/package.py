@@ -10,6 +10,7 @@ the layer, its op and what is wrong, not far downstream. Every failure raises `P
 Runs on the board: Python 3.10, numpy >= 1.21, nothing else.
 """
 import dataclasses
+import hashlib
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from host import ops
+from host.names import BadName, check_model_name
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -227,6 +229,10 @@ def validate(package: Package) -> None:
 
 
 def _check_header(package: Package) -> None:
+    try:
+        check_model_name(package.model)
+    except BadName as e:
+        raise PackageError(str(e)) from None
     if package.format_version != FORMAT_VERSION:
         raise PackageError(f"format_version {package.format_version!r} is not supported "
                            f"(this reader knows {FORMAT_VERSION})")
@@ -249,6 +255,9 @@ def _check_header(package: Package) -> None:
     if scale.shape != (package.classes,) or scale.dtype.kind != "f":
         raise PackageError(f"head: param {package.head.scale!r} must be float ({package.classes},), "
                            f"got {scale.dtype} {scale.shape}")
+    if not np.isfinite(scale).all():
+        raise PackageError(f"head: param {package.head.scale!r} holds a non-finite value "
+                           f"({scale[~np.isfinite(scale)][0]}) at class {int(np.argmin(np.isfinite(scale)))}")
 
 
 def _check_wiring(package: Package) -> None:
@@ -336,6 +345,7 @@ def _check_params_all_used(package: Package) -> None:
 # ---------------------------------------------------------------------------------------------
 
 _TOP_LEVEL_KEYS = ("format_version", "model", "input", "output", "classes", "head", "streams", "layers")
+DIGEST_KEY = "sha256"  # written by save(), checked by load(): sha256 of the rest (digest())
 _STREAM_KEYS = ("shape", "signed", "bits", "min", "max")
 _LAYER_KEYS = ("name", "op", "inputs", "outputs")
 
@@ -364,7 +374,7 @@ def from_json(doc: Any, params: Dict[str, np.ndarray]) -> Package:
     if version != FORMAT_VERSION:
         raise PackageError(f"{MODEL_FILE}: format_version {version!r} is not supported "
                            f"(this reader knows {FORMAT_VERSION})")
-    _no_unknown_keys(doc, _TOP_LEVEL_KEYS, MODEL_FILE)
+    _no_unknown_keys(doc, _TOP_LEVEL_KEYS + (DIGEST_KEY,), MODEL_FILE)
     head = _get(doc, "head", dict, MODEL_FILE)
     _no_unknown_keys(head, ("scale", "divisor"), f"{MODEL_FILE}: head")
     streams = {}
@@ -428,9 +438,15 @@ def load(folder) -> Package:
     doc = _read_json(folder / MODEL_FILE)
     params = _read_npz(folder / PARAMS_FILE)
     try:
-        return from_json(doc, params)
+        package = from_json(doc, params)
     except PackageError as e:
         raise PackageError(f"{folder}: {e}") from None
+    if DIGEST_KEY in doc:   # packages written before the digest have none
+        want = doc[DIGEST_KEY]
+        if not isinstance(want, str) or want != digest(package):
+            raise PackageError(f"{folder}: {MODEL_FILE}'s {DIGEST_KEY} does not match the package's content "
+                               f"(model.json or params.npz edited or damaged after it was written)")
+    return package
 
 
 def _npz_bytes(arrays: Dict[str, np.ndarray]) -> bytes:
@@ -453,9 +469,24 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def model_json_text(package: Package) -> str:
-    """model.json's text: sorted keys, 2-space indent, a final newline (diff-friendly)."""
-    return json.dumps(package.to_json(), sort_keys=True, indent=2) + "\n"
+def model_json_text(package: Package, with_digest: bool = False) -> str:
+    """model.json's text: sorted keys, 2-space indent, a final newline (diff-friendly); with
+    the package's digest() under DIGEST_KEY when `with_digest` (what save() writes)."""
+    doc = package.to_json()
+    if with_digest:
+        doc[DIGEST_KEY] = digest(package)
+    return json.dumps(doc, sort_keys=True, indent=2) + "\n"
+
+
+def digest(package: Package) -> str:
+    """sha256 of the package's content (model.json's text without the digest, and every param
+    array with its key, dtype and shape). The one place it is computed."""
+    h = hashlib.sha256(model_json_text(package).encode())
+    for key in sorted(package.params):
+        a = np.ascontiguousarray(package.params[key])
+        h.update(f"\0{key}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save(package: Package, folder) -> Path:
@@ -464,7 +495,7 @@ def save(package: Package, folder) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write_atomically(folder / PARAMS_FILE, _npz_bytes(package.params))
-    _write_atomically(folder / MODEL_FILE, model_json_text(package).encode("utf-8"))
+    _write_atomically(folder / MODEL_FILE, model_json_text(package, with_digest=True).encode("utf-8"))
     return folder
 
 

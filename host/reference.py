@@ -18,6 +18,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from host.datasets import DatasetError, check_labels
+from host.names import positive_int
 from host.package import Package, load
 
 DEFAULT_BATCH_SIZE = 64
@@ -94,7 +96,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--package", required=True, help="model package folder (model.json, params.npz)")
     parser.add_argument("--images", required=True, help=".npy of uint8 images N x H x W x C")
     parser.add_argument("--labels", help=".npy of labels (N,): prints top-1")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--save", help="write the predictions and class sums to this .npz")
     args = parser.parse_args(argv)
     try:
@@ -109,7 +111,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     labels = np.argmax(reference.logits_from_sums(sums), axis=1)
     line = f"images={len(images)} seconds={seconds:.3f} fps={len(images) / max(seconds, 1e-9):.1f}"
     if args.labels:
-        truth = np.load(args.labels, allow_pickle=False)
+        try:
+            truth = check_labels(np.load(args.labels, allow_pickle=False), len(images),
+                                 reference.package.classes, args.labels)
+        except (DatasetError, ValueError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         line += f" top1={100.0 * np.mean(labels == truth):.2f}"
     if args.save:
         np.savez(args.save, predictions=labels, class_sums=sums)

@@ -25,8 +25,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 from host import boards  # noqa: E402  (standard library only)
+from host.names import model_name_arg  # noqa: E402  (standard library only)
 
 TCL = Path(__file__).resolve().parent / "ern_overlay.tcl"
 VIVADO_VERSION = "2022.2"
@@ -75,7 +78,7 @@ def find_ip_repo(hls_dir: Path, vlnv: str):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python overlay/build.py", description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="ern_tiny")
+    p.add_argument("--model", default="ern_tiny", type=model_name_arg)
     p.add_argument("--board", default=boards.DEFAULT, help=f"one of {boards.names()}")
     p.add_argument("--build-dir", default=None, help="default: build/<model>")
     p.add_argument("--ip-repo", default=None, help="folder with the core's component.xml "

@@ -164,10 +164,13 @@ def test_top_function_is_a_dataflow_region_with_one_call_per_process(tmp_path):
                    "#pragma HLS INTERFACE s_axilite port=frames bundle=control",
                    "#pragma HLS INTERFACE s_axilite port=return bundle=control",
                    "#pragma HLS INTERFACE ap_ctrl_hs port=return",
+                   "#pragma HLS STABLE variable=frames",
                    "#pragma HLS ARRAY_RESHAPE variable=b1_conv1_weights complete dim=1",
                    "#pragma HLS BIND_STORAGE variable=b2_conv2_weights type=rom_1p impl=bram",
                    "#pragma HLS BIND_STORAGE variable=b2_conv1_weights type=rom_1p impl=lutram"):
         assert pragma in top, pragma
+    # frames is stable for the whole call: declared before the region, not per process
+    assert top.index("#pragma HLS STABLE variable=frames") < top.index("#pragma HLS DATAFLOW")
     assert top.count("ERN_PROCESS(") == len(result.dataflow.processes)
     assert top.count("#pragma HLS STREAM variable=") == len(result.dataflow.fifos)
     # width converters where a producer's PE differs from the consumer's SIMD (stem PE 4 -> SIMD 8)
@@ -251,6 +254,30 @@ def test_errors_are_one_line_and_name_the_layer():
             build(package, f)
         except CodegenError as e:
             assert "\n" not in str(e)
+
+
+def test_ap_int_max_w_is_raised_for_words_above_1024_bits(tmp_path):
+    """130 input channels: the pixel beat is 1040 bits and the AXI lane buffer 1104, so ern_top.h
+    raises AP_INT_MAX_W (in whole kilobits) before anything includes ap_int.h; a narrow design
+    leaves the default alone."""
+    package, folding = random_ern(3, size=4, channels=130)
+    result = generate(package, tmp_path / "wide", folding)
+    assert result.dataflow.widest == (1104, "axi_stream_in (lane buffer)")
+    header = result.files["ern_top.h"].decode()
+    assert "#define AP_INT_MAX_W 2048\n" in header
+    assert header.index("#define AP_INT_MAX_W") < header.index("#include")
+    assert "ap_uint<1040>" in result.files["ern_top.cpp"].decode()
+    package, folding = random_ern(0)
+    result = generate(package, tmp_path / "narrow", folding)
+    assert result.dataflow.widest[0] <= 1024
+    assert "AP_INT_MAX_W" not in result.files["ern_top.h"].decode()
+
+
+def test_words_above_4096_bits_are_a_one_line_error():
+    package, folding = random_ern(3, size=4, channels=520)   # 4160-bit pixels, a 4224-bit lane buffer
+    with pytest.raises(CodegenError, match=r"axi_stream_in \(lane buffer\) is a 4224-bit word; .* 4096 bits") as e:
+        build(package, folding)
+    assert "\n" not in str(e.value)
 
 
 def test_output_serializer_folding():

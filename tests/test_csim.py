@@ -209,6 +209,23 @@ def test_emulation_library_through_ctypes(ern, tmp_path):
 
 
 @pytest.mark.slow
+def test_words_above_1024_bits_are_bit_exact_with_the_raised_ap_int_max_w(tmp_path):
+    """130 input channels: 1040-bit pixel beats, an 1104-bit AXI lane buffer. ern_top.h's
+    AP_INT_MAX_W makes them legal (bit-exact); held at ap_int's default the same bench aborts."""
+    package, folding = random_ern(3, size=4, channels=130)
+    out = generated("wide", package, folding).out_dir
+    images = random_images(package, 3)
+    expected = write_data(tmp_path, package, images)
+    proc, text = run_tb(compile_tb(out, "test_wide_tb"), tmp_path)
+    assert proc.returncode == 0, text[-2000:]
+    assert "mismatches=0" in text
+    assert np.array_equal(got(tmp_path, 3), expected)
+    # ap_types checks the width when a wide value is made (C-simulation aborts)
+    proc, text = run_tb(compile_tb(out, "test_wide_tb_default", defines={"AP_INT_MAX_W": 1024}), tmp_path)
+    assert proc.returncode != 0 and "Bitwidth exceeds the default max value 1024" in text, text[-2000:]
+
+
+@pytest.mark.slow
 def test_synthesised_code_paths_are_bit_exact_too(ern, tmp_path):
     """hls/lib's C-simulation fast paths off (ERN_NO_CSIM_FAST): the code Vitis HLS synthesises."""
     package, _, result = ern

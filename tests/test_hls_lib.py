@@ -12,6 +12,7 @@ The folding helpers (`fold_weight_planes`, `fold_rows`, hls/codegen/layout.py) a
 """
 import dataclasses
 import functools
+import re
 import zlib
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
@@ -532,6 +533,37 @@ def test_axi_stream(case, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
+# The line buffer's C-simulation dependence guard (sliding_window.h, RingGuard)
+# ---------------------------------------------------------------------------------------------
+
+def test_window_guard_catches_a_false_raw_declaration(tmp_path):
+    """K = S = 2: the window loads words right behind the read frontier, some stored in the
+    previous iteration (6 per frame). With the shipped declaration (RAW kept) the bench passes;
+    compiled with the test-only ERN_TEST_WINDOW_FALSE_RAW (the old `inter false`, which would let
+    the scheduler hoist such a load above the store) the C-simulation guard must abort."""
+    c = sliding_window(2, 2, 0, 5, 5, 3, 3, 1)
+    table_dir = tmp_path / "table"
+    table_dir.mkdir()
+    (table_dir / "cases.inc").write_text(case_table([c]))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 2, size=(c.frames, 5, 5, 3))
+    Bench(c, run_dir).put(x=x)
+    results = {}
+    for wrong in (False, True):
+        defines = {"ERN_TB_CASES": '"cases.inc"', **({"ERN_TEST_WINDOW_FALSE_RAW": None} if wrong else {})}
+        exe = csim.build([TB_DIR / "tb_main.cpp"], include_dirs=[table_dir, TB_DIR], defines=defines, werror=True,
+                         extra_flags=TB_FLAGS, name=f"window_guard_{int(wrong)}", cache_dir=tmp_path)
+        results[wrong] = csim.run(exe, [0, run_dir, c.frames], check=False, timeout=60)
+    assert results[False].returncode == 0, results[False].stderr
+    assert_same(Bench(c, run_dir).get("out"), ops.im2col(x, 2, 2, 0))
+    assert results[True].returncode != 0
+    assert "loads the word stored in the previous iteration while the RAW dependence is declared false" \
+        in results[True].stderr
+
+
+# ---------------------------------------------------------------------------------------------
 # Library hygiene and the csim helper
 # ---------------------------------------------------------------------------------------------
 
@@ -544,6 +576,26 @@ def test_every_header_has_a_test_bench():
     assert benches == tested == set(DRIVERS)
     expected = {f"{op}.h" for op in tested} | {"common.h"}
     assert set(HEADERS) == expected, "a header without a test bench (or a bench without a header)"
+
+
+def test_every_pipelined_loop_is_flushable():
+    """style=flp on every PIPELINE pragma (hls/lib/README.md): the default stall style can
+    deadlock at dataflow joins where the C semantics cannot."""
+    pipelines = [(h, line.strip()) for h in HEADERS for line in (csim.LIB_DIR / h).read_text().splitlines()
+                 if re.match(r"\s*#pragma HLS PIPELINE", line, re.I)]
+    assert len(pipelines) >= 10
+    assert [p for p in pipelines if "style=flp" not in p[1]] == []
+
+
+def test_the_line_buffer_keeps_its_raw_dependence():
+    """Outside the test-only ERN_TEST_WINDOW_FALSE_RAW branch, the ring's only inter dependence
+    declared false is WAR."""
+    text = (csim.LIB_DIR / "sliding_window.h").read_text()
+    head, test_only = text.split("#ifdef ERN_TEST_WINDOW_FALSE_RAW\n", 1)
+    assert "inter dependent=false" in test_only.split("#else", 1)[0]
+    shipped = head + test_only.split("#else", 1)[1]
+    inter = [line.strip() for line in shipped.splitlines() if "DEPENDENCE" in line and "type=inter" in line]
+    assert inter == ["#pragma HLS DEPENDENCE variable=buf type=inter direction=WAR dependent=false"]
 
 
 @pytest.mark.slow

@@ -41,6 +41,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from host.names import non_negative_int, positive_int  # noqa: E402
+
 GRID = ("ern_tiny_w1a1", "ern_tiny", "ern_tiny_w1a3",
         "ern_tiny_w1p4a1", "ern_tiny_w1p4a2", "ern_tiny_w1p4a3",
         "ern_tiny_w2a1", "ern_tiny_w2a2", "ern_tiny_w2a3")
@@ -106,6 +108,8 @@ def run_variant(model, args, py, csim: bool):
     if args.retrain or not (REPO / ckpt).exists():
         cmd = [py, "-m", "training.train", "--model", model, "--dataset", args.dataset,
                "--epochs", str(args.epochs), "--out", str(models_dir / model), "--no-progress"]
+        if args.retrain:
+            cmd += ["--force"]   # --retrain replaces the checkpoint on purpose
         if args.limit_batches:
             cmd += ["--limit-batches", str(args.limit_batches)]
         if args.threads:
@@ -190,11 +194,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--variants", default=",".join(GRID), help="comma-separated zoo names")
     ap.add_argument("--dataset", default="fashion_mnist")
-    ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--limit-batches", type=int, default=0, help="batches per epoch (smoke runs)")
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--epochs", type=positive_int, default=30)
+    ap.add_argument("--limit-batches", type=non_negative_int, default=0, help="batches per epoch (smoke runs)")
+    ap.add_argument("--threads", type=non_negative_int, default=0)
     ap.add_argument("--retrain", action="store_true", help="train even when a checkpoint exists")
-    ap.add_argument("--images", type=int, default=1000, help="C-simulated test images (0: skip C-simulation)")
+    ap.add_argument("--images", type=non_negative_int, default=1000, help="C-simulated test images (0: skip C-simulation)")
     ap.add_argument("--csim-variants", default="",
                     help="comma-separated variants to C-simulate (default: all)")
     ap.add_argument("--models-dir", default="models")

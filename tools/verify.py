@@ -23,6 +23,8 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from host.names import model_name_arg, positive_int  # noqa: E402
+
 
 def brevitas_logits(model, images, batch_size=500):
     import torch
@@ -35,12 +37,12 @@ def brevitas_logits(model, images, batch_size=500):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="ern_tiny")
+    p.add_argument("--model", default="ern_tiny", type=model_name_arg)
     p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt")
     p.add_argument("--package", default=None, help="default: build/<model>/dataflow")
     p.add_argument("--dataset", default=None, help="default: the checkpoint's dataset")
     p.add_argument("--data-root", default=None)
-    p.add_argument("--limit", type=int, default=None, help="only the first N test images")
+    p.add_argument("--limit", type=positive_int, default=None, help="only the first N test images")
     p.add_argument("--out", default=None, help="default: build/<model>/verify.json")
     p.add_argument("--min-agreement", type=float, default=99.9)
     p.add_argument("--max-top1-gap", type=float, default=0.1)

@@ -5,13 +5,14 @@ Every loader fails with one line naming the file and what was expected.
 """
 import gzip
 import os
-import pickle
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from host import datasets as host_datasets
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "ERN_DATA_FASHION_MNIST"
@@ -86,6 +87,14 @@ def fashion_mnist(split: str, root=None) -> Split:
     labels = read_idx(_find(folder, f"{prefix}-labels-idx1-ubyte"))
     if images.ndim != 3:
         raise DataError(f"{folder}: {prefix} images must be N x H x W, got {images.shape}")
+    if images.shape[1:] != (28, 28):
+        raise DataError(f"{folder}: {prefix} images are {images.shape[1]}x{images.shape[2]}, "
+                        f"Fashion-MNIST's are 28x28")
+    try:
+        labels = host_datasets.check_labels(labels, len(images), len(FASHION_MNIST_CLASSES),
+                                            f"{folder}: {prefix} labels")
+    except host_datasets.DatasetError as e:
+        raise DataError(str(e)) from None
     return Split(torch.from_numpy(images.copy()).unsqueeze(1),
                  torch.from_numpy(labels.astype(np.int64)), FASHION_MNIST_CLASSES)
 
@@ -96,17 +105,12 @@ def cifar10(split: str, root=None) -> Split:
     names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
     images, labels = [], []
     for name in names:
-        path = folder / name
-        if not path.exists():
-            raise DataError(f"{path}: file not found (CIFAR-10 python batch; set {CIFAR10_ENV})")
-        try:
-            with open(path, "rb") as f:
-                batch = pickle.load(f, encoding="bytes")
-            data = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-            labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
-        except Exception as e:  # pickle raises many types on corrupt input
-            raise DataError(f"{path}: not a CIFAR-10 python batch ({type(e).__name__}: {e})") from None
+        try:   # host/datasets.py's reader: restricted unpickling, the batch layout checked
+            data, batch_labels = host_datasets.read_cifar_batch(folder / name)
+        except host_datasets.DatasetError as e:
+            raise DataError(str(e)) from None
         images.append(data)
+        labels.append(batch_labels)
     return Split(torch.from_numpy(np.concatenate(images)),
                  torch.from_numpy(np.concatenate(labels)), CIFAR10_CLASSES)
 

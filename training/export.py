@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+from host.names import model_name_arg, positive_int
+
 from . import checkpoint
 
 
@@ -33,11 +35,11 @@ def export_qonnx(model, in_channels, height, width, path):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="ern_tiny")
+    p.add_argument("--model", default="ern_tiny", type=model_name_arg)
     p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt")
     p.add_argument("--out", default=None, help="default: build/<model>/model.onnx")
-    p.add_argument("--height", type=int, default=None, help="input height (default: dataset's)")
-    p.add_argument("--width", type=int, default=None)
+    p.add_argument("--height", type=positive_int, default=None, help="input height (default: dataset's)")
+    p.add_argument("--width", type=positive_int, default=None)
     args = p.parse_args(argv)
     ckpt_path = args.checkpoint or checkpoint.default_path(args.model)
     try:

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint, data
+from host.names import non_negative_int, positive_int
+
 from .models import MODEL_NAMES, build_model
 
 
@@ -28,19 +30,40 @@ def parse_args(argv=None):
     p.add_argument("--model", default="ern_tiny", choices=MODEL_NAMES)
     p.add_argument("--dataset", default="fashion_mnist", choices=tuple(data.DATASETS))
     p.add_argument("--data-root", default=None, help="override the dataset folder")
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=128, help="per process")
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--batch-size", type=positive_int, default=128, help="per process")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-decay", type=float, default=1e-5, help="conv/FC weights only")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="run folder (default models/<model>)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
-    p.add_argument("--limit-batches", type=int, default=0,
+    p.add_argument("--force", action="store_true",
+                   help="without --resume: replace an existing <out>/model.pt and last.pt")
+    p.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads (0: all cores)")
+    p.add_argument("--limit-batches", type=non_negative_int, default=0,
                    help="batches per epoch, and as many test batches (smoke runs)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
+
+
+def overwrite_refusal(out: Path, resume: bool, force: bool):
+    """Why training into `out` would replace a checkpoint it should not (None when it may go on):
+    without --resume an existing model.pt or last.pt is kept unless --force; with --resume and
+    no last.pt, an existing model.pt would be replaced by a fresh run's."""
+    if force:
+        return None
+    last, final = out / "last.pt", out / "model.pt"
+    if resume:
+        if not last.exists() and final.exists():
+            return (f"{last} missing, so --resume would start over and replace {final}; "
+                    f"--force (make train FORCE=1) to replace it")
+        return None
+    existing = [str(p) for p in (final, last) if p.exists()]
+    if existing:
+        return (f"{' and '.join(existing)} exist: --resume (make train RESUME=1) continues, --force "
+                f"(make train FORCE=1) replaces them")
+    return None
 
 
 def param_groups(model, weight_decay):
@@ -115,6 +138,9 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     out = Path(args.out or Path(checkpoint.DEFAULT_DIR) / args.model)
     main_proc = rank == 0
+    refusal = overwrite_refusal(out, args.resume, args.force)
+    if refusal:
+        sys.exit(f"error: {refusal}")
     try:
         train_set = data.load(args.dataset, "train", args.data_root)
         test_set = data.load(args.dataset, "test", args.data_root)
@@ -131,12 +157,19 @@ def main(argv=None):
     start_epoch, rows = 0, []
     last = out / "last.pt"
     if args.resume and last.exists():
-        ckpt = checkpoint.read(last)
+        try:
+            ckpt = checkpoint.read(last, checkpoint.RESUME_KEYS)
+        except checkpoint.CheckpointError as e:
+            sys.exit(f"error: {e}")
         if ckpt["model"] != args.model:
             sys.exit(f"error: {last} is a checkpoint of {ckpt['model']!r}, not {args.model!r}")
-        model.load_state_dict(ckpt["state_dict"])
-        opt.load_state_dict(ckpt["optimizer"])
-        sched.load_state_dict(ckpt["scheduler"])
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+            opt.load_state_dict(ckpt["optimizer"])
+            sched.load_state_dict(ckpt["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            sys.exit(f"error: {last}: cannot resume from it ({type(e).__name__}: {first[:200]})")
         start_epoch, rows = ckpt["epoch"], list(ckpt["metrics"])
         if main_proc:
             print(f"resumed {last} at epoch {start_epoch}")

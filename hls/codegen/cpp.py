@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Iterable, List, Sequence, Tuple
 
+from host.names import c_comment
+
 WRAP = 110   # target line length of the generated code
 
 
@@ -34,6 +36,7 @@ class Writer:
     def comment(self, text: str, width: int = WRAP) -> "Writer":
         """A // comment, wrapped."""
         for line in wrap_words(text, width - 4 * self.level - 3):
+            line = c_comment(line)   # graph names: no backslash, no */ and no control characters
             self("// " + line if line else "//")
         return self
 

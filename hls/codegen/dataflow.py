@@ -120,6 +120,7 @@ class Dataflow:
         # width converter sits between them
         self._ends: Dict[str, Tuple[Fifo, Fifo]] = {}
         self.fifo_records: List[dict] = []   # the depths that are not the default (fifos.py)
+        self.widest: Tuple[int, str] = (0, "")   # the widest ap_uint word and where (design.widest_word)
 
     # -- what builders use -----------------------------------------------------------------
     def fold(self, layer) -> dict:
@@ -182,13 +183,17 @@ class Dataflow:
                 raise CodegenError(f"stream {name!r}: {c} channels are not a multiple of the {who}'s "
                                    f"fold {lanes}")
         beats = h * w * c
-        first = self.fifo(name, producer_lanes, s.bits, beats // producer_lanes,
-                          ident=self.namer.get("s_", name), signed=s.signed)
+        bits, signed = s.bits, s.signed
+        if name == self.package.output and not signed:
+            # axi_stream_out sign-extends its lanes: unsigned class sums travel one bit wider, signed
+            bits, signed = bits + 1, True
+        first = self.fifo(name, producer_lanes, bits, beats // producer_lanes,
+                          ident=self.namer.get("s_", name), signed=signed)
         last = first
         if consumer_lanes != producer_lanes:
-            last = self.fifo(f"{name} (as {consumer_lanes} lanes)", consumer_lanes, s.bits,
+            last = self.fifo(f"{name} (as {consumer_lanes} lanes)", consumer_lanes, bits,
                              beats // consumer_lanes, ident=self.namer.get("s_", name, f"_x{consumer_lanes}"),
-                             signed=s.signed)
+                             signed=signed)
         self._ends[name] = (first, last)
 
     def emit_converters(self, name: str) -> None:

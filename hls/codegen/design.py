@@ -9,7 +9,8 @@ take the graph input and output; each builder emits its calls; fifos.py sizes th
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+import re
+from typing import Dict, Optional, Tuple
 
 from hls.codegen import fifos
 from hls.codegen.dataflow import CodegenError, Dataflow
@@ -58,7 +59,7 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
     consumed[package.output] = produced[package.output]   # axi_stream_out reads any fold
 
     out = package.streams[package.output]
-    if out.bits > OUT_LANE_BITS:
+    if out.bits + (0 if out.signed else 1) > OUT_LANE_BITS:   # unsigned sums travel one bit wider
         raise CodegenError(f"output stream {package.output!r} needs {out.bits} bits; the class sums leave "
                            f"the accelerator as int{OUT_LANE_BITS}")
 
@@ -81,6 +82,44 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
                 ("LANE_BITS", OUT_LANE_BITS), ("LAST_PER_FRAME", False)],
                [y.ident, OUT_PORT, "frames"], [y], [])
 
-    # 3. depths
+    # 3. word widths: ap_uint above 1024 bits needs AP_INT_MAX_W (ern_top.h), above 4096 none exists
+    df.widest = widest_word(df)
+    bits, what = df.widest
+    if bits > AP_INT_LIMIT:
+        raise CodegenError(f"{what} is a {bits}-bit word; Vitis HLS ap_uint stops at {AP_INT_LIMIT} bits "
+                           f"(UG1399: AP_INT_MAX_W <= {AP_INT_LIMIT})")
+
+    # 4. depths
     df.fifo_records = fifos.size_fifos(df, fifo_depths, pipeline_slack)
     return df
+
+
+AP_INT_DEFAULT = 1024           # ap_int's widest type unless AP_INT_MAX_W says more
+AP_INT_LIMIT = 4096             # the most AP_INT_MAX_W may say (UG1399)
+
+
+def _width_of(ctype: str) -> int:
+    """N of `ap_uint<N>` / `ap_int<N>` (0 for other types)."""
+    m = re.fullmatch(r"ap_u?int<(\d+)>", ctype.replace(" ", ""))
+    return int(m.group(1)) if m else 0
+
+
+def widest_word(df: Dataflow) -> Tuple[int, str]:
+    """(bits, what) of the widest ap_uint the design instantiates: its FIFOs, its param words, and
+    the words that hls/lib builds inside a call from its template arguments (the lane buffers of
+    the converters and AXI adapters, the MVU's PE-lane output word)."""
+    found = [(f.width, f"stream {f.label!r} (FIFO {f.ident})") for f in df.fifos]
+    found += [(_width_of(q.ctype), f"layer {q.layer!r}: param {q.ident}") for q in df.params]
+    for proc in df.processes:
+        t = dict(proc.targs)
+        where = f"layer {proc.layer!r}: {proc.name}" if proc.layer else proc.name
+        if proc.func == "ern::width_convert":
+            found.append(((t["IN_PE"] + t["OUT_PE"]) * t["BITS"], f"{where} (lane buffer)"))
+        elif proc.func == "ern::axi_stream_in":
+            found.append((t["AXI_BITS"] + t["C"] * 8, f"{where} (lane buffer)"))
+        elif proc.func == "ern::axi_stream_out":
+            found.append(((t["PE"] + t["AXI_BITS"] // t["LANE_BITS"]) * t["LANE_BITS"], f"{where} (lane buffer)"))
+        elif proc.func in ("ern::mvu_threshold", "ern::mvu_accumulate"):
+            lane = t.get("OUT_BITS", t.get("ACC_BITS"))
+            found.append((t["PE"] * lane, f"{where} (PE-lane output word)"))
+    return max(found, key=lambda x: x[0])

@@ -11,8 +11,10 @@ same bytes.
 """
 from __future__ import annotations
 
-import hashlib
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Dict, List
 
@@ -24,7 +26,8 @@ from hls.codegen.cpp import Writer, array_initializer, template_call
 from hls.codegen.dataflow import DEFAULT_DEPTH, Dataflow, Param
 from hls.codegen.ops import builder
 from host import boards
-from host.package import model_json_text
+from host.names import c_comment, c_string, tcl_quoted
+from host.package import digest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -42,14 +45,7 @@ AP_CTRL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3, "auto_
 # Facts shared by several files
 # ---------------------------------------------------------------------------------------------
 
-def package_digest(package) -> str:
-    """sha256 of the package's content (model.json text and every param array)."""
-    h = hashlib.sha256(model_json_text(package).encode())
-    for key in sorted(package.params):
-        a = np.ascontiguousarray(package.params[key])
-        h.update(f"\0{key}\0{a.dtype.str}\0{a.shape}\0".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+package_digest = digest   # host.package.digest: the one function that computes it
 
 
 def clock_period_ns(board: boards.Board) -> float:
@@ -143,7 +139,7 @@ def top_header(df: Dataflow) -> str:
     info = interface(df)
     h, w, c = df.package.input_shape
     o = Writer()
-    o.raw(f"// ern_top.h: the {df.package.model} accelerator's interface. {GENERATED_BY}")
+    o.raw(f"// ern_top.h: the {c_comment(df.package.model)} accelerator's interface. {GENERATED_BY}")
     o.raw("//")
     o.raw(f"// {design.IN_PORT}: AXI-Stream of {design.AXI_BITS}-bit words, {info['input']['words_per_frame']} per frame: "
           f"the uint8 image {h}x{w}x{c} (H, W, C),")
@@ -154,10 +150,21 @@ def top_header(df: Dataflow) -> str:
     o.raw("#ifndef ERN_TOP_H")
     o.raw("#define ERN_TOP_H")
     o.raw("")
+    bits, what = df.widest
+    if bits > design.AP_INT_DEFAULT:
+        limit = -(-bits // 1024) * 1024   # ap_int counts the limit in whole kilobits
+        o.raw(f"// The widest ap_uint here is {bits} bits ({what}), above ap_int's default of "
+              f"{design.AP_INT_DEFAULT}:")
+        o.raw("// raise the limit before ap_int.h is included (this header comes first in ern_top.cpp, tb.cpp, "
+              "emu.cpp).")
+        o.raw("#ifndef AP_INT_MAX_W")
+        o.raw(f"#define AP_INT_MAX_W {limit}")
+        o.raw("#endif")
+        o.raw("")
     o.raw('#include "dataflow.h"  // first: with -DERN_FIFO_SIM it selects the threaded bounded-FIFO hls::stream')
     o.raw('#include "axi_stream.h"')
     o.raw("")
-    o.raw(f'#define ERN_MODEL "{df.package.model}"')
+    o.raw(f'#define ERN_MODEL {c_string(df.package.model)}')
     consts = [
         ("ERN_AXI_BITS", design.AXI_BITS, "TDATA width of both AXI-Streams"),
         ("ERN_IN_HEIGHT", h, "input image"), ("ERN_IN_WIDTH", w, ""), ("ERN_IN_CHANNELS", c, ""),
@@ -201,7 +208,7 @@ def fifo_mem(df: Dataflow, f) -> "resources.Mem":
 def top_source(df: Dataflow) -> str:
     o = Writer()
     p = df.package
-    o.raw(f"// ern_top.cpp: the {p.model} accelerator, one DATAFLOW region of {len(df.processes)} processes "
+    o.raw(f"// ern_top.cpp: the {c_comment(p.model)} accelerator, one DATAFLOW region of {len(df.processes)} processes "
           f"and {len(df.fifos)} FIFOs.")
     o.raw(f"// {GENERATED_BY}")
     o.raw("// The layer functions are hls/lib (lib/ here); their template arguments are named in comments.")
@@ -221,6 +228,8 @@ def top_source(df: Dataflow) -> str:
     o.raw("#pragma HLS INTERFACE s_axilite port=frames bundle=control")
     o.raw("#pragma HLS INTERFACE ap_ctrl_hs port=return")
     o.raw("#pragma HLS INTERFACE s_axilite port=return bundle=control")
+    o.raw("// frames is written before ap_start and held during the call: no scalar FIFOs carry it to the processes")
+    o.raw("#pragma HLS STABLE variable=frames")
     o.raw("#pragma HLS DATAFLOW")
     o.indent()
     if df.params:
@@ -240,7 +249,7 @@ def top_source(df: Dataflow) -> str:
     for f in df.fifos:
         if f.depth != DEFAULT_DEPTH and f.why:
             o.comment(f.why)
-        o(f'hls::stream<{f.type} > {f.ident}("{f.ident}");  // {f.label}: {f.lanes} x {f.bits}-bit '
+        o(f'hls::stream<{f.type} > {f.ident}("{f.ident}");  // {c_comment(f.label)}: {f.lanes} x {f.bits}-bit '
           f'{"signed " if f.signed else ""}lanes, {f.beats} beats per frame')
         o.raw(f"#pragma HLS STREAM variable={f.ident} depth={f.depth}")
         o.raw(f"#pragma HLS BIND_STORAGE variable={f.ident} type=fifo impl={fifo_mem(df, f).impl}")
@@ -257,7 +266,7 @@ def top_source(df: Dataflow) -> str:
             o("")
         last_layer = proc.layer or last_layer
         call = template_call(proc.func, proc.targs, proc.args, "")
-        lines = [f'ERN_PROCESS("{proc.name}",'] + ["    " + line for line in call]
+        lines = [f'ERN_PROCESS({c_string(proc.name)},'] + ["    " + line for line in call]
         lines[-1] += ")"
         o.extend(lines)
     o.dedent()
@@ -289,7 +298,7 @@ def params_header(df: Dataflow, layer) -> str:
     ident = df.namer.get("", layer.name)
     guard = f"ERN_PARAMS_{ident.upper()}_H"
     o = Writer()
-    o.raw(f"// Params of layer {layer.name}: {_layer_summary(layer, df)}.")
+    o.raw(f"// Params of layer {c_comment(layer.name)}: {c_comment(_layer_summary(layer, df))}.")
     o.raw(f"// {GENERATED_BY}")
     o.raw(f"#ifndef {guard}")
     o.raw(f"#define {guard}")
@@ -299,7 +308,7 @@ def params_header(df: Dataflow, layer) -> str:
         if q.layer != layer.name:
             continue
         o.raw("")
-        o.raw(f"// {q.comment}")
+        o.raw(f"// {c_comment(q.comment)}")
         fmt = _word_format(q)
         per_line = 4 if q.wide else (8 if q.ctype.startswith("ap_uint<") else 16)
         dims = "".join(f"[{d}]" for d in q.dims)
@@ -319,7 +328,7 @@ def params_header(df: Dataflow, layer) -> str:
 
 def run_hls_tcl(df: Dataflow, board: boards.Board = boards.get()) -> str:
     t = [
-        f"# Vitis HLS script for the {df.package.model} accelerator. {GENERATED_BY}",
+        f"# Vitis HLS script for the {c_comment(df.package.model)} accelerator. {GENERATED_BY}",
         "#   vitis_hls -f run_hls.tcl          (from any directory; the project goes to ./proj_ern_top)",
         "# Steps: C-simulation (tb.cpp on data/), synthesis, C/RTL co-simulation, export as an IP",
         f"# ({VENDOR}:{LIBRARY}:{design.TOP}:{VERSION}). ERN_HLS_STEPS overrides the steps, e.g.",
@@ -352,7 +361,7 @@ def run_hls_tcl(df: Dataflow, board: boards.Board = boards.get()) -> str:
         "}",
         "if {[lsearch $steps export] >= 0} {",
         f"    export_design -format ip_catalog -vendor {VENDOR} -library {LIBRARY} -version {VERSION} \\",
-        f"        -description \"{df.package.model} ERN streaming dataflow (hls/codegen)\"",
+        f"        -description {tcl_quoted(df.package.model + ' ERN streaming dataflow (hls/codegen)')}",
         "}",
         "exit",
     ]
@@ -439,19 +448,40 @@ GENERATED_PATTERNS = ("ern_top.h", "ern_top.cpp", "params_*.h", "run_hls.tcl", "
 
 def write(files: Dict[str, bytes], out_dir) -> Path:
     """Write the files (unchanged ones are not touched) and remove generated files of an earlier
-    run that this one does not produce (data/, report.json and other outputs stay)."""
-    out = Path(out_dir)
-    (out / "lib").mkdir(parents=True, exist_ok=True)
-    for pattern in GENERATED_PATTERNS:
-        for old in out.glob(pattern):
-            if old.relative_to(out).as_posix() not in files:
-                old.unlink()
-    for rel, data in sorted(files.items()):
-        path = out / rel
-        if path.is_file() and path.read_bytes() == data:
-            continue
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return out
+    run that this one does not produce (data/, report.json and other outputs stay).
 
+    Everything is first written to a temporary sibling folder, so a failure (a full disk, a name
+    the file system refuses) leaves `out_dir` as it was; a new `out_dir` is that folder renamed,
+    an existing one gets each file renamed into place."""
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        for rel, data in sorted(files.items()):
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        if not out.exists():
+            (tmp / "lib").mkdir(exist_ok=True)
+            os.chmod(tmp, 0o777 & ~_umask())
+            tmp.rename(out)
+            return out
+        (out / "lib").mkdir(parents=True, exist_ok=True)
+        for pattern in GENERATED_PATTERNS:
+            for old in out.glob(pattern):
+                if old.relative_to(out).as_posix() not in files:
+                    old.unlink()
+        for rel, data in sorted(files.items()):
+            path = out / rel
+            if path.is_file() and path.read_bytes() == data:
+                continue
+            (tmp / rel).replace(path)
+        return out
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

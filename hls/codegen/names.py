@@ -13,6 +13,7 @@ Layer and stream names come from the graph (ONNX node names such as ``stage1.con
     namer = Namer()
     namer.get("s_", "stage1.conv1")   # 's_stage1_conv1'
 """
+import hashlib
 import re
 from typing import Dict
 
@@ -29,6 +30,18 @@ main frames std hls ern assert errno NULL EOF
 
 _NOT_IDENT = re.compile(r"[^A-Za-z0-9_]+")
 _UNDERSCORES = re.compile(r"_{2,}")
+
+
+MAX_IDENT = 48   # a longer sanitized name keeps its first MAX_IDENT - 9 characters and a hash
+
+
+def bounded(ident: str, name: str) -> str:
+    """`ident` cut to MAX_IDENT characters, ending in 8 hex digits of sha256(`name`) when cut, so
+    identifiers and the file names made of them stay short and distinct."""
+    if len(ident) <= MAX_IDENT:
+        return ident
+    digest = hashlib.sha256(str(name).encode("utf-8", "backslashreplace")).hexdigest()[:8]
+    return ident[:MAX_IDENT - 9].rstrip("_") + "_" + digest
 
 
 def sanitize(name: str) -> str:
@@ -60,7 +73,7 @@ class Namer:
         key = (prefix, name, suffix)
         if key in self._issued:
             return self._issued[key]
-        base = sanitize(prefix + sanitize(name) + suffix)
+        base = sanitize(prefix + bounded(sanitize(name), name) + suffix)
         ident, n = base, 1
         while ident in self._taken or ident in KEYWORDS:
             n += 1

@@ -65,7 +65,7 @@ void axi_stream_in(hls::stream<axis_word<AXI_BITS> >& in, hls::stream<ap_uint<C 
         buf.clear();
         unsigned reads = READS, writes = PIXELS;
         while (writes > 0) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
             if (reads > 0 && buf.wants()) {
                 buf.push(in.read().data);
@@ -108,7 +108,7 @@ void axi_stream_out(hls::stream<ap_uint<PE * IN_BITS> >& in, hls::stream<axis_wo
         buf.clear();
         unsigned reads = READS, writes = WRITES;
         while (writes > 0) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
             if (reads > 0 && buf.wants()) {
                 const ap_uint<PE * IN_BITS> x = in.read();

@@ -31,6 +31,13 @@ constexpr unsigned unsigned_bits(unsigned long long max) {
     return max == 0 ? 1u : clog2(max + 1);
 }
 
+/// Bits of a two's-complement integer that holds every value of lo..hi (lo <= hi; at least 1).
+/// Sizes loop-carried counters from their template-computed ranges (narrow registers and
+/// comparators keep II = 1 at the target clock).
+constexpr unsigned signed_bits(long long lo, long long hi, unsigned bits = 1) {
+    return (lo >= -(1ll << (bits - 1)) && hi <= (1ll << (bits - 1)) - 1) ? bits : signed_bits(lo, hi, bits + 1);
+}
+
 /// Number of thresholds of a BITS-wide code: 2^BITS - 1.
 constexpr unsigned levels(unsigned bits) {
     return (1u << bits) - 1u;

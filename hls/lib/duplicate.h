@@ -26,7 +26,7 @@ void duplicate(hls::stream<ap_uint<PE * BITS> >& in, hls::stream<ap_uint<PE * BI
     static_assert(C % PE == 0, "duplicate: PE must divide C");
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
             const ap_uint<PE * BITS> x = in.read();
             out0.write(x);
             out1.write(x);
@@ -50,7 +50,7 @@ void duplicate(hls::stream<ap_uint<PE * BITS> >& in, hls::stream<ap_uint<PE * BI
     static_assert(C % PE == 0, "duplicate: PE must divide C");
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
             const ap_uint<PE * BITS> x = in.read();
             out0.write(x);
             out1.write(x);

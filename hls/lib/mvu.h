@@ -209,7 +209,7 @@ struct OutputSerializer {
     }
     void flush(hls::stream<ap_uint<OUT_PE * BITS> >& out) {
         for (unsigned i = 1; i < BEATS; i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
             step(out);
         }
     }
@@ -232,35 +232,44 @@ struct MvuShape {
     static constexpr unsigned AW = mvu_acc_bits(MW, IN_BITS, W_BITS);  ///< accumulator width
 };
 
+/// The thresholds argument of the raw flavour (mvu_accumulate): none.
+struct NoThresholds {};
+
 /// What a matrix-vector-threshold unit writes per row: the code #{j : direction*acc >= thresholds[j]}.
-template <unsigned NF, unsigned OUT_BITS, unsigned TH_BITS>
-struct ThresholdLanes {
-    const ap_int<TH_BITS> (*thresholds)[NF][levels(OUT_BITS)];  // [pe][nf][j]
-    const ap_int<2> (*direction)[NF];                            // [pe][nf]
-    template <typename ACC>
-    ap_uint<OUT_BITS> operator()(const ACC& acc, unsigned pe, unsigned nf) const {
+/// The params arrive as the arrays the caller declared and reshaped or partitioned (a `[PE][NF][NT]`
+/// array parameter is a pointer to its `[NF][NT]` rows in C++), indexed here with the PE lane and
+/// fold, so the tool sees plain array accesses it can map onto the caller's memories.
+/// @tparam LANE_BITS width of the code (OUT_BITS)
+/// @tparam NF        neuron folds
+/// @tparam NT        thresholds per row
+/// @tparam TH_BITS   width of the signed thresholds (int: deduced from ap_int's own parameter)
+/// @tparam ACC       accumulator type
+template <unsigned LANE_BITS, unsigned NF, unsigned NT, int TH_BITS, typename ACC>
+inline ap_uint<LANE_BITS> mvu_lane(const ACC& acc, const ap_int<TH_BITS> thresholds[][NF][NT],
+                                   const ap_int<2> direction[][NF], unsigned pe, unsigned nf) {
 #pragma HLS INLINE
-        return threshold_code<levels(OUT_BITS), OUT_BITS, TH_BITS>(acc, thresholds[pe][nf], direction[pe][nf]);
-    }
-};
+    return threshold_code<NT, LANE_BITS, TH_BITS>(acc, thresholds[pe][nf], direction[pe][nf]);
+}
 
 /// What a raw matrix-vector unit writes per row: the accumulator itself.
-struct AccumulatorLanes {
-    template <typename ACC>
-    ACC operator()(const ACC& acc, unsigned, unsigned) const {
+/// @tparam LANE_BITS width of the output lane (ACC_BITS; the caller's set_lane truncates to it)
+/// @tparam ACC       accumulator type
+template <unsigned LANE_BITS, typename ACC>
+inline ACC mvu_lane(const ACC& acc, NoThresholds, NoThresholds, unsigned, unsigned) {
 #pragma HLS INLINE
-        return acc;
-    }
-};
+    return acc;
+}
 
 /// The streaming loop both flavours share: SF input beats per vector (replayed for each of the NF
 /// neuron folds), one (nf, sf) tile per cycle, and at each fold's last synapse fold the PE results
-/// lane(acc[pe], pe, nf) handed to the output serializer.
+/// mvu_lane(acc[pe], thresholds, direction, pe, nf) handed to the output serializer.
+/// @tparam TH  the thresholds array (`const ap_int<TH_BITS> [PE][NF][NT]`, as a parameter) or NoThresholds
+/// @tparam DIR the direction array (`const ap_int<2> [PE][NF]`, as a parameter) or NoThresholds
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned LANE_BITS, unsigned W_BITS, bool MASKED, unsigned OUT_PE, typename LANES>
+          unsigned LANE_BITS, unsigned W_BITS, bool MASKED, unsigned OUT_PE, typename TH, typename DIR>
 void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * LANE_BITS> >& out,
                 const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
-                const LANES& lane, unsigned frames) {
+                TH thresholds, DIR direction, unsigned frames) {
 #pragma HLS INLINE
     typedef MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
     constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
@@ -272,14 +281,14 @@ void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<O
     for (unsigned f = 0; f < frames; f++) {
         unsigned sf = 0, nf = 0, tile = 0;
         for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
             const ap_uint<SIMD * IN_BITS> x = mvu_input<SF, NF>(in, inbuf, sf, nf);
             mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
             if (sf == SF - 1) {
                 ap_uint<PE * LANE_BITS> word = 0;
                 for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-                    set_lane<LANE_BITS>(word, pe, lane(acc[pe], pe, nf));
+                    set_lane<LANE_BITS>(word, pe, mvu_lane<LANE_BITS>(acc[pe], thresholds, direction, pe, nf));
                 }
                 serializer.load(word);
             }
@@ -316,9 +325,8 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
                    const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
                    const ap_int<TH_BITS> thresholds[PE][MH / PE][levels(OUT_BITS)],
                    const ap_int<2> direction[PE][MH / PE], unsigned frames) {
-    const detail::ThresholdLanes<MH / PE, OUT_BITS, TH_BITS> lanes = {thresholds, direction};
-    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, OUT_BITS, W_BITS, MASKED, OUT_PE>(in, out, weights, lanes,
-                                                                                            frames);
+    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, OUT_BITS, W_BITS, MASKED, OUT_PE>(
+        in, out, weights, thresholds, direction, frames);
 }
 
 /// Matrix-vector unit emitting the raw accumulators (residual stream, class sums).
@@ -343,7 +351,7 @@ void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_ui
                     const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
                     unsigned frames) {
     detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, ACC_BITS, W_BITS, MASKED, OUT_PE>(
-        in, out, weights, detail::AccumulatorLanes(), frames);
+        in, out, weights, detail::NoThresholds(), detail::NoThresholds(), frames);
 }
 
 }  // namespace ern

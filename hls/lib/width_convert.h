@@ -93,7 +93,7 @@ void width_convert(hls::stream<ap_uint<IN_PE * BITS> >& in, hls::stream<ap_uint<
         buf.clear();
         unsigned reads = READS, writes = WRITES;
         while (writes > 0) {
-#pragma HLS PIPELINE II=1
+#pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
             if (reads > 0 && buf.wants()) {
                 buf.push(in.read());

@@ -24,6 +24,7 @@ graph before and after it. What is left unlowered then stops with one line namin
 """
 import copy
 import time
+from pathlib import Path
 from typing import Dict, Optional
 
 from host.package import Package
@@ -125,7 +126,7 @@ def lower(source, name: Optional[str] = None, report: Optional[Dict] = None) -> 
     """A QONNX file path or ModelWrapper -> a validated Package named `name`."""
     if not hasattr(source, "graph"):
         model = load_onnx(source)
-        default = str(source)
+        default = Path(str(source)).stem   # a plain name (host/names.py), never the path
     else:
         model = source
         default = "model"

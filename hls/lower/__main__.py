@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from host.package import PackageError, save
+from host.names import BadName, check_model_name, model_name_arg
 
 from . import LoweringError, lower
 
@@ -27,12 +28,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m hls.lower", description=__doc__.splitlines()[0])
     p.add_argument("--onnx", required=True, help="QONNX file (make export writes build/<m>/model.onnx)")
     p.add_argument("--out", required=True, help="package folder to write (model.json, params.npz)")
-    p.add_argument("--model", default=None, help="model name in model.json (default: from --out)")
+    p.add_argument("--model", default=None, type=model_name_arg,
+                   help="model name in model.json (default: from --out)")
     p.add_argument("--report", default=None, help="also write the lowering figures to this JSON file")
     p.add_argument("--quiet", action="store_true", help="only the summary line")
     args = p.parse_args(argv)
     onnx_path, out = Path(args.onnx), Path(args.out)
     name = args.model or _model_name(onnx_path, out)
+    try:
+        check_model_name(name, "model name (from --out; pass --model)")
+    except BadName as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     report = {}
     start = time.perf_counter()
     try:

@@ -37,6 +37,30 @@ def head_of(model):
     return head, head.input[0]
 
 
+def stream_names(node):
+    """The package streams a layer writes: its name, or `<name>_<i>` for several outputs."""
+    return [node.name] if len(node.output) == 1 else [f"{node.name}_{i}" for i in range(len(node.output))]
+
+
+def image_stream_name(model, head) -> str:
+    """INPUT_STREAM (`in0`), or `in0_<n>` when a layer's stream already has that name; a
+    LoweringError when two layers would write streams of the same name."""
+    taken = {}
+    for node in model.graph.node:
+        if node is head:
+            continue
+        for stream in stream_names(node):
+            if stream in taken:
+                raise node_error(node, f"writes stream {stream[:100]!r}, which node {taken[stream][:100]!r} "
+                                       "writes too (rename one of the nodes)")
+            taken[stream] = node.name
+    name, n = INPUT_STREAM, 0
+    while name in taken:
+        n += 1
+        name = f"{INPUT_STREAM}_{n}"
+    return name
+
+
 def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
     """The Package; with `report`, report["streams"] maps each stream to the original ONNX
     tensor it equals up to scale (original = stream * scale[c] / divisor)."""
@@ -44,8 +68,9 @@ def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
     origin = ir.provenance(model)
     traced = {}
     image = graph_image_input(model)
-    builder = PackageBuilder(name, channel_last_shape(model, image), INPUT_STREAM)
-    streams = {image: INPUT_STREAM}
+    input_stream = image_stream_name(model, head)
+    builder = PackageBuilder(name, channel_last_shape(model, image), input_stream)
+    streams = {image: input_stream}
     for node in topological_order(model):
         if node is head:
             continue
@@ -53,7 +78,7 @@ def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
             raise node_error(node, "was not lowered (internal error: the pipeline's final check missed it)")
         data, param_tensors = ir.split_inputs(node)
         params = {p: model.get_initializer(t) for p, t in param_tensors.items()}
-        outputs = [node.name] if len(node.output) == 1 else [f"{node.name}_{i}" for i in range(len(node.output))]
+        outputs = stream_names(node)
         attrs = ir.node_attrs(node)
         try:
             builder.add(node.name, node.op_type, [streams[t] for t in data], attrs, params, outputs)

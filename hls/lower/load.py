@@ -16,6 +16,15 @@ def check_structure(model: ModelWrapper, origin: str) -> None:
         raise LoweringError(f"{origin}: the graph has no nodes (truncated or not a model?)")
     if len(graph.output) == 0:
         raise LoweringError(f"{origin}: the graph has no output (truncated?)")
+    seen = {}
+    for index, node in enumerate(graph.node):   # names become layer names, C strings, file names
+        if not node.name:
+            raise LoweringError(f"{origin}: node #{index} ({node.op_type}) has no name (export with "
+                                "training/export.py, which names every node)")
+        if node.name in seen:
+            raise LoweringError(f"{origin}: node name {node.name[:100]!r} is used twice (node #{seen[node.name]} "
+                                f"and #{index}); node names must be unique")
+        seen[node.name] = index
     defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
     for node in graph.node:
         defined.update(node.output)

@@ -28,6 +28,7 @@ from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import resources as R
 from hls.perf import topologies
 from host import boards
+from host.names import non_negative_int, positive_float
 
 
 def load_graph(package) -> Graph:
@@ -228,15 +229,15 @@ def main(argv=None) -> int:
     src.add_argument("--topology", choices=sorted(topologies.TOPOLOGIES),
                      help="estimate built-in shapes instead of a package")
     ap.add_argument("--folding", help="folding file {layer: {pe, simd}}; default: automatic search")
-    ap.add_argument("--target-fps", type=float, help="reach this FPS at least cost")
+    ap.add_argument("--target-fps", type=positive_float, help="reach this FPS at least cost")
     ap.add_argument("--board", default=boards.DEFAULT,
                     help=f"the board whose part and clock to plan for ({boards.names()})")
-    ap.add_argument("--clock-mhz", type=float, help="default: the board's (host/boards.py)")
-    ap.add_argument("--budget-lut-pct", type=float, help="LUT budget in %% of the part (70)")
-    ap.add_argument("--budget-bram-pct", type=float, help="BRAM36 budget in %% of the part (85)")
-    ap.add_argument("--budget-lut", type=float, help="absolute LUT budget (replaces the pct)")
-    ap.add_argument("--budget-bram", type=float, help="absolute BRAM36 budget (replaces the pct)")
-    ap.add_argument("--budget-dsp", type=int, help="DSP budget (0)")
+    ap.add_argument("--clock-mhz", type=positive_float, help="default: the board's (host/boards.py)")
+    ap.add_argument("--budget-lut-pct", type=positive_float, help="LUT budget in %% of the part (70)")
+    ap.add_argument("--budget-bram-pct", type=positive_float, help="BRAM36 budget in %% of the part (85)")
+    ap.add_argument("--budget-lut", type=positive_float, help="absolute LUT budget (replaces the pct)")
+    ap.add_argument("--budget-bram", type=positive_float, help="absolute BRAM36 budget (replaces the pct)")
+    ap.add_argument("--budget-dsp", type=non_negative_int, help="DSP budget (0)")
     ap.add_argument("--out", help="estimate.json path (default: build/<model>/estimate.json)")
     ap.add_argument("--plot", help="PNG of per-layer cycles (default: beside --out)")
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")

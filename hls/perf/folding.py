@@ -52,19 +52,27 @@ class FitError(EstimateError):
 from hls.codegen.design import RATE_KEY  # noqa: E402  ("_lut_per_bram": the generator reads it too)
 
 
+def _read_object(path: Path) -> dict:
+    """A folding file's top-level JSON object, or FoldingError (one line) naming the file."""
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FoldingError(f"folding file {path}: not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise FoldingError(f"folding file {path}: cannot read ({type(e).__name__})") from None
+    except json.JSONDecodeError as e:
+        raise FoldingError(f"folding file {path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(raw, dict):
+        raise FoldingError(f"folding file {path}: expected a JSON object {{layer: {{pe, simd}}}}")
+    return raw
+
+
 def read_folding(path) -> dict:
     """The raw folding file: {layer name: {"pe": .., "simd": .., "mem": ..}}. Keys with a leading
     underscore are comments, except "_lut_per_bram" (the LUTs-per-BRAM36 exchange rate at which
     the search placed memories; kept under the same key in the returned dict)."""
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FoldingError(f"folding file {path}: not found")
-    except json.JSONDecodeError as e:
-        raise FoldingError(f"folding file {path}: not valid JSON ({e.msg}, line {e.lineno})")
-    if not isinstance(raw, dict):
-        raise FoldingError(f"folding file {path}: expected a JSON object {{layer: {{pe, simd}}}}")
+    raw = _read_object(path)
     out = {k: v for k, v in raw.items() if not str(k).startswith("_")}
     if RATE_KEY in raw:
         rate = raw[RATE_KEY]
@@ -79,7 +87,7 @@ BUDGET_KEY = "_budget"   # a folding file's design budget: {"lut": .., "bram36":
 
 def read_budget(path) -> dict | None:
     """The budget a folding file was made for (its "_budget" entry), or None."""
-    raw = json.loads(Path(path).read_text()).get(BUDGET_KEY)
+    raw = _read_object(Path(path)).get(BUDGET_KEY)
     if raw is None:
         return None
     if not isinstance(raw, dict) or set(raw) - {"lut", "bram36", "dsp"} or \
@@ -103,6 +111,11 @@ def validate_folding(folding: dict, g: Graph, source: str = "folding") -> dict:
         if not isinstance(fold, dict):
             raise FoldingError(f"{source}: layer {name!r}: expected {{\"pe\": .., \"simd\": ..}}, "
                                f"got {fold!r}")
+        for key in ("pe", "simd", "out_pe"):   # before any arithmetic: "16" or -4 is named as such
+            value = fold.get(key, 1)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise FoldingError(f"{source}: layer {name!r}: {key} must be a positive integer, "
+                                   f"got {value!r}")
         layer = g.by_name[name]
         m = g.model(layer)
         fold = dict(fold)
