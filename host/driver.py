@@ -38,6 +38,7 @@ import pynq
 from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
+from host import boards
 from host.package import Package, digest, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
@@ -89,7 +90,7 @@ class Interface:
     vlnv: str = DEFAULT_VLNV  # the HLS core's IP VLNV (the driver binds to it)
     ctrl_offset: int = 0x00  # ap_ctrl_hs register
     frames_offset: int = 0x10  # the `frames` argument of the top function
-    clock_mhz: float = 100.0  # the clock the core was built for (FCLK0)
+    clock_mhz: float = boards.get().clock_mhz  # the clock the core was built for (the PL clock)
 
     def __post_init__(self):
         for name in ("in_bits", "out_bits"):

@@ -285,3 +285,15 @@ def test_a_32_bit_dma_cannot_reach_buffers_above_4_gb(tmp_path):
         accel.device.hardware.addr_bits = 32
         with pytest.raises(DriverError, match="decode"):
             accel.class_sums(np.zeros((2, 8, 8, 2), np.uint8))
+
+
+def test_docs_platform_table_is_host_boards():
+    """docs/platform.md's board table says what host/boards.py holds (one fact, two renderings)."""
+    text = (ROOT / "docs" / "platform.md").read_text()
+    for b in boards.BOARDS.values():
+        row = next(line for line in text.splitlines() if f"(`{b.name}`)" in line)
+        cells = [c.strip().replace("*", "") for c in row.strip("|").split("|")]
+        assert cells[1] == b.part, row
+        assert [int(c.replace(",", "")) for c in cells[2:7]] == [b.lut, b.ff, b.bram36, b.uram, b.dsp], row
+        assert cells[8] == b.ps and int(cells[9]) == b.hp_bits, row
+        assert cells[10] == f"{b.clock_mhz:g} / {b.max_clock_mhz:g}", row
