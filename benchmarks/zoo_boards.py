@@ -57,15 +57,24 @@ def plot(rows, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     markers = {"ern_tiny": "o", "cnv_w1a2": "s"}
-    colors = dict(zip(boards.BOARDS, ("#c0392b", "#e67e22", "#2980b9", "#27ae60", "#8e44ad", "#2c3e50")))
+    # boards with the same die and clock give the same point: one colour, one label for them
+    groups = {}
+    for b in boards.BOARDS.values():
+        groups.setdefault((b.lut, b.bram36, b.uram, b.dsp, b.clock_mhz), []).append(b)
+    palette = ("#c0392b", "#2980b9", "#27ae60", "#2c3e50", "#8e44ad", "#e67e22")
+    colors, labels = {}, {}
+    for color, members in zip(palette, groups.values()):
+        for b in members:
+            colors[b.name] = color
+        labels[color] = " = ".join(b.title for b in members)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for r in rows:
         if "error" in r:
             continue
         ax.scatter(r["lut"], r["fps"], marker=markers.get(r["model"], "^"), s=46,
                    color=colors[r["board"]], edgecolor="black", linewidth=0.4)
-    for name, color in colors.items():
-        ax.scatter([], [], color=color, label=boards.get(name).title)
+    for color, label in labels.items():
+        ax.scatter([], [], color=color, label=label)
     for model, marker in markers.items():
         ax.scatter([], [], color="white", edgecolor="black", marker=marker, label=model)
     ax.set_xlabel("LUT (predicted)")

@@ -297,3 +297,20 @@ def test_docs_platform_table_is_host_boards():
         assert [int(c.replace(",", "")) for c in cells[2:7]] == [b.lut, b.ff, b.bram36, b.uram, b.dsp], row
         assert cells[8] == b.ps and int(cells[9]) == b.hp_bits, row
         assert cells[10] == f"{b.clock_mhz:g} / {b.max_clock_mhz:g}", row
+
+
+def test_bench_and_deploy_follow_the_board(tmp_path):
+    from host import bench, deploy
+    from host.artifacts import Artifacts
+    assert "BOARD=kv260" in bench.make_command("ern_tiny", ["estimate"], 10, "kv260")
+    build = tmp_path / "m"
+    save(tiny_package(4), build / "dataflow")
+    (build / "estimate.json").write_text(json.dumps({"fps": 1000.0, "clock_mhz": 200.0, "board": "kv260"}))
+    files = Artifacts.find("m", build)
+    assert bench.predicted_row(files, 10, "pynq-z2") is None  # made for another board: no row
+    assert "KV260" in bench.predicted_row(files, 10, "kv260")["backend"]
+    (build / "hls").mkdir()
+    (build / "hls" / "interface.json").write_text(json.dumps({"board": "kv260"}))
+    with pytest.raises(ValueError, match="generated for kv260, not pynq-z2"):
+        deploy.deploy("m", build, tmp_path / "out", samples=2)
+    assert bench.main(["--board", "zedboard", "--build-dir", str(build)]) == 2
