@@ -6,8 +6,9 @@ BOARD    ?= pynq-z2
 DATASET  ?= fashion_mnist
 EPOCHS   ?= 30
 IMAGES   ?= 1000
-# a model's default folding: hls/foldings/<model>.json when there is one (else the search)
-FOLDING  ?= $(wildcard hls/foldings/$(MODEL).json)
+# a model's default folding: hls/foldings/<model>.json when there is one (made for the xc7z020:
+# PYNQ-Z1/Z2), hls/foldings/<model>_<board>.json on another board; else the search
+FOLDING  ?= $(wildcard hls/foldings/$(MODEL)$(if $(filter-out pynq-z2 pynq-z1,$(BOARD)),_$(BOARD)).json)
 RESUME   ?=
 FORCE    ?=
 
