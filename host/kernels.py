@@ -1,0 +1,305 @@
+"""Fast exact kernels for the CPU reference: the integers of host.ops's golden functions, with
+fewer floating-point operations.
+
+`compile_layer(op, params, in_bounds)` turns one layer of a package into a function
+`inputs -> outputs`, prepared once (weights unpacked, transformed and transposed; thresholds
+clipped) instead of on every batch. Ops without a fast kernel run their golden `execute`.
+host.reference uses these for `class_sums`/`logits`/`predict`; its `trace` keeps the golden ops.
+
+Streams between fast kernels carry exact integers, possibly in a float dtype: a thresholded
+Conv or a Threshold gives uint8 codes, an accumulator is float32 when its declared bounds are
+within 2^24, float64 within 2^53, else int64. The executor converts the output to int64.
+
+## Why the floats are exact
+A float with a p-bit significand (p = 24 for float32, 53 for float64) holds every integer of
+magnitude <= 2^p. BLAS adds the products of a dot product in an order of its own; if every
+term is an integer and the sum of the terms' magnitudes is <= 2^p, every partial sum in any
+order is an integer within 2^p, so each addition is exact and the result is the integer sum.
+
+## Packed accumulators (the main saving: half or a quarter of the GEMM)
+A Conv's inputs are unsigned codes x in [0, X]. Write the integer weights as W = g * V - c with
+V >= 0 integers (+-1 weights: V = (W + 1) / 2 in {0, 1}, g = 2, c = 1). Then
+    acc[o] = W[o] . x = g * (V[o] . x) - c * sum(x),
+and every term of V[o] . x is >= 0, so it lies in [0, span] with span = cols * X * max(V).
+F = V . x values for several output channels fit in one float word: with a shift s such that
+2^s > span, the word column sum_k 2^(s*k) V[o_k] gives the dot product
+    S = sum_k 2^(s*k) F_k,   0 <= F_k <= span,
+whose terms are all >= 0, so every partial sum lies in [0, S] and S <= span * sum_k 2^(s*k).
+When that is <= 2^p the GEMM is exact, and the fields come back exactly: S's part below field k
+is < 2^(s*k) (each lower field is < 2^s), so F_k = floor(S / 2^(s*k)) (division by a power of
+two is exact) and subtracting F_k * 2^(s*k) (an integer <= S) is exact. For ern_tiny's 3x3
+convs over 64 channels (span 576 * 3 = 1728 < 2^11, s = 11: 1728 * (1 + 2^11) < 2^24) two
+channels share a float32 word, so the GEMM has half the columns; 1x1 convs over 64 channels
+(span 192, s = 8) put three in a word. The window sums sum(x) come from a box filter over the
+input (K*K adds on an array C_in times smaller than the patches), not from the GEMM.
+"""
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from host import ops
+
+Kernel = Callable[[List[np.ndarray]], List[np.ndarray]]
+
+# Significand bits: every integer of magnitude <= 2^p is exact in the dtype.
+SIGNIFICAND_BITS = {np.float32: 24, np.float64: 53}
+
+# Dtypes the packed GEMM may use, cheapest multiply-add first. float64 is left out: its SIMD
+# lanes are half float32's on x86 and it has no NEON lanes at all on the board's Cortex-A9.
+PACKING_DTYPES = (np.float32,)
+
+# Patch elements per chunk of the batch: the patches, the packed words and the accumulators of
+# one chunk stay in cache between im2col, the GEMM, the unpacking and the thresholds.
+PATCH_ELEMENTS_PER_CHUNK = ops.PATCH_ELEMENTS_PER_CHUNK
+
+
+def exact_dtype(magnitude: int):
+    """The narrowest of float32, float64, int64 that holds every integer within +-magnitude."""
+    for dtype in (np.float32, np.float64):
+        if magnitude <= 2 ** SIGNIFICAND_BITS[dtype]:
+            return dtype
+    return np.int64
+
+
+# ---------------------------------------------------------------------------------------------
+# Packed accumulators: planning, packing the weights, unpacking the words
+# ---------------------------------------------------------------------------------------------
+
+class Packing(NamedTuple):
+    """`fields` non-negative accumulators per word of `dtype`, field k weighted 2^(shift*k)."""
+    dtype: Any
+    fields: int
+    shift: int
+
+
+def largest_word(span: int, packing: Packing) -> int:
+    """The largest word: every field at span."""
+    return span * sum(1 << (packing.shift * k) for k in range(packing.fields))
+
+
+def plan_packing(span: int, dtypes: Sequence[Any] = PACKING_DTYPES) -> Optional[Packing]:
+    """The most fields per word for dot products whose terms are >= 0 and sum to <= span, in the
+    first dtype (cheapest first) that holds at least two; None when none does (packing would not
+    save anything)."""
+    shift = max(1, int(span).bit_length())   # 2^shift > span: fields never carry into the next
+    for dtype in dtypes:
+        fields = 1
+        while largest_word(span, Packing(dtype, fields + 1, shift)) <= 2 ** SIGNIFICAND_BITS[dtype]:
+            fields += 1
+        if fields >= 2:
+            return Packing(dtype, fields, shift)
+    return None
+
+
+def offset_form(w: np.ndarray) -> Tuple[np.ndarray, int, int]:
+    """(V, g, c) with w = g * V - c, V >= 0 integers and g as large as possible (so V, and the
+    span of V . x, is as small as possible). +-1 weights give V = (w + 1) / 2, g = 2, c = 1."""
+    w = np.asarray(w).astype(np.int64)
+    c = max(0, -int(w.min())) if w.size else 0
+    shifted = w + c
+    g = int(np.gcd.reduce(shifted.ravel())) if shifted.size else 0
+    g = max(g, 1)   # all shifted weights 0 (every weight equal to the smallest)
+    return shifted // g, g, c
+
+
+def pack_words(v: np.ndarray, packing: Packing) -> np.ndarray:
+    """The (cols, slots) GEMM matrix of word columns: slot j holds channel k * slots + j in
+    field k, so field k of all words unpacks into the contiguous channel range k*slots.."""
+    c_out, cols = v.shape
+    slots = -(-c_out // packing.fields)
+    padded = np.zeros((packing.fields * slots, cols), np.int64)   # spare channels: zero weights
+    padded[:c_out] = v
+    words = np.zeros((slots, cols), np.int64)
+    for k in range(packing.fields):
+        words += padded[k * slots:(k + 1) * slots] << (packing.shift * k)
+    return np.ascontiguousarray(words.T, dtype=packing.dtype)   # exact: <= largest_word
+
+
+def unpack_fields(words: np.ndarray, packing: Packing, out: np.ndarray) -> np.ndarray:
+    """Field k of words (rows, slots) into out[:, k*slots:(k+1)*slots]; consumes `words`.
+    out has at least fields * slots columns, of the words' dtype."""
+    slots = words.shape[1]
+    rest = words
+    for k in range(packing.fields - 1, 0, -1):
+        scale = float(1 << (packing.shift * k))
+        top = out[:, k * slots:(k + 1) * slots]
+        np.multiply(rest, 1.0 / scale, out=top)   # exact: a power of two
+        np.floor(top, out=top)                    # field k: the rest below it is < 2^(shift*k)
+        rest -= top * scale                       # exact: integers <= rest
+    out[:, :slots] = rest
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Conv
+# ---------------------------------------------------------------------------------------------
+
+def window_sums(x: np.ndarray, kernel: int, stride: int, pad: int, dtype) -> np.ndarray:
+    """sum(x) over each K x K x C window (zero padding): (N, Ho, Wo) in dtype (exact when the
+    sums fit it). Channels first, then K*K strided adds over an array C times smaller."""
+    n, h, w, _ = x.shape
+    ho = ops.conv_output_size(h, kernel, stride, pad)
+    wo = ops.conv_output_size(w, kernel, stride, pad)
+    plane = np.zeros((n, h + 2 * pad, w + 2 * pad), dtype)
+    plane[:, pad:pad + h, pad:pad + w] = x.sum(axis=3, dtype=dtype)
+    sums = np.zeros((n, ho, wo), dtype)
+    for ky in range(kernel):
+        for kx in range(kernel):
+            sums += plane[:, ky:ky + stride * (ho - 1) + 1:stride, kx:kx + stride * (wo - 1) + 1:stride]
+    return sums
+
+
+class ConvKernel:
+    """One Conv layer, prepared: thresholded codes (uint8) or accumulators, exactly as
+    ops.conv_threshold / ops.conv_accumulate, for inputs within in_bounds (the declared stream
+    bounds, which the package's loader has checked against the producers' worst cases)."""
+
+    def __init__(self, w: np.ndarray, kernel: int, stride: int, pad: int, in_bounds: ops.Bounds,
+                 thresholds: Optional[np.ndarray] = None, direction: Optional[np.ndarray] = None):
+        lo, hi = in_bounds
+        if lo < 0:
+            raise ValueError(f"ConvKernel: inputs must be unsigned codes, bounds are [{lo}, {hi}]")
+        self.kernel, self.stride, self.pad, self.hi = kernel, stride, pad, hi
+        w = np.asarray(w).astype(np.int64)
+        if thresholds is not None:
+            # direction[o] * (W[o] . x) = (direction[o] * W[o]) . x: the direction is in the signs.
+            w = w * np.asarray(direction).astype(np.int64)[:, None]
+        self.c_out, self.cols = w.shape
+        # |acc| <= cols * hi * max|W|: the sum of the terms' magnitudes, the exactness bound.
+        self.bound = self.cols * hi * int(np.abs(w).max(initial=0))
+        v, self.g, self.c = offset_form(w)
+        self.packing = plan_packing(self.cols * hi * int(v.max(initial=0)))
+        if self.packing is not None and self._offset_fits(int(v.max(initial=0))):
+            self.dtype = self.packing.dtype
+            self.matrix = pack_words(v, self.packing)
+        else:   # one accumulator per column: the signed weights, as ops.conv_accumulate
+            self.packing = None
+            self.dtype = ops.exact_matmul_dtype(self.bound)
+            self.matrix = np.ascontiguousarray(w.T, dtype=self.dtype)
+        self.limits = None
+        if thresholds is not None:
+            # No accumulator lies outside [-bound, bound]: clipping keeps every comparison and
+            # makes both ends exact in the accumulators' dtype.
+            clipped = np.clip(np.asarray(thresholds).astype(np.int64), -self.bound, self.bound + 1)
+            self.limits = clipped.astype(self.dtype)
+        self.levels = None if thresholds is None else np.asarray(thresholds).shape[1]
+
+    def _offset_fits(self, v_max: int) -> bool:
+        """g * (V . x) and c * sum(x), the two sides of the subtraction, exact in the packing
+        dtype (their difference is acc, within bound, so the subtraction is exact too)."""
+        top = 2 ** SIGNIFICAND_BITS[self.packing.dtype]
+        window = self.cols * self.hi   # the largest sum(x)
+        return self.g * window * v_max <= top and self.c * window <= top
+
+    def __call__(self, inputs: List[np.ndarray]) -> List[np.ndarray]:
+        x = inputs[0]
+        n, h, w, _ = x.shape
+        ho = ops.conv_output_size(h, self.kernel, self.stride, self.pad)
+        wo = ops.conv_output_size(w, self.kernel, self.stride, self.pad)
+        out_dtype = self.dtype if self.limits is None else (np.uint8 if self.levels < 256 else np.int32)
+        out = np.empty((n, ho, wo, self.c_out), out_dtype)
+        step = max(1, PATCH_ELEMENTS_PER_CHUNK // (ho * wo * self.cols))
+        for start in range(0, n, step):
+            part = x[start:start + step]
+            acc = self._accumulate(part)
+            target = out[start:start + len(part)].reshape(-1, self.c_out)
+            if self.limits is None:
+                target[...] = acc
+            else:
+                count_reached_into(acc, self.limits, target)
+        return [out]
+
+    def _accumulate(self, x: np.ndarray) -> np.ndarray:
+        """acc (rows, C_out) of one chunk in self.dtype."""
+        patches = ops.im2col(x, self.kernel, self.stride, self.pad, dtype=self.dtype)
+        patches = patches.reshape(-1, self.cols)
+        words = patches @ self.matrix
+        if self.packing is None:
+            return words
+        acc = np.empty((len(patches), self.packing.fields * words.shape[1]), self.dtype)
+        unpack_fields(words, self.packing, acc)
+        acc = acc[:, :self.c_out]
+        if self.g != 1:
+            acc *= self.g
+        if self.c:
+            sums = window_sums(x, self.kernel, self.stride, self.pad, self.dtype).reshape(-1, 1)
+            if self.c != 1:
+                sums *= self.c
+            acc -= sums
+        return acc
+
+
+def count_reached_into(values: np.ndarray, limits: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out[..., c] = #{j : values[..., c] >= limits[c, j]} (ops.count_reached, written in place)."""
+    out[...] = 0
+    for j in range(limits.shape[1]):
+        out += values >= limits[:, j]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The integer ops around the convs, on streams that may carry floats
+# ---------------------------------------------------------------------------------------------
+
+def magnitude(bounds: ops.Bounds) -> int:
+    lo, hi = bounds
+    return max(abs(int(lo)), abs(int(hi)))
+
+
+def add_kernel(in_bounds: Sequence[ops.Bounds], out_bounds: ops.Bounds) -> Kernel:
+    """ops.add in the narrowest dtype exact for both inputs and the sum, by their declared
+    bounds (float32 for ern_tiny's residual stream: no int64 conversion of either input)."""
+    dtype = exact_dtype(max(magnitude(b) for b in list(in_bounds) + [out_bounds]))
+
+    def run(inputs):
+        a, b = inputs
+        return [np.add(a.astype(dtype, copy=False), b.astype(dtype, copy=False))]
+    return run
+
+
+def threshold_kernel(thresholds: np.ndarray, direction: np.ndarray, in_bounds: ops.Bounds) -> Kernel:
+    """ops.multi_threshold for an input within in_bounds, in the input's own dtype when that is
+    a float: direction * acc is exact (a sign flip), and the thresholds are clipped to
+    [-bound, bound + 1], integers the float holds exactly, without changing any comparison."""
+    bound = magnitude(in_bounds)
+    clipped = np.clip(np.asarray(thresholds).astype(np.int64), -bound, bound + 1)
+    signs = np.asarray(direction).astype(np.int8)
+    levels = clipped.shape[1]
+
+    def run(inputs):
+        x = inputs[0]
+        if x.dtype.kind != "f" or bound + 1 > 2 ** SIGNIFICAND_BITS[x.dtype.type]:
+            return [ops.multi_threshold(x, thresholds, direction)]
+        seen = x * signs.astype(x.dtype)
+        codes = np.empty(x.shape, np.uint8 if levels < 256 else np.int32)
+        return [count_reached_into(seen, clipped.astype(x.dtype), codes)]
+    return run
+
+
+def global_sum_kernel(inputs: List[np.ndarray]) -> List[np.ndarray]:
+    """ops.global_sum on integers carried by any dtype: converted to int64 first (the map is
+    small at this point, and the class sums are int64 by contract)."""
+    return [ops.global_sum(inputs[0].astype(np.int64))]
+
+
+def conv_kernel(op: "ops.Conv", params: Dict[str, np.ndarray], in_bounds: ops.Bounds) -> Kernel:
+    thresholds = params["thresholds"] if op.thresholded else None
+    direction = params["direction"] if op.thresholded else None
+    return ConvKernel(op.weight_matrix(params), op.kernel, op.stride, op.pad, in_bounds,
+                      thresholds, direction)
+
+
+def compile_layer(op: "ops.Op", params: Dict[str, np.ndarray], in_bounds: Sequence[ops.Bounds],
+                  out_bounds: Sequence[ops.Bounds]) -> Kernel:
+    """The layer as a prepared function inputs -> outputs. Ops without a fast kernel run their
+    golden execute, which accepts integers in any dtype."""
+    if isinstance(op, ops.Conv):
+        return conv_kernel(op, params, in_bounds[0])
+    if isinstance(op, ops.Add):
+        return add_kernel(in_bounds, out_bounds[0])
+    if isinstance(op, ops.Threshold):
+        return threshold_kernel(params["thresholds"], params["direction"], in_bounds[0])
+    if isinstance(op, ops.GlobalSum):
+        return global_sum_kernel
+    return lambda inputs: op.execute(inputs, params)
