@@ -30,8 +30,8 @@ is < 2^(s*k) (each lower field is < 2^s), so F_k = floor(S / 2^(s*k)) (division 
 two is exact) and subtracting F_k * 2^(s*k) (an integer <= S) is exact. For ern_tiny's 3x3
 convs over 64 channels (span 576 * 3 = 1728 < 2^11, s = 11: 1728 * (1 + 2^11) < 2^24) two
 channels share a float32 word, so the GEMM has half the columns; 1x1 convs over 64 channels
-(span 192, s = 8) put three in a word. The window sums sum(x) come from a box filter over the
-input (K*K adds on an array C_in times smaller than the patches), not from the GEMM.
+(span 192, s = 8) put three in a word. The window sums sum(x) come from one more GEMM row of
+ones (terms >= 0, sum <= cols * X, exact under the same bound).
 """
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -104,8 +104,8 @@ def offset_form(w: np.ndarray) -> Tuple[np.ndarray, int, int]:
 
 
 def pack_words(v: np.ndarray, packing: Packing) -> np.ndarray:
-    """The (cols, slots) GEMM matrix of word columns: slot j holds channel k * slots + j in
-    field k, so field k of all words unpacks into the contiguous channel range k*slots.."""
+    """The (slots, cols) GEMM matrix of words: word j holds channel k * slots + j in field k, so
+    field k of every word unpacks into the contiguous channel block k*slots .. (k+1)*slots."""
     c_out, cols = v.shape
     slots = -(-c_out // packing.fields)
     padded = np.zeros((packing.fields * slots, cols), np.int64)   # spare channels: zero weights
@@ -113,21 +113,22 @@ def pack_words(v: np.ndarray, packing: Packing) -> np.ndarray:
     words = np.zeros((slots, cols), np.int64)
     for k in range(packing.fields):
         words += padded[k * slots:(k + 1) * slots] << (packing.shift * k)
-    return np.ascontiguousarray(words.T, dtype=packing.dtype)   # exact: <= largest_word
+    return words.astype(packing.dtype)   # exact: every word is <= largest_word <= 2^p
 
 
 def unpack_fields(words: np.ndarray, packing: Packing, out: np.ndarray) -> np.ndarray:
-    """Field k of words (rows, slots) into out[:, k*slots:(k+1)*slots]; consumes `words`.
-    out has at least fields * slots columns, of the words' dtype."""
-    slots = words.shape[1]
+    """Field k of words (slots, rows) into the block out[k*slots:(k+1)*slots] (out has
+    fields * slots rows, the words' dtype); consumes `words`. Top field first: the fields below
+    field k add up to less than 2^(shift*k), so floor(rest / 2^(shift*k)) is field k."""
+    slots = words.shape[0]
     rest = words
     for k in range(packing.fields - 1, 0, -1):
         scale = float(1 << (packing.shift * k))
-        top = out[:, k * slots:(k + 1) * slots]
+        top = out[k * slots:(k + 1) * slots]
         np.multiply(rest, 1.0 / scale, out=top)   # exact: a power of two
-        np.floor(top, out=top)                    # field k: the rest below it is < 2^(shift*k)
+        np.floor(top, out=top)
         rest -= top * scale                       # exact: integers <= rest
-    out[:, :slots] = rest
+    out[:slots] = rest
     return out
 
 
@@ -135,32 +136,53 @@ def unpack_fields(words: np.ndarray, packing: Packing, out: np.ndarray) -> np.nd
 # Conv
 # ---------------------------------------------------------------------------------------------
 
-def window_sums(x: np.ndarray, kernel: int, stride: int, pad: int, dtype) -> np.ndarray:
-    """sum(x) over each K x K x C window (zero padding): (N, Ho, Wo) in dtype (exact when the
-    sums fit it). Channels first, then K*K strided adds over an array C times smaller."""
-    n, h, w, _ = x.shape
-    ho = ops.conv_output_size(h, kernel, stride, pad)
-    wo = ops.conv_output_size(w, kernel, stride, pad)
-    plane = np.zeros((n, h + 2 * pad, w + 2 * pad), dtype)
-    plane[:, pad:pad + h, pad:pad + w] = x.sum(axis=3, dtype=dtype)
-    sums = np.zeros((n, ho, wo), dtype)
-    for ky in range(kernel):
-        for kx in range(kernel):
-            sums += plane[:, ky:ky + stride * (ho - 1) + 1:stride, kx:kx + stride * (wo - 1) + 1:stride]
-    return sums
+# Packing saves GEMM work in proportion to the fan-in (cols) and costs a fixed few array passes
+# per accumulator (unpacking, g * F - c * sum(x)). Below this many columns per group it does
+# not pay (measured on cnv_w1a2's first conv, cols = 9: 2x slower packed).
+MIN_PACKED_COLS = 32
+
+
+class PackedPlan(NamedTuple):
+    """The packed GEMM of one Conv: the columns split into `groups` equal contiguous ranges
+    (the last may be shorter), each small enough that its dot products pack `packing.fields` to
+    a word; one GEMM and one unpacking per group, the groups' accumulators added."""
+    packing: Packing
+    groups: int
+
+
+def plan_conv(cols: int, term_max: int, dtypes: Sequence[Any] = PACKING_DTYPES) -> Optional[PackedPlan]:
+    """The fewest column groups whose dot products (terms in [0, term_max]) pack >= 2 to a word,
+    or None when that needs groups narrower than MIN_PACKED_COLS. One group is the whole fan-in;
+    two halve it, so ern_tiny's 2304-column conv packs 2 to a float32 word in two GEMMs of 1152
+    columns: the same multiply-adds as one packed GEMM, and one more unpacking."""
+    if term_max < 1:
+        return None   # every V is 0: nothing to pack
+    groups = 1
+    while -(-cols // groups) >= MIN_PACKED_COLS:
+        packing = plan_packing(-(-cols // groups) * term_max, dtypes)
+        if packing is not None:
+            return PackedPlan(packing, groups)
+        groups += 1
+    return None
 
 
 class ConvKernel:
     """One Conv layer, prepared: thresholded codes (uint8) or accumulators, exactly as
     ops.conv_threshold / ops.conv_accumulate, for inputs within in_bounds (the declared stream
-    bounds, which the package's loader has checked against the producers' worst cases)."""
+    bounds, which the package's loader has checked against the producers' worst cases).
+
+    Packed (plan_conv found a plan): per column group, one GEMM of word columns plus a row of
+    ones (sum(x) over the group's part of the window, 1/slots more work), the fields unpacked;
+    acc = g * sum_groups F - c * sum_groups sum(x). Otherwise one GEMM of the signed weights in
+    the cheapest exact dtype, as ops.conv_accumulate. Everything runs channel-major (C_out, rows)
+    per chunk of the batch, and the result is written channel-last once."""
 
     def __init__(self, w: np.ndarray, kernel: int, stride: int, pad: int, in_bounds: ops.Bounds,
                  thresholds: Optional[np.ndarray] = None, direction: Optional[np.ndarray] = None):
         lo, hi = in_bounds
         if lo < 0:
             raise ValueError(f"ConvKernel: inputs must be unsigned codes, bounds are [{lo}, {hi}]")
-        self.kernel, self.stride, self.pad, self.hi = kernel, stride, pad, hi
+        self.kernel, self.stride, self.pad = kernel, stride, pad
         w = np.asarray(w).astype(np.int64)
         if thresholds is not None:
             # direction[o] * (W[o] . x) = (direction[o] * W[o]) . x: the direction is in the signs.
@@ -169,27 +191,34 @@ class ConvKernel:
         # |acc| <= cols * hi * max|W|: the sum of the terms' magnitudes, the exactness bound.
         self.bound = self.cols * hi * int(np.abs(w).max(initial=0))
         v, self.g, self.c = offset_form(w)
-        self.packing = plan_packing(self.cols * hi * int(v.max(initial=0)))
-        if self.packing is not None and self._offset_fits(int(v.max(initial=0))):
-            self.dtype = self.packing.dtype
-            self.matrix = pack_words(v, self.packing)
+        v_max = int(v.max(initial=0))
+        self.plan = plan_conv(self.cols, hi * v_max)
+        if self.plan is not None and not self._offset_fits(hi, v_max):
+            self.plan = None
+        if self.plan is not None:
+            self.dtype = self.plan.packing.dtype
+            self.ranges = column_ranges(self.cols, self.plan.groups)
+            ones = np.ones((1, self.cols), np.int64)
+            self.matrices = [np.vstack([pack_words(v[:, a:b], self.plan.packing), ones[:, a:b]])
+                             .astype(self.dtype) for a, b in self.ranges]
         else:   # one accumulator per column: the signed weights, as ops.conv_accumulate
-            self.packing = None
             self.dtype = ops.exact_matmul_dtype(self.bound)
-            self.matrix = np.ascontiguousarray(w.T, dtype=self.dtype)
+            self.ranges = [(0, self.cols)]
+            self.matrices = [w.astype(self.dtype)]
         self.limits = None
+        self.out_dtype = self.dtype
         if thresholds is not None:
             # No accumulator lies outside [-bound, bound]: clipping keeps every comparison and
             # makes both ends exact in the accumulators' dtype.
             clipped = np.clip(np.asarray(thresholds).astype(np.int64), -self.bound, self.bound + 1)
-            self.limits = clipped.astype(self.dtype)
-        self.levels = None if thresholds is None else np.asarray(thresholds).shape[1]
+            self.limits = clipped.astype(self.dtype)[:, :, None]   # (C_out, levels, 1): per row
+            self.out_dtype = np.uint8 if clipped.shape[1] < 256 else np.int32
 
-    def _offset_fits(self, v_max: int) -> bool:
-        """g * (V . x) and c * sum(x), the two sides of the subtraction, exact in the packing
-        dtype (their difference is acc, within bound, so the subtraction is exact too)."""
-        top = 2 ** SIGNIFICAND_BITS[self.packing.dtype]
-        window = self.cols * self.hi   # the largest sum(x)
+    def _offset_fits(self, hi: int, v_max: int) -> bool:
+        """Every intermediate exact in the packing dtype: the summed fields g * F (<= g * cols *
+        hi * v_max) and c * sum(x); their difference is acc, within bound, so exact too."""
+        top = 2 ** SIGNIFICAND_BITS[self.plan.packing.dtype]
+        window = self.cols * hi   # the largest sum(x)
         return self.g * window * v_max <= top and self.c * window <= top
 
     def __call__(self, inputs: List[np.ndarray]) -> List[np.ndarray]:
@@ -197,41 +226,48 @@ class ConvKernel:
         n, h, w, _ = x.shape
         ho = ops.conv_output_size(h, self.kernel, self.stride, self.pad)
         wo = ops.conv_output_size(w, self.kernel, self.stride, self.pad)
-        out_dtype = self.dtype if self.limits is None else (np.uint8 if self.levels < 256 else np.int32)
-        out = np.empty((n, ho, wo, self.c_out), out_dtype)
+        out = np.empty((n, ho, wo, self.c_out), self.out_dtype)
         step = max(1, PATCH_ELEMENTS_PER_CHUNK // (ho * wo * self.cols))
         for start in range(0, n, step):
             part = x[start:start + step]
-            acc = self._accumulate(part)
-            target = out[start:start + len(part)].reshape(-1, self.c_out)
-            if self.limits is None:
-                target[...] = acc
-            else:
-                count_reached_into(acc, self.limits, target)
+            patches = ops.im2col(part, self.kernel, self.stride, self.pad, dtype=self.dtype)
+            acc = self._accumulate(patches.reshape(-1, self.cols))   # (C_out, rows)
+            if self.limits is not None:   # codes channel-major, then one transposing copy
+                acc = count_reached_into(acc, self.limits, np.empty(acc.shape, self.out_dtype))
+            out[start:start + len(part)].reshape(-1, self.c_out).T[...] = acc
         return [out]
 
-    def _accumulate(self, x: np.ndarray) -> np.ndarray:
-        """acc (rows, C_out) of one chunk in self.dtype."""
-        patches = ops.im2col(x, self.kernel, self.stride, self.pad, dtype=self.dtype)
-        patches = patches.reshape(-1, self.cols)
-        words = patches @ self.matrix
-        if self.packing is None:
-            return words
-        acc = np.empty((len(patches), self.packing.fields * words.shape[1]), self.dtype)
-        unpack_fields(words, self.packing, acc)
-        acc = acc[:, :self.c_out]
+    def _accumulate(self, patches: np.ndarray) -> np.ndarray:
+        """acc of one chunk, channel-major (C_out, rows), in self.dtype. Channel-major because
+        every per-channel operation (unpacking a field, comparing with a channel's thresholds)
+        then runs along whole contiguous rows: broadcasting a (C_out,) vector along a short
+        last axis is measured 2-3x slower in numpy."""
+        if self.plan is None:
+            return self.matrices[0] @ patches.T   # BLAS reads the transpose in place
+        acc, sums = None, None
+        for (a, b), matrix in zip(self.ranges, self.matrices):
+            words = matrix @ patches[:, a:b].T
+            slots = len(words) - 1   # the last row is sum(x) over the group
+            unpacked = np.empty((slots * self.plan.packing.fields, words.shape[1]), self.dtype)
+            fields = unpack_fields(words[:slots], self.plan.packing, unpacked)[:self.c_out]
+            acc = fields if acc is None else np.add(acc, fields, out=acc)
+            sums = words[-1] if sums is None else np.add(sums, words[-1], out=sums)
         if self.g != 1:
             acc *= self.g
         if self.c:
-            sums = window_sums(x, self.kernel, self.stride, self.pad, self.dtype).reshape(-1, 1)
-            if self.c != 1:
-                sums *= self.c
-            acc -= sums
+            acc -= sums if self.c == 1 else sums * self.c
         return acc
 
 
+def column_ranges(cols: int, groups: int) -> List[Tuple[int, int]]:
+    """`groups` contiguous ranges covering 0..cols, all of the same width but the last."""
+    width = -(-cols // groups)
+    return [(a, min(cols, a + width)) for a in range(0, cols, width)]
+
+
 def count_reached_into(values: np.ndarray, limits: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out[..., c] = #{j : values[..., c] >= limits[c, j]} (ops.count_reached, written in place)."""
+    """out[...] = #{j : values >= limits[:, j]}, ops.count_reached written in place, for limits
+    shaped to broadcast against values with j as axis 1 (channel-major: (C, levels, 1))."""
     out[...] = 0
     for j in range(limits.shape[1]):
         out += values >= limits[:, j]
