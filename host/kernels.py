@@ -27,11 +27,18 @@ F = V . x values for several output channels fit in one float word: with a shift
 whose terms are all >= 0, so every partial sum lies in [0, S] and S <= span * sum_k 2^(s*k).
 When that is <= 2^p the GEMM is exact, and the fields come back exactly: S's part below field k
 is < 2^(s*k) (each lower field is < 2^s), so F_k = floor(S / 2^(s*k)) (division by a power of
-two is exact) and subtracting F_k * 2^(s*k) (an integer <= S) is exact. For ern_tiny's 3x3
-convs over 64 channels (span 576 * 3 = 1728 < 2^11, s = 11: 1728 * (1 + 2^11) < 2^24) two
-channels share a float32 word, so the GEMM has half the columns; 1x1 convs over 64 channels
-(span 192, s = 8) put three in a word. The window sums sum(x) come from one more GEMM row of
-ones (terms >= 0, sum <= cols * X, exact under the same bound).
+two is exact) and subtracting F_k * 2^(s*k) (an integer <= S) is exact. For ern_tiny's
+1152-column convs (span 1152 * 3 = 3456 < 2^12, s = 12: 3456 * (1 + 2^12) < 2^24) two channels
+share a float32 word, so the GEMM has half the columns; 1x1 convs over 64 channels (span 192,
+s = 8) put three in a word. The window sums sum(x) come from one more GEMM row of ones (terms
+>= 0, sum <= cols * X, exact under the same bound).
+
+Signed packing skips the offset form where one more bit per field still fits: the words hold
+the weights W as they are, every |acc| <= bound = cols * X * max|W|, and with 2^s > 2 * bound
+the part of S below field k lies strictly within +-2^(s*k - 1), so round-to-nearest of
+S / 2^(s*k) is field k (no ties: the bound is strict). The partial sums' magnitudes stay
+within bound * sum_k 2^(s*k) <= 2^p. ern_tiny's and cnv_w1a2's 576-column 3x3 convs
+(bound 1728, s = 12: 1728 * (1 + 2^12) < 2^24) pack two channels this way.
 """
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
@@ -67,10 +74,12 @@ def exact_dtype(magnitude: int):
 # ---------------------------------------------------------------------------------------------
 
 class Packing(NamedTuple):
-    """`fields` non-negative accumulators per word of `dtype`, field k weighted 2^(shift*k)."""
+    """`fields` accumulators per word of `dtype`, field k weighted 2^(shift*k): non-negative
+    ones (each < 2^shift), or signed ones (each of magnitude < 2^(shift-1))."""
     dtype: Any
     fields: int
     shift: int
+    signed: bool = False
 
 
 def largest_word(span: int, packing: Packing) -> int:
@@ -78,17 +87,20 @@ def largest_word(span: int, packing: Packing) -> int:
     return span * sum(1 << (packing.shift * k) for k in range(packing.fields))
 
 
-def plan_packing(span: int, dtypes: Sequence[Any] = PACKING_DTYPES) -> Optional[Packing]:
-    """The most fields per word for dot products whose terms are >= 0 and sum to <= span, in the
-    first dtype (cheapest first) that holds at least two; None when none does (packing would not
-    save anything)."""
-    shift = max(1, int(span).bit_length())   # 2^shift > span: fields never carry into the next
+def plan_packing(span: int, dtypes: Sequence[Any] = PACKING_DTYPES,
+                 signed: bool = False) -> Optional[Packing]:
+    """The most fields per word for dot products whose terms are >= 0 and sum to <= span (or,
+    signed, whose terms' magnitudes sum to <= span), in the first dtype (cheapest first) that
+    holds at least two; None when none does (packing would not save anything)."""
+    # 2^shift > span: a field never carries into the next one. Signed: 2^shift > 2 * span, so
+    # everything below field k lies strictly within +-2^(shift*k - 1) and rounds away.
+    shift = max(1, int(2 * span if signed else span).bit_length())
     for dtype in dtypes:
         fields = 1
         while largest_word(span, Packing(dtype, fields + 1, shift)) <= 2 ** SIGNIFICAND_BITS[dtype]:
             fields += 1
         if fields >= 2:
-            return Packing(dtype, fields, shift)
+            return Packing(dtype, fields, shift, signed)
     return None
 
 
@@ -119,14 +131,15 @@ def pack_words(v: np.ndarray, packing: Packing) -> np.ndarray:
 def unpack_fields(words: np.ndarray, packing: Packing, out: np.ndarray) -> np.ndarray:
     """Field k of words (slots, rows) into the block out[k*slots:(k+1)*slots] (out has
     fields * slots rows, the words' dtype); consumes `words`. Top field first: the fields below
-    field k add up to less than 2^(shift*k), so floor(rest / 2^(shift*k)) is field k."""
+    field k add up to less than 2^(shift*k) (signed: to a magnitude below 2^(shift*k - 1)), so
+    floor (signed: round to nearest) of rest / 2^(shift*k) is field k."""
     slots = words.shape[0]
     rest = words
     for k in range(packing.fields - 1, 0, -1):
         scale = float(1 << (packing.shift * k))
         top = out[k * slots:(k + 1) * slots]
         np.multiply(rest, 1.0 / scale, out=top)   # exact: a power of two
-        np.floor(top, out=top)
+        (np.rint if packing.signed else np.floor)(top, out=top)
         rest -= top * scale                       # exact: integers <= rest
     out[:slots] = rest
     return out
@@ -150,18 +163,26 @@ class PackedPlan(NamedTuple):
     groups: int
 
 
-def plan_conv(cols: int, term_max: int, dtypes: Sequence[Any] = PACKING_DTYPES) -> Optional[PackedPlan]:
-    """The fewest column groups whose dot products (terms in [0, term_max]) pack >= 2 to a word,
-    or None when that needs groups narrower than MIN_PACKED_COLS. One group is the whole fan-in;
-    two halve it, so ern_tiny's 2304-column conv packs 2 to a float32 word in two GEMMs of 1152
-    columns: the same multiply-adds as one packed GEMM, and one more unpacking."""
+def plan_conv(cols: int, term_max: int, signed_term_max: int = 0,
+              dtypes: Sequence[Any] = PACKING_DTYPES) -> Optional[PackedPlan]:
+    """The fewest column groups whose dot products pack >= 2 to a word, or None when that needs
+    groups narrower than MIN_PACKED_COLS: non-negative ones (terms in [0, term_max], the offset
+    form) or signed ones (|terms| <= signed_term_max, the weights as they are; 0: not tried).
+    Signed wins a tie: it needs no sum(x) row and no offset pass, but one more bit per field
+    (ern_tiny's 576-column convs: 2 fields either way). One group is the whole fan-in; two halve
+    it, so ern_tiny's 2304-column conv packs 2 to a float32 word in two GEMMs of 1152 columns:
+    the same multiply-adds as one packed GEMM, and one more unpacking."""
     if term_max < 1:
         return None   # every V is 0: nothing to pack
     groups = 1
     while -(-cols // groups) >= MIN_PACKED_COLS:
-        packing = plan_packing(-(-cols // groups) * term_max, dtypes)
-        if packing is not None:
-            return PackedPlan(packing, groups)
+        width = -(-cols // groups)
+        offset = plan_packing(width * term_max, dtypes)
+        signed = plan_packing(width * signed_term_max, dtypes, signed=True) if signed_term_max else None
+        if signed is not None and (offset is None or signed.fields >= offset.fields):
+            return PackedPlan(signed, groups)
+        if offset is not None:
+            return PackedPlan(offset, groups)
         groups += 1
     return None
 
@@ -192,10 +213,14 @@ class ConvKernel:
         self.bound = self.cols * hi * int(np.abs(w).max(initial=0))
         v, self.g, self.c = offset_form(w)
         v_max = int(v.max(initial=0))
-        self.plan = plan_conv(self.cols, hi * v_max)
-        if self.plan is not None and not self._offset_fits(hi, v_max):
+        self.plan = plan_conv(self.cols, hi * v_max, hi * int(np.abs(w).max(initial=0)))
+        if self.plan is not None and not self.plan.packing.signed and not self._offset_fits(hi, v_max):
             self.plan = None
-        if self.plan is not None:
+        if self.plan is not None and self.plan.packing.signed:   # the weights as they are
+            self.dtype = self.plan.packing.dtype
+            self.ranges = column_ranges(self.cols, self.plan.groups)
+            self.matrices = [pack_words(w[:, a:b], self.plan.packing) for a, b in self.ranges]
+        elif self.plan is not None:   # the offset form, plus a row of ones for sum(x)
             self.dtype = self.plan.packing.dtype
             self.ranges = column_ranges(self.cols, self.plan.groups)
             ones = np.ones((1, self.cols), np.int64)
@@ -244,14 +269,18 @@ class ConvKernel:
         last axis is measured 2-3x slower in numpy."""
         if self.plan is None:   # (few columns, mostly: BLAS is memory-bound and the copy would cost)
             return self.matrices[0] @ patches.T
+        signed = self.plan.packing.signed
         acc, sums = None, None
         for (a, b), matrix in zip(self.ranges, self.matrices):
             words = channel_major_product(patches[:, a:b], matrix)
-            slots = len(words) - 1   # the last row is sum(x) over the group
+            slots = len(words) - (0 if signed else 1)   # offset form: the last row is sum(x)
             unpacked = np.empty((slots * self.plan.packing.fields, words.shape[1]), self.dtype)
             fields = unpack_fields(words[:slots], self.plan.packing, unpacked)[:self.c_out]
             acc = fields if acc is None else np.add(acc, fields, out=acc)
-            sums = words[-1] if sums is None else np.add(sums, words[-1], out=sums)
+            if not signed:
+                sums = words[-1] if sums is None else np.add(sums, words[-1], out=sums)
+        if signed:
+            return acc
         if self.g != 1:
             acc *= self.g
         if self.c:

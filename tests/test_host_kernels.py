@@ -48,18 +48,19 @@ def test_planned_fields_fit_the_significand_and_one_more_would_not(span):
     assert kernels.largest_word(span, packing._replace(fields=packing.fields + 1)) > 2 ** 24
 
 
-@settings(max_examples=50, deadline=None)
-@given(st.integers(1, 2 ** 23), st.integers(0, 2 ** 32 - 1))
-def test_unpacking_gives_back_every_field(span, seed):
-    packing = kernels.plan_packing(span)
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 2 ** 23), st.integers(0, 2 ** 32 - 1), st.booleans())
+def test_unpacking_gives_back_every_field(span, seed, signed):
+    packing = kernels.plan_packing(span, signed=signed)
     if packing is None:
         return
     rng = np.random.default_rng(seed)
-    fields = rng.integers(0, span + 1, (packing.fields, 5, 7))
+    fields = rng.integers(-span if signed else 0, span + 1, (packing.fields, 5, 7))
     fields[:, 0] = span   # the largest word
-    fields[:, 1] = 0
+    fields[:, 1] = -span if signed else 0
+    fields[:, 2, ::2] = -span if signed else 0   # alternating extremes: borrows across fields
     words = sum(f << (packing.shift * k) for k, f in enumerate(fields))
-    assert words.max() <= 2 ** 24 and np.array_equal(words.astype(np.float32).astype(np.int64), words)
+    assert np.abs(words).max() <= 2 ** 24 and np.array_equal(words.astype(np.float32).astype(np.int64), words)
     out = np.empty((packing.fields * 5, 7), np.float32)
     kernels.unpack_fields(words.astype(np.float32), packing, out)
     np.testing.assert_array_equal(out.astype(np.int64), fields.reshape(-1, 7))
@@ -109,15 +110,20 @@ def test_conv_kernel_is_the_integer_conv(seed, weight_bits, masked, in_bits, geo
 
 
 def test_packing_engages_on_ern_tiny_shapes():
-    """The plans the speed comes from (host/kernels.py's docstring): 2 per word for 3x3 convs,
-    3 for 1x1 over 64 channels, 2 per word in 2 column groups for 2304 columns."""
-    assert kernels.plan_conv(576, 3) == kernels.PackedPlan(kernels.Packing(np.float32, 2, 11), 1)
-    assert kernels.plan_conv(64, 3) == kernels.PackedPlan(kernels.Packing(np.float32, 3, 8), 1)
-    assert kernels.plan_conv(2304, 3) == kernels.PackedPlan(kernels.Packing(np.float32, 2, 12), 2)
-    assert kernels.plan_conv(9, 255) is None   # cnv's 8-bit first conv: too few columns to pay
+    """The plans the speed comes from (host/kernels.py's docstring): 2 signed per word for the
+    576-column 3x3 convs, 3 non-negative for 1x1 over 64 channels, 2 for 1152 columns, 2 per
+    word in 2 column groups for 2304 columns (w1a2: term_max 3, +-1 weights)."""
+    Plan, Packing = kernels.PackedPlan, kernels.Packing
+    assert kernels.plan_conv(576, 3, 3) == Plan(Packing(np.float32, 2, 12, True), 1)
+    assert kernels.plan_conv(64, 3, 3) == Plan(Packing(np.float32, 3, 8), 1)
+    assert kernels.plan_conv(1152, 3, 3) == Plan(Packing(np.float32, 2, 12), 1)
+    assert kernels.plan_conv(2304, 3, 3) == Plan(Packing(np.float32, 2, 12), 2)
+    assert kernels.plan_conv(9, 255, 255) is None   # cnv's 8-bit first conv: too few columns
 
 
 @pytest.mark.parametrize("c_in, in_bits, weight_bits, packed, dtype", [
+    (682, 2, 1, True, np.float32),      # signed: bound 2046 < 2^11, words <= 2046 * 4097
+    (683, 2, 1, True, np.float32),      # bound 2049: signed no longer fits, the offset form does
     (1365, 2, 1, True, np.float32),     # span 4095: the largest word is 2^24 - 1, fields at span
     (1366, 2, 1, True, np.float32),     # one more column: two column groups
     (9398, 8, 3, False, np.float32),    # bound 9398 * 255 * 7 = 16,775,430 < 2^24: unpacked float32
