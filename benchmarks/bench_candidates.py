@@ -2,12 +2,14 @@
 the measurements behind host/kernels.py's choice (benchmarks/RESULTS.md).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_candidates.py [--model ern_tiny] [--layer Conv_1]
-        [--images 64] [--repeat 9]
+        [--images 64] [--repeat 9] [--network]
 
 The layer's real weights, thresholds and directions from build/<m>/dataflow, on random codes of
 its input's width (the cost does not depend on the values). Every candidate's codes are checked
 equal to ops.conv_threshold's. Interleaved rounds, the median per candidate, CPU time of this
-process (less sensitive to other processes than wall time on a shared machine).
+process (less sensitive to other processes than wall time on a shared machine). `--network`
+times whole networks instead (class sums of the first --images Fashion-MNIST test images):
+the golden ops, and the fast reference with float32 words only or float64 words allowed.
 """
 import argparse
 import os
@@ -23,6 +25,7 @@ import numpy as np  # noqa: E402
 
 from host import kernels, ops  # noqa: E402
 from host.package import load  # noqa: E402
+from host.reference import Reference  # noqa: E402
 
 
 def golden(x, w, t, d, k, s, p):
@@ -85,8 +88,42 @@ CANDIDATES = {
     "im2col without copies: one GEMM per kernel offset on shifted views": shifted_gemms,
     "bit-packed xnor/popcount through a byte lookup table": xnor_popcount,
     "packed float32 accumulators (host/kernels.py)": packed((np.float32,)),
-    "packed, float64 words allowed (4 fields of 13 bits)": packed((np.float64, np.float32)),
+    "packed, float64 words allowed (4 fields to a word)": packed((np.float64, np.float32)),
 }
+
+
+def reference_with(package, dtypes):
+    """The fast reference with its packed words drawn from `dtypes` (cheapest first)."""
+    saved = kernels.PACKING_DTYPES
+    kernels.PACKING_DTYPES = dtypes
+    try:
+        return Reference(package)
+    finally:
+        kernels.PACKING_DTYPES = saved
+
+
+def time_networks(args) -> int:
+    from host import datasets
+    package = load(ROOT / "build" / args.model / "dataflow")
+    images = datasets.load_test_images(package.input_shape, args.images, None)[0]
+    runs = {"golden ops (Reference(fast=False))": Reference(package, fast=False),
+            "packed float32 words (host/kernels.py)": reference_with(package, (np.float32,)),
+            "packed, float64 words allowed": reference_with(package, (np.float64, np.float32))}
+    expected = runs["golden ops (Reference(fast=False))"].class_sums(images)
+    seconds = {name: [] for name in runs}
+    for _ in range(args.repeat):
+        for name, reference in runs.items():
+            start = time.process_time()
+            sums = reference.class_sums(images)
+            seconds[name].append(time.process_time() - start)
+            assert np.array_equal(sums, expected), name
+    print(f"{args.model}, whole network, {len(images)} images; OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}; CPU time, median of {args.repeat}; class sums "
+          f"identical; load {os.getloadavg()[0]:.1f}\n")
+    print("| reference | images per CPU second |\n|---|---:|")
+    for name, values in seconds.items():
+        print(f"| {name} | {len(images) / float(np.median(values)):,.0f} |")
+    return 0
 
 
 def main(argv=None):
@@ -96,7 +133,10 @@ def main(argv=None):
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=9)
     ap.add_argument("--popcount-images", type=int, default=4, help="the lookup-table candidate is slow")
+    ap.add_argument("--network", action="store_true", help="whole networks instead of one layer")
     args = ap.parse_args(argv)
+    if args.network:
+        return time_networks(args)
     package = load(ROOT / "build" / args.model / "dataflow")
     layer = package.layer(args.layer)
     op, params = layer.operator, package.layer_params(layer)

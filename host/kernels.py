@@ -87,7 +87,7 @@ def largest_word(span: int, packing: Packing) -> int:
     return span * sum(1 << (packing.shift * k) for k in range(packing.fields))
 
 
-def plan_packing(span: int, dtypes: Sequence[Any] = PACKING_DTYPES,
+def plan_packing(span: int, dtypes: Optional[Sequence[Any]] = None,
                  signed: bool = False) -> Optional[Packing]:
     """The most fields per word for dot products whose terms are >= 0 and sum to <= span (or,
     signed, whose terms' magnitudes sum to <= span), in the first dtype (cheapest first) that
@@ -95,7 +95,7 @@ def plan_packing(span: int, dtypes: Sequence[Any] = PACKING_DTYPES,
     # 2^shift > span: a field never carries into the next one. Signed: 2^shift > 2 * span, so
     # everything below field k lies strictly within +-2^(shift*k - 1) and rounds away.
     shift = max(1, int(2 * span if signed else span).bit_length())
-    for dtype in dtypes:
+    for dtype in PACKING_DTYPES if dtypes is None else dtypes:   # the module's, when it is called
         fields = 1
         while largest_word(span, Packing(dtype, fields + 1, shift)) <= 2 ** SIGNIFICAND_BITS[dtype]:
             fields += 1
@@ -164,7 +164,7 @@ class PackedPlan(NamedTuple):
 
 
 def plan_conv(cols: int, term_max: int, signed_term_max: int = 0,
-              dtypes: Sequence[Any] = PACKING_DTYPES) -> Optional[PackedPlan]:
+              dtypes: Optional[Sequence[Any]] = None) -> Optional[PackedPlan]:
     """The fewest column groups whose dot products pack >= 2 to a word, or None when that needs
     groups narrower than MIN_PACKED_COLS: non-negative ones (terms in [0, term_max], the offset
     form) or signed ones (|terms| <= signed_term_max, the weights as they are; 0: not tried).
