@@ -16,7 +16,7 @@ magnitude <= 2^p. BLAS adds the products of a dot product in an order of its own
 term is an integer and the sum of the terms' magnitudes is <= 2^p, every partial sum in any
 order is an integer within 2^p, so each addition is exact and the result is the integer sum.
 
-## Packed accumulators (the main saving: half or a quarter of the GEMM)
+## Packed accumulators (the main saving: GEMMs with a half or a third of the columns)
 A Conv's inputs are unsigned codes x in [0, X]. Write the integer weights as W = g * V - c with
 V >= 0 integers (+-1 weights: V = (W + 1) / 2 in {0, 1}, g = 2, c = 1). Then
     acc[o] = W[o] . x = g * (V[o] . x) - c * sum(x),
@@ -43,7 +43,6 @@ within bound * sum_k 2^(s*k) <= 2^p. ern_tiny's and cnv_w1a2's 576-column 3x3 co
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from host import ops
 
@@ -52,8 +51,10 @@ Kernel = Callable[[List[np.ndarray]], List[np.ndarray]]
 # Significand bits: every integer of magnitude <= 2^p is exact in the dtype.
 SIGNIFICAND_BITS = {np.float32: 24, np.float64: 53}
 
-# Dtypes the packed GEMM may use, cheapest multiply-add first. float64 is left out: its SIMD
-# lanes are half float32's on x86 and it has no NEON lanes at all on the board's Cortex-A9.
+# Dtypes the packed GEMM may use, cheapest multiply-add first. float64 is left out: it holds 4
+# fields to float32's 2, but measured slower on whole networks (twice the bytes through every
+# unpacking and threshold pass; benchmarks/bench_candidates.py --network), and the board's
+# Cortex-A9 has no float64 NEON lanes at all.
 PACKING_DTYPES = (np.float32,)
 
 # Patch elements per chunk of the batch: the patches, the packed words and the accumulators of
@@ -214,7 +215,7 @@ class ConvKernel:
         v, self.g, self.c = offset_form(w)
         v_max = int(v.max(initial=0))
         self.plan = plan_conv(self.cols, hi * v_max, hi * int(np.abs(w).max(initial=0)))
-        if self.plan is not None and not self.plan.packing.signed and not self._offset_fits(hi, v_max):
+        if self.plan is not None and not self._plan_fits(hi, v_max):
             self.plan = None
         if self.plan is not None and self.plan.packing.signed:   # the weights as they are
             self.dtype = self.plan.packing.dtype
@@ -239,12 +240,15 @@ class ConvKernel:
             self.limits = clipped.astype(self.dtype)[:, :, None]   # (C_out, levels, 1): per row
             self.out_dtype = np.uint8 if clipped.shape[1] < 256 else np.int32
 
-    def _offset_fits(self, hi: int, v_max: int) -> bool:
-        """Every intermediate exact in the packing dtype: the summed fields g * F (<= g * cols *
-        hi * v_max) and c * sum(x); their difference is acc, within bound, so exact too."""
+    def _plan_fits(self, hi: int, v_max: int) -> bool:
+        """Every value besides the words exact in the packing dtype: the clipped thresholds
+        (bound + 1) and, in the offset form, the summed fields g * F (<= g * cols * hi * v_max)
+        and c * sum(x), whose difference is acc (within bound, so exact too)."""
         top = 2 ** SIGNIFICAND_BITS[self.plan.packing.dtype]
+        if self.bound + 1 > top:
+            return False
         window = self.cols * hi   # the largest sum(x)
-        return self.g * window * v_max <= top and self.c * window <= top
+        return self.plan.packing.signed or (self.g * window * v_max <= top and self.c * window <= top)
 
     def __call__(self, inputs: List[np.ndarray]) -> List[np.ndarray]:
         x = inputs[0]
