@@ -12,14 +12,16 @@ Each step is a plain function that writes its output under build/<model>/ and ca
    class sums of host.reference -> hls/data/images.bin, expected.bin, labels.bin;
 5. `run_csim`: g++ -O2 build of ern_top.cpp + tb.cpp (cached by content), run over the images in
    parallel jobs; every class sum must equal the reference's;
-6. `run_fifo_sim`: the same with -DERN_FIFO_SIM (every process a thread, FIFOs bounded to their
-   depths) over a few frames in one call: completes, or names the stalled FIFOs;
+6. `run_clocked`: the same with -DERN_CLOCKED_SIM (hls/clocked.py: every process stepped once
+   per clock cycle over FIFOs of the generated depths, synthesised code paths) over a few frames
+   in one call: cycles per frame, FPS at the design clock, latency, stalls per process, FIFO
+   peaks (report.json `clocked`, hls/clocked.png), or a deadlock naming the FIFOs;
 7. `build_emu`: emu.cpp + ern_top.cpp -> hls/libern_emu.so, the C ABI `ern_run` (ctypes) that
    host emulation loads (interface.json describes it);
 8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
 Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
-vitis_hls, fifo_sim, ...). Exit status 0 when every class sum matched and the bounded-FIFO run
+vitis_hls, clocked, ...). Exit status 0 when every class sum matched and the clocked run
 completed; 1 otherwise; 2 on an error before the simulation (one line).
 """
 from __future__ import annotations
@@ -40,8 +42,9 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from hls import csim
+from hls import clocked, csim
 from hls.codegen import CodegenError, generate
+from host import boards
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
@@ -50,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 # ap_types warnings that -isystem does not silence when inlined into our code, and one that g++
 # -O2 raises on a loop of ap_private's reversed-range assignment that never runs here.
 CSIM_FLAGS = ("-Wno-aggressive-loop-optimizations",)
-FIFO_SIM_FRAMES = 3
+CLOCKED_FRAMES = 5          # frames of the clocked run: the steady state is frames 2..N
 
 
 class FlowError(RuntimeError):
@@ -87,37 +90,44 @@ def ensure_package(build: Path) -> Package:
 # ---------------------------------------------------------------------------------------------
 
 def choose_folding(package: Package, build: Path, folding_file: Optional[str], target_fps: Optional[float],
-                   budget_args: Dict[str, Optional[float]]) -> Tuple[dict, str]:
-    """({layer: {pe, simd, mem}}, where it came from) — see the module docstring."""
+                   budget_args: Dict[str, Optional[float]], board: Optional[boards.Board] = None) -> Tuple[dict, str]:
+    """({layer: {pe, simd, mem}}, where it came from) on `board`'s part and clock (default the
+    PYNQ-Z2) — see the module docstring."""
     from hls.perf.estimate import estimate, generation_folding, load_graph
     from hls.perf.folding import Budget, FitError, FoldingError, read_folding, validate_folding
     from hls.perf.opmodels import EstimateError
 
+    from hls.perf.resources import part_of
+
+    board = board or boards.get()
     g = load_graph(build / "dataflow")
     pct = lambda key, default: default if budget_args.get(key) is None else budget_args[key] / 100  # noqa: E731
     budget = Budget(pct("lut_pct", 0.70), pct("bram_pct", 0.85), int(budget_args.get("dsp") or 0),
-                    lut_max=budget_args.get("lut"), bram_max=budget_args.get("bram"))
+                    part=part_of(board), lut_max=budget_args.get("lut"), bram_max=budget_args.get("bram"))
+    clock = board.clock_mhz
     searching = target_fps is not None or any(v is not None for v in budget_args.values())
     try:
         if folding_file:
-            d = estimate(g, folding_file, None, budget=budget, package=package)
+            d = estimate(g, folding_file, None, clock, budget=budget, package=package)
             return generation_folding(d), f"folding file {folding_file}"
         saved = build / "folding.json"
-        if not searching and saved.is_file():
+        if not searching and saved.is_file() and _estimate_board(build) != board.name:
+            log(f"ignoring {saved}: make estimate made it for {_estimate_board(build)}, not {board.name}")
+        elif not searching and saved.is_file():
             try:
                 validate_folding(read_folding(saved), g, str(saved))
-                d = estimate(g, saved, None, budget=budget, package=package)
+                d = estimate(g, saved, None, clock, budget=budget, package=package)
                 return generation_folding(d), f"{saved} (make estimate)"
             except (FoldingError, EstimateError) as e:
                 log(f"ignoring {saved}: {e}")
         try:
-            d = estimate(g, None, target_fps, budget=budget, package=package)
+            d = estimate(g, None, target_fps, clock, budget=budget, package=package)
             return generation_folding(d), d.mode
         except FitError as e:
             if target_fps is None:
                 raise
             log(f"{e}; using the fastest folding within the budget instead")
-            d = estimate(g, None, None, budget=budget, package=package)
+            d = estimate(g, None, None, clock, budget=budget, package=package)
             return generation_folding(d), d.mode + f" (target {target_fps:g} FPS not reachable)"
     except FitError as e:
         log(f"{e}; falling back to PE = SIMD = 1")
@@ -125,6 +135,14 @@ def choose_folding(package: Package, build: Path, folding_file: Optional[str], t
                 for layer in package.layers}, "PE = SIMD = 1 (nothing fits the budget)"
     except (FoldingError, EstimateError) as e:
         raise FlowError(str(e)) from None
+
+
+def _estimate_board(build: Path) -> str:
+    """The board build/<m>/estimate.json (make estimate) was made for (the default when unsaid)."""
+    try:
+        return json.loads((build / "estimate.json").read_text()).get("board", boards.DEFAULT)
+    except (OSError, ValueError):
+        return boards.DEFAULT
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,13 +214,11 @@ def csim_flags() -> List[str]:
     return flags
 
 
-def build_tb(out: Path, model: str, fifo_sim: bool = False, opt: str = "-O2") -> Tuple[Path, float]:
+def build_tb(out: Path, model: str, opt: str = "-O2") -> Tuple[Path, float]:
     """The test bench executable (cached by content) and the seconds the build took."""
     start = time.perf_counter()
-    exe = csim.build([out / "ern_top.cpp", out / "tb.cpp"], include_dirs=[out, out / "lib"],
-                     defines={"ERN_FIFO_SIM": None} if fifo_sim else None, opt=opt,
-                     extra_flags=csim_flags() + (["-pthread"] if fifo_sim else []),
-                     name=f"{model}_tb{'_fifo' if fifo_sim else ''}")
+    exe = csim.build([out / "ern_top.cpp", out / "tb.cpp"], include_dirs=[out, out / "lib"], opt=opt,
+                     extra_flags=csim_flags(), name=f"{model}_tb")
     return exe, time.perf_counter() - start
 
 
@@ -260,33 +276,19 @@ def run_csim(out: Path, exe: Path, count: int, jobs: int, nice: bool = False) ->
             "output": "\n".join(t.strip() for t in outputs)}
 
 
-def run_fifo_sim(out: Path, exe: Path, frames: int, expected: np.ndarray, timeout: float = 600) -> dict:
-    """One call of `frames` frames with every process in its own thread and bounded FIFOs."""
-    data = out / "data"
-    got_path = data / f"got_fifo_sim_{os.getpid()}.bin"
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run([str(exe), str(data), "0", str(frames), str(got_path)], capture_output=True,
-                              text=True, timeout=timeout)
-        text, code = proc.stdout + proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired:
-        text, code = "timed out", -1
-    seconds = time.perf_counter() - start
-    result = {"frames": frames, "seconds": round(seconds, 2), "completed": False, "stall": None,
-              "mismatches": None, "high_water": {}}
-    stall = [line for line in text.splitlines() if line.startswith("FIFO STALL") or line.startswith("stalled FIFOs")]
-    if code not in (0, 1) or stall:
-        result["stall"] = " / ".join(stall) or text.strip().splitlines()[-1:]
-        result["exit_status"] = code
-        return result
-    _, mm, pe = _parse_tb(text)
-    got = np.fromfile(got_path, "<i4").reshape(frames, -1)
-    got_path.unlink()
-    result["completed"] = True
-    result["mismatches"] = int(np.sum(np.any(got != expected[:frames], axis=1))) + pe
-    for m in re.finditer(r"fifo_sim: fifo=(\S+) depth=(\d+) high_water=(\d+)", text):
-        result["high_water"][m.group(1)] = {"depth": int(m.group(2)), "high_water": int(m.group(3))}
-    return result
+def run_clocked(out: Path, exe: Path, frames: int, clock_mhz: float, fifo_rules: List[dict]) -> dict:
+    """One call of `frames` frames in the clocked C-simulation; report.json's `clocked` entry
+    and hls/clocked.png (busy and stalled cycles per process)."""
+    result = clocked.run(exe, out / "data", frames, clock_mhz=clock_mhz)
+    entry = clocked.report_entry(result)
+    rules = {r["fifo"]: r for r in fifo_rules}
+    for f in entry["fifos"]:        # the skip rule's depth next to the peak the clocked run saw
+        if f["name"] in rules:
+            f["rule"] = rules[f["name"]]["rule"]
+    if result["processes"]:
+        clocked.plot(result, out / "clocked.png", out.parent.name)
+        entry["plot"] = "clocked.png"
+    return entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,14 +352,16 @@ def vitis(out: Path, timeout: float = 6 * 3600) -> Optional[dict]:
 def run(args) -> int:
     build = Path(args.build_dir) / args.model
     out = build / "hls"
+    board = boards.get(args.board)
     package = ensure_package(build)
     folding, folding_source = choose_folding(package, build, args.folding, args.target_fps,
                                              {"lut": args.budget_lut, "bram": args.budget_bram,
                                               "lut_pct": args.budget_lut_pct, "bram_pct": args.budget_bram_pct,
-                                              "dsp": args.budget_dsp})
-    log(f"{package.model}: {len(package.layers)} layers; folding: {folding_source}")
+                                              "dsp": args.budget_dsp}, board)
+    log(f"{package.model} for {board.title} ({board.part}, {board.clock_mhz:g} MHz): {len(package.layers)} layers; "
+        f"folding: {folding_source}")
     try:
-        result = generate(package, out, folding)
+        result = generate(package, out, folding, board=board)
     except CodegenError as e:
         raise FlowError(str(e)) from None
     from hls.perf.folding import write_folding
@@ -368,13 +372,13 @@ def run(args) -> int:
 
     data = write_test_data(package, out, args.images, args.images_npy, args.labels_npy)
     count = len(data["images"])
-    # the two builds (plain and bounded-FIFO) in parallel: one g++ each
+    # the builds (plain, clocked, emulation library) two at a time: one g++ each
     with ThreadPoolExecutor(max_workers=2) as pool:
         plain = pool.submit(build_tb, out, package.model)
-        threaded = pool.submit(build_tb, out, package.model, True) if args.fifo_sim_frames > 0 else None
+        clocked_build = pool.submit(clocked.build, out, package.model) if args.clocked_frames > 0 else None
         emu = pool.submit(build_emu, out, package.model) if not args.no_emu else None
         exe, compile_seconds = plain.result()
-        fifo_build = threaded.result() if threaded else None
+        clocked_exe = clocked_build.result() if clocked_build else None
         emu_lib = emu.result() if emu else None
     log(f"C-simulation builds: {compile_seconds:.1f} s (cached by content under build/csim_cache/)")
     sim = run_csim(out, exe, count, args.jobs, args.nice)
@@ -388,19 +392,19 @@ def run(args) -> int:
         top1 = round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(sim["got"]), 1) == labels)), 2)
         top1_ref = round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(expected), 1) == labels)), 2)
 
-    fifo = None
-    if args.fifo_sim_frames > 0:
-        fexe, fcompile = fifo_build
-        fifo = run_fifo_sim(out, fexe, min(args.fifo_sim_frames, count), expected)
-        fifo["compile_seconds"] = round(fcompile, 1)
-        skip = {r["fifo"]: r for r in result.fifos}
-        fifo["skip_fifos"] = {name: dict(v, rule_depth=skip[name]["depth"]) for name, v in fifo["high_water"].items()
-                              if name in skip}
-        del fifo["high_water"]
+    clk = None
+    if clocked_exe:
+        cexe, ccompile = clocked_exe
+        try:
+            clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
+        except clocked.ClockedError as e:
+            raise FlowError(str(e)) from None
+        clk["compile_seconds"] = round(ccompile, 1)
 
     vitis_result = vitis(out) if not args.no_vitis else None
     report = {
         "model": package.model,
+        "board": board.name,
         "images": count,
         "mismatches": mismatches,
         "top1": top1,
@@ -411,7 +415,7 @@ def run(args) -> int:
         "csim_images_per_second": round(count / max(sim["seconds"], 1e-9), 1),
         "protocol_errors": sim["protocol_errors"],
         "warnings": sim["warnings"],
-        "fifo_sim": fifo,
+        "clocked": clk,
         "vitis_hls": vitis_result,
         "data": data["source"],
         "folding_source": folding_source,
@@ -433,12 +437,12 @@ def run(args) -> int:
         + f", csim {sim['seconds']:.1f} s ({sim['jobs']} jobs, {report['csim_images_per_second']} images/s)")
     if sim["warnings"]:
         log(f"C-simulation warnings: {sim['warnings'][0]}")
-    if fifo is not None:
-        if fifo["completed"]:
-            log(f"bounded-FIFO threaded C-simulation: completed, {fifo['frames']} frames in {fifo['seconds']} s, "
-                f"mismatches {fifo['mismatches']}")
+    if clk is not None:
+        if clk["stall"] is None:
+            log(f"{clocked.summary(clk)}; {clk['frames']} frames in {clk['seconds']} s "
+                f"(build {clk['compile_seconds']} s), mismatches {clk['mismatches']}")
         else:
-            log(f"bounded-FIFO threaded C-simulation: STALLED: {fifo['stall']}")
+            log(clocked.summary(clk))
     if vitis_result is None:
         print("vitis_hls: not on PATH; synthesis, co-simulation and IP export skipped (report.json: vitis_hls = null)")
     else:
@@ -446,7 +450,7 @@ def run(args) -> int:
             f"resources {vitis_result.get('resources')}")
     log(f"wrote {out / 'report.json'}")
     ok = (mismatches == 0 and sim["protocol_errors"] == 0 and not sim["warnings"]
-          and (fifo is None or (fifo["completed"] and fifo["mismatches"] == 0))
+          and (clk is None or (clk["stall"] is None and clk["mismatches"] == 0))
           and (vitis_result is None or vitis_result["exit_status"] == 0))
     return 0 if ok else 1
 
@@ -455,6 +459,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny", type=model_name_arg)
     ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--board", default=boards.DEFAULT,
+                    help=f"the board: its part and clock for the folding and run_hls.tcl ({boards.names()})")
     ap.add_argument("--images", type=positive_int, default=1000, help="test images to C-simulate (default 1000)")
     ap.add_argument("--images-npy", help="uint8 images N x H x W x C (.npy) instead of Fashion-MNIST")
     ap.add_argument("--labels-npy", help="labels (N,) for --images-npy (top-1)")
@@ -468,15 +474,18 @@ def main(argv=None) -> int:
                     help="folding search: BRAM36 budget in %% of the part (85)")
     ap.add_argument("--budget-dsp", type=non_negative_int, help="folding search: DSP budget (0)")
     ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
-    ap.add_argument("--fifo-sim-frames", type=non_negative_int, default=FIFO_SIM_FRAMES,
-                    help="frames of the bounded-FIFO threaded run (0: skip it)")
+    ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=non_negative_int,
+                    default=CLOCKED_FRAMES, help="frames of the clocked C-simulation run, in one call "
+                    f"(default {CLOCKED_FRAMES}; 0: skip it; --fifo-sim-frames is its former name)")
+    ap.add_argument("--clock-mhz", type=positive_float, default=clocked.DEFAULT_CLOCK_MHZ,
+                    help="design clock for the clocked FPS (default 100)")
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")
     args = ap.parse_args(argv)
     try:
         return run(args)
-    except (FlowError, csim.CsimError, OSError) as e:
+    except (FlowError, csim.CsimError, OSError, boards.BoardError) as e:
         print(f"hls: error: {e}", file=sys.stderr)
         return 2
 

@@ -9,18 +9,22 @@ import json
 import sys
 from pathlib import Path
 
+from host import boards
 from host.package import PackageError, load
 
 from hls.codegen import CodegenError, generate
 from hls.perf.opmodels import EstimateError
 
 
-def resolve_folding(package_dir, folding_file) -> dict:
-    """The folding file completed exactly as the estimate completes it (unnamed layers, output
-    serializers, the exchange rate), so a partial file gives one design in both."""
+def resolve_folding(package_dir, folding_file, board=None) -> dict:
+    """The folding file completed exactly as the estimate completes it on `board` (unnamed
+    layers, output serializers, the exchange rate), so a partial file gives one design in both."""
     from hls.perf.estimate import choose_budget_of_file, estimate, generation_folding, load_graph
+    from hls.perf.resources import part_of
+    b = boards.get(board)
     g = load_graph(package_dir)
-    return generation_folding(estimate(g, folding_file, budget=choose_budget_of_file(folding_file)))
+    return generation_folding(estimate(g, folding_file, None, b.clock_mhz,
+                                       budget=choose_budget_of_file(folding_file, part_of(b))))
 
 
 def main(argv=None) -> int:
@@ -29,13 +33,14 @@ def main(argv=None) -> int:
     ap.add_argument("--folding", help="folding JSON {layer: {pe, simd}}; layers it does not name are folded "
                     "as `python -m hls.estimate --folding` folds them (default: PE = SIMD = 1)")
     ap.add_argument("--out", help="output folder (default: <package>/../hls)")
+    ap.add_argument("--board", default=boards.DEFAULT, help=f"run_hls.tcl's part and clock ({boards.names()})")
     a = ap.parse_args(argv)
     try:
         package = load(a.package)
-        folding = resolve_folding(a.package, a.folding) if a.folding else {}
+        folding = resolve_folding(a.package, a.folding, a.board) if a.folding else {}
         out = Path(a.out) if a.out else Path(a.package).parent / "hls"
-        result = generate(package, out, folding)
-    except (PackageError, CodegenError, EstimateError, OSError, json.JSONDecodeError) as e:
+        result = generate(package, out, folding, board=a.board)
+    except (PackageError, CodegenError, EstimateError, OSError, json.JSONDecodeError, boards.BoardError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     for rec in result.fifos:
