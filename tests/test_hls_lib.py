@@ -96,19 +96,20 @@ def sliding_window(k, s, p, h, w, c, simd, bits):
 
 
 def mvu_threshold(k, s, p, h, w, c, cout, simd, pe, in_bits, out_bits, frames=2, w_bits=1, masked=False,
-                  out_pe=None):
+                  out_pe=None, zeros=False):
     bound = k * k * c * levels(in_bits) * levels(w_bits) + 1  # thresholds up to one past the largest |acc|
     return case("mvu", "run_mvu_threshold", frames, k=k, s=s, p=p, h=h, w=w, c=c, cout=cout, simd=simd,
                 pe=pe, in_bits=in_bits, out_bits=out_bits, th_bits=signed_bits(-bound, bound), w_bits=w_bits,
-                masked=masked, out_pe=out_pe or pe)
+                masked=masked, out_pe=out_pe or pe, zeros=zeros)
 
 
 def mvu_accumulate(k, s, p, h, w, c, cout, simd, pe, in_bits, acc_bits=None, frames=2, w_bits=1, masked=False,
-                   out_pe=None):
+                   out_pe=None, zeros=False):
     bound = k * k * c * levels(in_bits) * levels(w_bits)
     return case("mvu", "run_mvu_accumulate", frames, "narrow" if acc_bits else "", k=k, s=s, p=p, h=h,
                 w=w, c=c, cout=cout, simd=simd, pe=pe, in_bits=in_bits,
-                acc_bits=acc_bits or signed_bits(-bound, bound), w_bits=w_bits, masked=masked, out_pe=out_pe or pe)
+                acc_bits=acc_bits or signed_bits(-bound, bound), w_bits=w_bits, masked=masked, out_pe=out_pe or pe,
+                zeros=zeros)
 
 
 def threshold(pixels, c, pe, in_bits, out_bits, signed=True):
@@ -170,6 +171,12 @@ QUICK: List[Case] = [
     mvu_threshold(3, 1, 1, 4, 4, 4, 8, 2, 2, 3, 2, w_bits=3, masked=True),
     mvu_accumulate(3, 2, 1, 5, 5, 8, 6, 8, 3, 4, w_bits=2, masked=True),
     mvu_accumulate(1, 1, 0, 1, 1, 48, 10, 48, 5, 2, w_bits=3, masked=True),
+    # weights equal to 0 (Conv `zeros`): ternary -1/0/+1 (Brevitas' 2-bit), serialized, and zeros
+    # beside unmasked and masked planes
+    mvu_threshold(3, 1, 1, 4, 4, 4, 8, 4, 4, 2, 2, zeros=True),
+    mvu_accumulate(3, 2, 1, 5, 5, 8, 6, 8, 3, 1, zeros=True, out_pe=1),
+    mvu_accumulate(3, 1, 1, 4, 3, 3, 4, 3, 2, 2, w_bits=2, zeros=True),
+    mvu_threshold(3, 1, 1, 4, 4, 4, 8, 2, 2, 3, 2, w_bits=3, masked=True, zeros=True),
     threshold(6, 8, 4, 10, 2),
     threshold(5, 6, 6, 6, 3, signed=False),
     add(6, 8, 4, 9, 7),
@@ -356,14 +363,24 @@ def drive_mvu(b: Bench, rng, d):
     # every nonzero weight of B planes when masked (per-weight bit counts 1..B), else the odd ones
     values = [v for v in range(-top, top + 1) if v and (d["masked"] or v % 2)]
     w = rng.choice(values, size=(cout, k * k * c))
+    if d["zeros"]:   # a third of the weights 0 (ternary for B = 1)
+        w = np.where(rng.random(w.shape) < 1 / 3, 0, w)
+        assert 0 < np.mean(w == 0) < 1, "test data has no zero weight"
     if b.case.tag == "narrow":
         # An output stream narrower than the worst case (the lowering may bound it with the
         # actual weights): keep the sums inside it with 0/1 activations.
         x %= 2
-    signs, masks = ops.decompose_weights(w, d["w_bits"])
+    # the package's form (host.ops.conv_weight_params, the model's own, zeros included), unpacked
+    attrs, packed = ops.conv_weight_params(w, d["w_bits"], d["masked"])
+    assert bool(attrs.get("zeros")) == d["zeros"]
+    conv = ops.Conv(kernel=k, stride=s, pad=p, in_bits=d["in_bits"], weight_bits=d["w_bits"], cols=k * k * c,
+                    output="accumulator", **{a: v for a, v in attrs.items() if a != "weight_bits"})
+    assert_same(conv.weight_matrix(packed), w, "host.ops weights")
+    signs, masks = conv.planes(packed)
     if d["masked"]:
         assert 0 < masks.mean() < 1, "test data has no masked-off plane"
-    params = {"x": x, "weights": fold_weight_planes(signs, masks, d["pe"], d["simd"], d["masked"])}
+    nonzero = conv.nonzero(packed) if d["zeros"] else None
+    params = {"x": x, "weights": fold_weight_planes(signs, masks, d["pe"], d["simd"], d["masked"], nonzero)}
     acc = ops.conv_accumulate(x, w, k, s, p)
     if b.case.fn == "run_mvu_threshold":
         bound = k * k * c * levels(d["in_bits"]) * top + 1

@@ -7,13 +7,13 @@ With ``NF = C_out / PE``, ``SF = MW / SIMD``:
   ``[PE][NF*SF][SIMD]`` and ``pack_words`` packs the last axis into integers.
 - Multi-bit weights (B planes, FORMAT.md `Conv`): one word of SIMD * WORDS bits per tile,
   field k = bits [k*SIMD, (k+1)*SIMD): the sign planes 0..B-1, then (masked) the masks of
-  planes 1..B-1: ``fold_weight_planes``.
+  planes 1..B-1, then (zeros: ternary weights) the nonzero mask: ``fold_weight_planes``.
 - Per-channel params (thresholds, direction) ``t[PE][NF]...``: ``t[pe][nf] = rows[nf*PE + pe]``:
   ``fold_rows``.
 
 tests/test_hls_lib.py (the library's test benches) and the code generator share these.
 """
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -27,12 +27,20 @@ def fold_weights(w_pm1: np.ndarray, pe: int, simd: int) -> np.ndarray:
 
 
 def fold_weight_planes(signs: np.ndarray, masks: np.ndarray, pe: int, simd: int,
-                       masked: bool) -> np.ndarray:
+                       masked: bool, nonzero: Optional[np.ndarray] = None) -> np.ndarray:
     """(B, MH, MW) sign planes of +-1 and masks of 0/1 -> bits [PE][NF*SF][SIMD*WORDS]: the
-    fold_weights of every sign plane, then of the masks of planes 1..B-1 when masked, side by
-    side (hls/lib/mvu.h's weight word). B = 1 unmasked: fold_weights(signs[0])."""
-    fields = list(signs) + (list(masks[1:]) if masked else [])
+    fold_weights of every sign plane, then of the masks of planes 1..B-1 when masked, then of
+    the (MH, MW) 0/1 `nonzero` mask when given (ZEROS), side by side (hls/lib/mvu.h's weight
+    word). B = 1 unmasked without zeros: fold_weights(signs[0])."""
+    fields = list(signs) + (list(masks[1:]) if masked else []) + ([nonzero] if nonzero is not None else [])
     return np.concatenate([fold_weights(f, pe, simd) for f in fields], axis=2)
+
+
+def weight_fields(weight_bits: int, masked: bool, zeros: bool) -> int:
+    """SIMD-bit fields per MVU weight word (hls/lib/mvu.h ``mvu_weight_words``): B sign planes,
+    B - 1 plane masks when masked, one nonzero mask when zeros. The generator and the estimate
+    (hls/perf/opmodels.py) both size the weight memory with it."""
+    return int(weight_bits) + (int(weight_bits) - 1 if masked else 0) + (1 if zeros else 0)
 
 
 def fold_rows(rows: np.ndarray, pe: int) -> np.ndarray:

@@ -24,7 +24,8 @@ from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same
                                   need_window)
 from hls.codegen import rules
 from hls.codegen.layout import (DIRECTION_RESHAPE, THRESHOLD_RESHAPE, WEIGHT_RESHAPE, fold_rows,
-                                 fold_weight_planes, fold_weights, pack_words)
+                                 fold_weight_planes, fold_weights, pack_words,
+                                 weight_fields)
 
 BUILDERS: Dict[str, "OpBuilder"] = {}
 
@@ -130,7 +131,7 @@ class ConvBuilder(OpBuilder):
     def check(self, layer, fold, df):
         x = df.stream(layer.inputs[0])
         _raise(rules.conv(layer.name, fold, x.shape[2], df.stream(layer.outputs[0]).shape[2],
-                          layer.operator.kernel, x.signed, bool(layer.operator.zeros)))
+                          layer.operator.kernel, x.signed))
 
     def lanes(self, layer, fold, df):
         pe = int(fold.get("pe", 1))
@@ -161,9 +162,11 @@ class ConvBuilder(OpBuilder):
         wp, planes = self._weights(layer, op, params, pe, simd, nf * sf, sf, fold.get("mem", "auto"), df)
         geometry = [("MW", mw), ("MH", c_out), ("VECTORS", ho * wo), ("SIMD", simd), ("PE", pe),
                     ("IN_BITS", in_bits)]
-        serial = [("OUT_PE", out_pe)] if out_pe != pe else []
+        serial = [("OUT_PE", out_pe)] if out_pe != pe or op.zeros else []
         if serial and not planes:   # OUT_PE follows W_BITS, MASKED in the template's arguments
             planes = [("W_BITS", 1), ("MASKED", False)]
+        if op.zeros:                # ZEROS follows OUT_PE
+            serial.append(("ZEROS", True))
         needs = {(0, 0): lambda v=ho * wo: need_serialized(v, nf, sf, pe // out_pe)}
         if op.thresholded:
             t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "accumulator thresholds")
@@ -181,18 +184,19 @@ class ConvBuilder(OpBuilder):
     def _weights(layer, op, params, pe, simd, tiles, sf, pin, df):
         """The weight words (hls/lib/mvu.h: sign planes, then masks) and the template arguments
         W_BITS, MASKED they need; none for +-1 weights (the header's defaults)."""
-        masked = bool(op.masked)
-        words_per_tile = op.weight_bits + (op.weight_bits - 1 if masked else 0)
+        masked, zeros = bool(op.masked), bool(op.zeros)
+        words_per_tile = weight_fields(op.weight_bits, masked, zeros)
         width = simd * words_per_tile
-        if op.weight_bits == 1:
+        if op.weight_bits == 1 and not zeros:
             bits = fold_weights(host_ops.unpack_weights(params["weights"], op.cols), pe, simd)
             comment = f"[pe][nf*{sf} + sf] bit s = sign of W[nf*{pe} + pe][sf*{simd} + s] (1 = +1)"
             template = []
         else:
             signs, masks = op.planes(params)
-            bits = fold_weight_planes(signs, masks, pe, simd, masked)
+            bits = fold_weight_planes(signs, masks, pe, simd, masked, op.nonzero(params) if zeros else None)
             comment = (f"[pe][nf*{sf} + sf] bit b*{simd} + s = sign bit of plane b of W[nf*{pe} + pe][sf*{simd} + s]"
-                       + (f", bit ({op.weight_bits} + b - 1)*{simd} + s = its mask of plane b >= 1" if masked else ""))
+                       + (f", bit ({op.weight_bits} + b - 1)*{simd} + s = its mask of plane b >= 1" if masked else "")
+                       + (f", bit {words_per_tile - 1}*{simd} + s = 1 where that weight is nonzero" if zeros else ""))
             template = [("W_BITS", op.weight_bits), ("MASKED", masked)]
         wp = df.param(layer, "weights", f"ap_uint<{width}>", width, pack_words(bits), (pe, tiles), WEIGHT_RESHAPE,
                       pin, comment, wide=width if width > 64 else 0)

@@ -21,6 +21,10 @@
 // Without masks (MASKED = false: every weight has all B planes) the second term is the shared
 // activation sum; with masks (heterogeneous binarization: per-weight bit counts 1..B) it is a
 // masked activation sum per PE and plane.
+// Weights equal to 0 (ZEROS: ternary {-1, 0, +1} for B = 1, Brevitas' narrow 2-bit weights) carry
+// one more per-weight mask, the nonzero mask z, which masks every plane (plane 0 included):
+//   sum_s z_s m_b,s s_b,s a_s = 2 * sum_p 2^p popcount(w_b & m_b & z & a_p) - sum_p 2^p popcount(m_b & z & a_p),
+// the masked branch above with m_b & z as the mask (a zero weight contributes nothing).
 //
 // In:  SF beats per vector, SIMD activations of IN_BITS each (lane s = column sf*SIMD + s). After
 //      a sliding_window with the same SIMD this is exactly the (ky, kx, c) im2col order.
@@ -32,7 +36,8 @@
 //      FIFO plus a width converter when the consumer reads fewer lanes (an Add, a Threshold).
 // Weights: weights[pe][nf*SF + sf] bit b*SIMD + s = sign bit of plane b of W[nf*PE + pe][sf*SIMD + s]
 // (1 = +1; B = 1: bit s, the sign), and with MASKED bit (B + b - 1)*SIMD + s = its mask of plane
-// b >= 1: one word of mvu_weight_words(B, MASKED) * SIMD bits per tile. The caller partitions
+// b >= 1, and with ZEROS bit (B + (MASKED ? B - 1 : 0))*SIMD + s = its nonzero mask (the last
+// field): one word of mvu_weight_words(B, MASKED, ZEROS) * SIMD bits per tile. The caller partitions
 // weights (and thresholds, direction) completely along dim 1 (PE).
 // With NF > 1 the SF beats of a vector are kept in an input buffer and replayed for every
 // neuron fold, so each vector is read once.
@@ -49,9 +54,10 @@ constexpr unsigned mvu_acc_bits(unsigned mw, unsigned in_bits, unsigned w_bits =
     return unsigned_bits((unsigned long long)mw * levels(in_bits) * levels(w_bits)) + 1;
 }
 
-/// SIMD-bit fields per weight word: B sign planes, and B - 1 masks when MASKED.
-constexpr unsigned mvu_weight_words(unsigned w_bits, bool masked) {
-    return w_bits + (masked ? w_bits - 1 : 0);
+/// SIMD-bit fields per weight word: B sign planes, B - 1 masks when MASKED, and the nonzero
+/// mask when ZEROS (the last field).
+constexpr unsigned mvu_weight_words(unsigned w_bits, bool masked, bool zeros = false) {
+    return w_bits + (masked ? w_bits - 1 : 0) + (zeros ? 1 : 0);
 }
 
 namespace detail {
@@ -133,11 +139,13 @@ inline ap_uint<WIDTH> mvu_input(hls::stream<ap_uint<WIDTH> >& in, ap_uint<WIDTH>
 /// @tparam IN_BITS width of the unsigned activations
 /// @tparam W_BITS  weight planes B (1: +-1 weights)
 /// @tparam MASKED  planes 1..B-1 carry per-weight masks
+/// @tparam ZEROS   a per-weight nonzero mask (the last field) masks every plane: 0 weights
 /// @tparam TILES   weight words per PE (NF*SF)
 /// @tparam AW      accumulator width
-template <unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned W_BITS, bool MASKED, unsigned TILES, int AW>
+template <unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned W_BITS, bool MASKED, bool ZEROS, unsigned TILES,
+          int AW>
 inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x,
-                     const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][TILES], unsigned tile,
+                     const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED, ZEROS)> weights[PE][TILES], unsigned tile,
                      bool first, ap_int<AW> acc[PE]) {
 #pragma HLS INLINE
     // one tile's contribution: |sum| <= SIMD * (2^IN_BITS - 1) * (2^W_BITS - 1), and the
@@ -152,14 +160,18 @@ inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x,
     const ap_int<TW> asum = activation_sum<SIMD, IN_BITS>(planes);
     for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-        const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> word = weights[pe][tile];
+        constexpr unsigned ZF = mvu_weight_words(W_BITS, MASKED);  // field of the nonzero mask
+        const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED, ZEROS)> word = weights[pe][tile];
+        ap_uint<SIMD> nonzero = ~ap_uint<SIMD>(0);
+        if (ZEROS) nonzero = word((ZF + 1) * SIMD - 1, ZF * SIMD);
         ap_int<TW> contribution = 0;
         for (unsigned b = 0; b < W_BITS; b++) {
 #pragma HLS UNROLL
             const ap_uint<SIMD> sign = word((b + 1) * SIMD - 1, b * SIMD);
             ap_int<TW> plane;
-            if (MASKED && b > 0) {  // only the weights that have plane b count, on both sides
-                const ap_uint<SIMD> mask = word((W_BITS + b) * SIMD - 1, (W_BITS + b - 1) * SIMD);
+            if ((MASKED && b > 0) || ZEROS) {  // only the weights that have plane b count, on both sides
+                ap_uint<SIMD> mask = nonzero;
+                if (MASKED && b > 0) mask &= word((W_BITS + b) * SIMD - 1, (W_BITS + b - 1) * SIMD);
                 plane = (ap_int<TW>(masked_sum<SIMD, IN_BITS>(sign & mask, planes)) << 1) -
                         ap_int<TW>(masked_sum<SIMD, IN_BITS>(mask, planes));
             } else {
@@ -218,7 +230,7 @@ struct OutputSerializer {
 
 /// Compile-time checks shared by both output modes.
 template <unsigned MW, unsigned MH, unsigned SIMD, unsigned PE, unsigned IN_BITS, unsigned W_BITS, bool MASKED,
-          unsigned OUT_PE>
+          unsigned OUT_PE, bool ZEROS = false>
 struct MvuShape {
     static_assert(MW % SIMD == 0, "mvu: SIMD must divide the matrix width");
     static_assert(MH % PE == 0, "mvu: PE must divide the matrix height");
@@ -267,12 +279,12 @@ inline ACC mvu_lane(const ACC& acc, NoThresholds, NoThresholds, unsigned, unsign
 /// @tparam TH  the thresholds array (`const ap_int<TH_BITS> [PE][NF][NT]`, as a parameter) or NoThresholds
 /// @tparam DIR the direction array (`const ap_int<2> [PE][NF]`, as a parameter) or NoThresholds
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned LANE_BITS, unsigned W_BITS, bool MASKED, unsigned OUT_PE, typename TH, typename DIR>
+          unsigned LANE_BITS, unsigned W_BITS, bool MASKED, unsigned OUT_PE, bool ZEROS, typename TH, typename DIR>
 void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * LANE_BITS> >& out,
-                const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
+                const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED, ZEROS)> weights[PE][(MH / PE) * (MW / SIMD)],
                 TH thresholds, DIR direction, unsigned frames) {
 #pragma HLS INLINE
-    typedef MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE> shape;
+    typedef MvuShape<MW, MH, SIMD, PE, IN_BITS, W_BITS, MASKED, OUT_PE, ZEROS> shape;
     constexpr unsigned SF = shape::SF, NF = shape::NF, TILES = shape::TILES;
     ap_uint<SIMD * IN_BITS> inbuf[SF];
     ap_int<shape::AW> acc[PE];
@@ -285,7 +297,7 @@ void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<O
 #pragma HLS PIPELINE II=1 style=flp
             ERN_PIPELINE_ITER(1)
             const ap_uint<SIMD * IN_BITS> x = mvu_input<SF, NF>(in, inbuf, sf, nf);
-            mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
+            mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, ZEROS, TILES>(x, weights, tile, sf == 0, acc);
             if (sf == SF - 1) {
                 ap_uint<PE * LANE_BITS> word = 0;
                 for (unsigned pe = 0; pe < PE; pe++) {
@@ -315,6 +327,7 @@ void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<O
 /// @tparam W_BITS   weight planes B (1: +-1 weights; default)
 /// @tparam MASKED   planes 1..B-1 carry per-weight masks (heterogeneous bit counts)
 /// @tparam OUT_PE   output lanes per beat (divides PE; PE/OUT_PE <= SF)
+/// @tparam ZEROS    a per-weight nonzero mask masks every plane (ternary -1/0/+1 for W_BITS = 1)
 /// @param in         SF = MW/SIMD beats per vector
 /// @param out        NF * PE/OUT_PE beats per vector
 /// @param weights    [pe][nf*SF + sf]: the planes (and masks) of rows nf*PE+pe, columns sf*SIMD..
@@ -322,12 +335,13 @@ void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<O
 /// @param direction  [pe][nf]: +1 or -1 (-1 where the folded BN scale is negative)
 /// @param frames     number of frames this call processes
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned OUT_BITS, unsigned TH_BITS, unsigned W_BITS = 1, bool MASKED = false, unsigned OUT_PE = PE>
+          unsigned OUT_BITS, unsigned TH_BITS, unsigned W_BITS = 1, bool MASKED = false, unsigned OUT_PE = PE,
+          bool ZEROS = false>
 void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * OUT_BITS> >& out,
-                   const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
+                   const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED, ZEROS)> weights[PE][(MH / PE) * (MW / SIMD)],
                    const ap_int<TH_BITS> thresholds[PE][MH / PE][levels(OUT_BITS)],
                    const ap_int<2> direction[PE][MH / PE], unsigned frames) {
-    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, OUT_BITS, W_BITS, MASKED, OUT_PE>(
+    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, OUT_BITS, W_BITS, MASKED, OUT_PE, ZEROS>(
         in, out, weights, thresholds, direction, frames);
 }
 
@@ -343,16 +357,17 @@ void mvu_threshold(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uin
 /// @tparam W_BITS   weight planes B (1: +-1 weights; default)
 /// @tparam MASKED   planes 1..B-1 carry per-weight masks (heterogeneous bit counts)
 /// @tparam OUT_PE   output lanes per beat (divides PE; PE/OUT_PE <= SF)
+/// @tparam ZEROS    a per-weight nonzero mask masks every plane (ternary -1/0/+1 for W_BITS = 1)
 /// @param in      SF = MW/SIMD beats per vector
 /// @param out     NF * PE/OUT_PE beats per vector
 /// @param weights [pe][nf*SF + sf]: the planes (and masks) of rows nf*PE+pe, columns sf*SIMD..
 /// @param frames  number of frames this call processes
 template <unsigned MW, unsigned MH, unsigned VECTORS, unsigned SIMD, unsigned PE, unsigned IN_BITS,
-          unsigned ACC_BITS, unsigned W_BITS = 1, bool MASKED = false, unsigned OUT_PE = PE>
+          unsigned ACC_BITS, unsigned W_BITS = 1, bool MASKED = false, unsigned OUT_PE = PE, bool ZEROS = false>
 void mvu_accumulate(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<OUT_PE * ACC_BITS> >& out,
-                    const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED)> weights[PE][(MH / PE) * (MW / SIMD)],
+                    const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED, ZEROS)> weights[PE][(MH / PE) * (MW / SIMD)],
                     unsigned frames) {
-    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, ACC_BITS, W_BITS, MASKED, OUT_PE>(
+    detail::mvu_stream<MW, MH, VECTORS, SIMD, PE, IN_BITS, ACC_BITS, W_BITS, MASKED, OUT_PE, ZEROS>(
         in, out, weights, detail::NoThresholds(), detail::NoThresholds(), frames);
 }
 

@@ -214,14 +214,19 @@ class ConvModel(OpModel):
     def geometry(layer, g):
         i, o = g.inp(layer), g.out(layer)
         k = int(layer["kernel"])
-        # weight words (hls/lib/mvu.h) hold B sign planes and, for per-weight bit counts
-        # (heterogeneous, `masked`), B - 1 masks: `wwords` SIMD-bit fields
+        # weight words (hls/lib/mvu.h) hold B sign planes, for per-weight bit counts
+        # (heterogeneous, `masked`) B - 1 masks, and for weights equal to 0 (`zeros`, ternary)
+        # the nonzero mask: `wwords` SIMD-bit fields (layout.weight_fields, as the generator).
+        # `mplanes`: the weight planes whose branch counts a masked activation sum per PE
+        # (masked: planes 1..B-1; zeros: all B, the nonzero mask masks plane 0 too)
         wbits = int(layer.get("weight_bits", 1))
+        masked, zeros = bool(layer.get("masked")), bool(layer.get("zeros"))
         return dict(k=k, s=int(layer.get("stride", 1)), p=int(layer.get("pad", 0)),
                     h=i.shape[0], w=i.shape[1], cin=i.channels, ho=o.shape[0], wo=o.shape[1],
                     cout=o.channels, cols=int(layer.get("cols", k * k * i.channels)),
                     in_bits=int(layer.get("in_bits", i.bits)),
-                    wbits=wbits, wwords=wbits + (wbits - 1 if layer.get("masked") else 0))
+                    wbits=wbits, wwords=layout.weight_fields(wbits, masked, zeros),
+                    mplanes=wbits if zeros else (wbits - 1 if masked else 0))
 
     @staticmethod
     def valid_simd(cin: int, k: int) -> list:
@@ -242,8 +247,7 @@ class ConvModel(OpModel):
 
     def check(self, layer, fold, g):
         geo = self.geometry(layer, g)
-        return rules.conv(layer["name"], fold, geo["cin"], geo["cout"], geo["k"], g.inp(layer).signed,
-                          bool(layer.get("zeros")))
+        return rules.conv(layer["name"], fold, geo["cin"], geo["cout"], geo["k"], g.inp(layer).signed)
 
     def serial_lanes(self, layer, fold, g, consumer_lanes: int) -> int:
         """The output lanes the MVU writes when its consumer reads `consumer_lanes` per beat:
@@ -257,7 +261,7 @@ class ConvModel(OpModel):
 
     def report_fields(self, layer, g):
         geo = self.geometry(layer, g)
-        return {"weight_bits": geo["cout"] * geo["cols"] * geo["wwords"],   # planes + masks stored
+        return {"weight_bits": geo["cout"] * geo["cols"] * geo["wwords"],   # planes + masks (+ nonzero) stored
                 "kernel": geo["k"], "stride": geo["s"], "pad": geo["p"]}
 
     @staticmethod
@@ -329,9 +333,10 @@ class ConvModel(OpModel):
         #    activation sum subtracted, accumulated over the synapse fold, then thresholds (or
         #    the accumulator passed on). The activation sum (same planes, no weights) is computed
         #    once per layer and shared by all PEs.
-        # masked planes (heterogeneous weights): each PE also counts its own masked activation
-        # sum per plane b >= 1 (the shared activation sum no longer applies there)
-        masked_planes = geo["in_bits"] * (geo["wwords"] - geo["wbits"])
+        # masked planes (heterogeneous weights: planes b >= 1; ternary weights: every plane,
+        # masked by the nonzero bits): each PE also counts its own masked activation sum per
+        # such plane (the shared activation sum no longer applies there)
+        masked_planes = geo["in_bits"] * geo["mplanes"]
         popc = (planes + masked_planes) * R.popcount_luts(simd)
         combine = (planes + masked_planes - 1) * R.adder_luts(pc_w + planes)
         accum = R.adder_luts(pc_w + planes + 1) + R.adder_luts(acc)
@@ -350,7 +355,7 @@ class ConvModel(OpModel):
             width = fold["out_pe"] * out_bits
             c.add("serializer", lut=width * R.mux_luts(beats) + R.clog2(beats) + 2,
                   ff=pe * out_bits + R.clog2(beats) + 1, beats=beats)
-        # -- weight memory: the PE words of SIMD * (planes + masks) bits side by side, depth
+        # -- weight memory: the PE words of SIMD * (planes + masks + nonzero) bits side by side, depth
         #    SF * NF; thresholds (at most acc bits wide here; the generated design prices the
         #    real width) and directions likewise (hls/codegen/layout.py)
         sf, nf = geo["cols"] // simd, geo["cout"] // pe
