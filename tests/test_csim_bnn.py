@@ -65,26 +65,51 @@ def test_bnn_shaped_mlp_is_bit_exact_in_c_simulation(tmp_path):
     np.testing.assert_array_equal(got(tmp_path, len(images)), expected)
 
 
-def test_ternary_weights_are_refused_with_one_line_by_the_generator_and_the_estimate(tmp_path):
-    """Conv `zeros` (Brevitas' 2-bit weights) runs in the numpy reference only: the generator and
-    the estimate refuse it with the same line instead of pricing or emitting a wrong design."""
-    from hls.codegen import generate
-    from hls.codegen.dataflow import CodegenError
+def ternary_cnn(seed=0):
+    """A 2-bit unsigned input, a 3x3 conv with Brevitas' narrow signed 2-bit weights (ternary
+    -1/0/+1: Conv `zeros`) + BN + a 2-bit activation, a ternary 1x1 conv, a global average."""
+    rng = np.random.default_rng(seed)
+    g = GraphBuilder([1, 1, 6, 6])
+    x = g.quant(g.input.name, 64.0, 2, rounding="FLOOR", name="Quant_0")
+
+    def ternary(shape, name):   # uniform in [-1.5, 1.5]: a third of the weights round to 0
+        return g.quant(g.const(rng.uniform(-1.5, 1.5, shape).astype(np.float32)), 1.0, 2, signed=1, narrow=1,
+                       name=name)
+
+    conv = dict(strides=[1, 1], group=1, dilations=[1, 1])
+    x = g.node("Conv", [x, ternary((8, 1, 3, 3), "WQ_0")], name="Conv_0", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+               **conv)
+    x = g.batch_norm(x, rng.normal(size=8), rng.normal(size=8), rng.normal(size=8), rng.uniform(1, 4, 8), name="BN_0")
+    x = g.quant(x, 0.5, 2, name="Act_0")
+    x = g.node("Conv", [x, ternary((10, 8, 1, 1), "WQ_1")], name="Conv_1", kernel_shape=[1, 1], pads=[0, 0, 0, 0],
+               **conv)
+    return g.build(g.node("ReduceMean", [x], axes=[2, 3], keepdims=0))
+
+
+def test_ternary_weights_are_bit_exact_in_c_simulation_and_priced_with_their_mask(tmp_path):
+    """Conv `zeros` (Brevitas' 2-bit weights): the generator writes the nonzero mask beside the
+    sign plane (hls/lib/mvu.h ZEROS), the C-simulation equals host.reference, and the estimate
+    stores the same 2 fields per weight."""
     from hls.perf.estimate import estimate, load_graph
-    from hls.perf.opmodels import EstimateError
     from host.package import save
 
-    g = GraphBuilder([1, 1, 4, 4])
-    q = g.quant(g.input.name, 64.0, 2, rounding="FLOOR", name="Quant_0")
-    w = g.quant(g.const(np.array([[[[1.0, 0.0], [-1.0, 0.2]]]] * 4, np.float32)), 1.0, 2, signed=1, narrow=1,
-                name="WQ")
-    conv = g.node("Conv", [q, w], name="Conv_0", kernel_shape=[2, 2], strides=[1, 1], pads=[0, 0, 0, 0], group=1,
-                  dilations=[1, 1])
-    package = lower(g.build(g.node("ReduceMean", [conv], axes=[2, 3], keepdims=0)), "ternary")
+    package = lower(ternary_cnn(), "ternary")
+    convs = [layer for layer in package.layers if layer.op == "Conv"]
+    assert [c.attrs.get("zeros") for c in convs] == [1, 1]
+    assert all(0 < np.mean(c.operator.weight_matrix(package.layer_params(c)) == 0) < 1 for c in convs)
+    folding = {convs[0].name: {"pe": 4, "simd": 1}, convs[1].name: {"pe": 2, "simd": 2, "out_pe": 1}}
+    result = generated("ternary", package, folding)
+    assert (result.out_dir / "ern_top.cpp").read_text().count("/*ZEROS*/ true") == 2
+    exe = compile_tb(result.out_dir, "test_ternary_tb")
+    images = np.random.default_rng(4).integers(0, 256, (16, 6, 6, 1)).astype(np.uint8)
+    expected = write_data(tmp_path, package, images)
+    proc, out = run_tb(exe, tmp_path)
+    assert proc.returncode == 0 and "mismatches=0" in out and "WARNING" not in out, out
+    np.testing.assert_array_equal(got(tmp_path, len(images)), expected)
+
     save(package, tmp_path / "p")
-    line = "layer 'Conv_0' (Conv): weights equal to 0 (`zeros`, e.g. ternary -1/0/+1) have no HLS path yet"
-    with pytest.raises(CodegenError) as gen:
-        generate(package, tmp_path / "hls", None)
-    with pytest.raises(EstimateError) as est:
-        estimate(load_graph(tmp_path / "p"), package=package)
-    assert line in str(gen.value) and str(gen.value) == str(est.value)
+    design = estimate(load_graph(tmp_path / "p"), package=package)
+    for conv in convs:   # a sign plane and the nonzero mask per weight
+        layer = next(l for l in design.layers if l["name"] == conv.name)
+        assert layer["weight_bits"] == 2 * conv.attrs["cols"] * len(conv.operator.weight_matrix(
+            package.layer_params(conv)))
