@@ -8,7 +8,7 @@ import pytest
 
 from hls.lower import lower
 from host.reference import Reference
-from lower_helpers import GraphBuilder, QONNX_DOMAIN, run
+from lower_helpers import GraphBuilder, QONNX_DOMAIN, run, ternary_cnn
 from test_csim import compile_tb, generated, got, run_tb, write_data
 
 
@@ -63,27 +63,6 @@ def test_bnn_shaped_mlp_is_bit_exact_in_c_simulation(tmp_path):
     proc, out = run_tb(exe, tmp_path)
     assert proc.returncode == 0 and "mismatches=0" in out and "WARNING" not in out, out
     np.testing.assert_array_equal(got(tmp_path, len(images)), expected)
-
-
-def ternary_cnn(seed=0):
-    """A 2-bit unsigned input, a 3x3 conv with Brevitas' narrow signed 2-bit weights (ternary
-    -1/0/+1: Conv `zeros`) + BN + a 2-bit activation, a ternary 1x1 conv, a global average."""
-    rng = np.random.default_rng(seed)
-    g = GraphBuilder([1, 1, 6, 6])
-    x = g.quant(g.input.name, 64.0, 2, rounding="FLOOR", name="Quant_0")
-
-    def ternary(shape, name):   # uniform in [-1.5, 1.5]: a third of the weights round to 0
-        return g.quant(g.const(rng.uniform(-1.5, 1.5, shape).astype(np.float32)), 1.0, 2, signed=1, narrow=1,
-                       name=name)
-
-    conv = dict(strides=[1, 1], group=1, dilations=[1, 1])
-    x = g.node("Conv", [x, ternary((8, 1, 3, 3), "WQ_0")], name="Conv_0", kernel_shape=[3, 3], pads=[1, 1, 1, 1],
-               **conv)
-    x = g.batch_norm(x, rng.normal(size=8), rng.normal(size=8), rng.normal(size=8), rng.uniform(1, 4, 8), name="BN_0")
-    x = g.quant(x, 0.5, 2, name="Act_0")
-    x = g.node("Conv", [x, ternary((10, 8, 1, 1), "WQ_1")], name="Conv_1", kernel_shape=[1, 1], pads=[0, 0, 0, 0],
-               **conv)
-    return g.build(g.node("ReduceMean", [x], axes=[2, 3], keepdims=0))
 
 
 def test_ternary_weights_are_bit_exact_in_c_simulation_and_priced_with_their_mask(tmp_path):

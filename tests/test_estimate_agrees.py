@@ -19,7 +19,9 @@ import pytest
 from codegen_helpers import cnv_like, random_ern
 from hls.codegen.__main__ import main as codegen_main
 from hls.perf.estimate import main as estimate_main
+from hls.lower import lower
 from host.package import save
+from lower_helpers import ternary_cnn
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -143,6 +145,9 @@ FOLDINGS = {
                                                      "b1.act": {"pe": 8}, "head.act": {"pe": 16},
                                                      "b2.conv1": {"pe": 16, "simd": 8}}),
     "cnv-like helper folding": lambda: cnv_like(0),
+    # ternary weights (Conv `zeros`): the sign plane and the nonzero mask in one word
+    "ternary convs": lambda: (lower(ternary_cnn(), "ternary"), {"Conv_0": {"pe": 4, "simd": 1},
+                                                               "Conv_1": {"pe": 2, "simd": 8}}),
 }
 
 
