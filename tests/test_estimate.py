@@ -334,11 +334,13 @@ def test_a_folding_file_carries_the_budget_it_was_made_for(tmp_path):
     assert main(["--package", str(pkg), "--folding", str(path), "--quiet", "--out", str(out)]) == 2
 
 
-@pytest.mark.parametrize("wbits, masked", [(2, 0), (3, 0), (2, 1), (3, 1)])
-def test_bit_plane_weights_cost_popcounts_and_memory_not_cycles(wbits, masked):
-    """hls/lib/mvu.h runs the B x in_bits branches in parallel: same cycles, B (+ B - 1 masks)
-    weight fields per word, B*in_bits popcounts per PE (+ (B-1)*in_bits masked activation sums)."""
-    def design(weight_bits, masked_flag):
+@pytest.mark.parametrize("wbits, masked, zeros", [(2, 0, 0), (3, 0, 0), (2, 1, 0), (3, 1, 0), (1, 0, 1), (2, 0, 1),
+                                                   (3, 1, 1)])
+def test_bit_plane_weights_cost_popcounts_and_memory_not_cycles(wbits, masked, zeros):
+    """hls/lib/mvu.h runs the B x in_bits branches in parallel: same cycles, B (+ B - 1 masks,
+    + 1 nonzero mask for weights equal to 0) weight fields per word, B*in_bits popcounts per PE
+    (+ (B-1)*in_bits masked activation sums, or B*in_bits when the nonzero mask masks every plane)."""
+    def design(weight_bits, masked_flag, zeros_flag=0):
         b = T.Builder("small", (8, 8, 1))
         x = b.thermometer("embed", "in0", k=4)
         y = b.conv("c0", x, 8, kernel=3, pad=1, output="accumulator")
@@ -347,14 +349,18 @@ def test_bit_plane_weights_cost_popcounts_and_memory_not_cycles(wbits, masked):
         layer["weight_bits"] = weight_bits
         if masked_flag:
             layer["masked"] = 1
+        if zeros_flag:
+            layer["zeros"] = 1
         folding = {"embed": {"pe": 4}, "c0": {"pe": 4, "simd": 4}, "sum": {"pe": 8}}
         rows = {l["name"]: l for l in evaluate(Graph(model), folding).layers}
         return rows["c0"]
-    one, many = design(1, 0), design(wbits, masked)
+    one, many = design(1, 0), design(wbits, masked, zeros)
     assert many["cycles"] == one["cycles"]
-    words = wbits + (wbits - 1 if masked else 0)
+    words = wbits + (wbits - 1 if masked else 0) + zeros
     assert many["weight_bits"] == one["weight_bits"] * words == 8 * 36 * words
     assert many["items"]["popcount"]["planes"] == 2 * wbits
     assert many["lut"] > one["lut"]
     if masked:
         assert many["lut"] > design(wbits, 0)["lut"]
+    if zeros:   # the mask field and the masked branches cost LUTs over the same planes without it
+        assert many["lut"] > design(wbits, masked)["lut"]
