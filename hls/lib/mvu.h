@@ -160,7 +160,8 @@ inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x,
     const ap_int<TW> asum = activation_sum<SIMD, IN_BITS>(planes);
     for (unsigned pe = 0; pe < PE; pe++) {
 #pragma HLS UNROLL
-        constexpr unsigned ZF = mvu_weight_words(W_BITS, MASKED);  // field of the nonzero mask
+        // field of the nonzero mask (0 without ZEROS: keeps the unused range inside the word)
+        constexpr unsigned ZF = ZEROS ? mvu_weight_words(W_BITS, MASKED) : 0;
         const ap_uint<SIMD * mvu_weight_words(W_BITS, MASKED, ZEROS)> word = weights[pe][tile];
         ap_uint<SIMD> nonzero = ~ap_uint<SIMD>(0);
         if (ZEROS) nonzero = word((ZF + 1) * SIMD - 1, ZF * SIMD);
