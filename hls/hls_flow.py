@@ -15,7 +15,8 @@ Each step is a plain function that writes its output under build/<model>/ and ca
 6. `run_fifo_sim`: the same with -DERN_FIFO_SIM (every process a thread, FIFOs bounded to their
    depths) over a few frames in one call: completes, or names the stalled FIFOs;
 7. `build_emu`: emu.cpp + ern_top.cpp -> hls/libern_emu.so, the C ABI `ern_run` (ctypes) that
-   host emulation loads (interface.json describes it);
+   host emulation loads instead of building its own while the library's `ern_package_sha256()`
+   is the package's digest (interface.json describes it);
 8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
 Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
@@ -45,6 +46,7 @@ from hls.codegen import CodegenError, generate
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
+from host.errors import ErnError
 
 REPO = Path(__file__).resolve().parents[1]
 # ap_types warnings that -isystem does not silence when inlined into our code, and one that g++
@@ -53,7 +55,7 @@ CSIM_FLAGS = ("-Wno-aggressive-loop-optimizations",)
 FIFO_SIM_FRAMES = 3
 
 
-class FlowError(RuntimeError):
+class FlowError(ErnError, RuntimeError):
     """A step that cannot run (one-line message)."""
 
 
@@ -207,11 +209,12 @@ def build_tb(out: Path, model: str, fifo_sim: bool = False, opt: str = "-O2") ->
 
 
 def build_emu(out: Path, model: str) -> Path:
-    """emu.cpp + ern_top.cpp as a shared library (the C ABI `ern_run` for host emulation), copied
-    to build/<m>/hls/libern_emu.so."""
-    lib = csim.build([out / "ern_top.cpp", out / "emu.cpp"], include_dirs=[out, out / "lib"], opt="-O2",
-                     extra_flags=csim_flags() + ["-shared", "-fPIC"], name=f"lib{model}_emu.so")
-    target = out / "libern_emu.so"
+    """emu.cpp + ern_top.cpp as a shared library (the C ABI `ern_run` for host emulation), built
+    by host.emulation's own recipe (so emulation finds the same build) and copied to
+    build/<m>/hls/libern_emu.so, which emulation loads while it names the package's digest."""
+    from host.emulation import INSTALLED_LIBRARY, build_emulator   # pynq only when needed
+    lib = build_emulator(out)
+    target = out / INSTALLED_LIBRARY
     shutil.copyfile(lib, target.with_name(target.name + ".partial"))
     os.replace(target.with_name(target.name + ".partial"), target)
     return target

@@ -34,6 +34,7 @@ import numpy as np  # noqa: E402
 from host import datasets  # noqa: E402
 from host.artifacts import DEPLOY_MANIFEST, Artifacts, repo_root  # noqa: E402
 from host.driver import package_digest  # noqa: E402
+from host.errors import ErnError  # noqa: E402
 from host.names import model_name_arg, positive_int  # noqa: E402
 from host.package import PackageError, load, save  # noqa: E402
 from host.reference import Reference  # noqa: E402
@@ -127,7 +128,7 @@ PROJECT_FOLDERS = ("host", "hls", "training", "overlay", "models", "tests", "too
                    "benchmarks", ".git", ".venv", "shared")
 
 
-class DeployError(ValueError):
+class DeployError(ErnError, ValueError):
     """An output folder the deploy refuses (one line)."""
 
 

@@ -36,6 +36,7 @@ from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
 from host.package import Package, digest, load
+from host.errors import CHECK, ErnError
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 DEFAULT_VLNV = "ern:hls:ern_top:1.0"
@@ -58,8 +59,10 @@ PER_FRAME_TIMEOUT_S = 0.01
 ImagesLike = np.ndarray
 
 
-class DriverError(RuntimeError):
+class DriverError(ErnError, RuntimeError):
     """The accelerator or its DMA did something unexpected (one-line message)."""
+
+    exit_code = CHECK
 
 
 def on_board() -> bool:

@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from host.errors import ErnError
+
 Shape = Tuple[int, int, int]  # H, W, C of one feature map
 Bounds = Tuple[int, int]  # worst-case (min, max) of the integers on a stream
 
@@ -37,7 +39,7 @@ FLOAT64_EXACT = 2 ** 53
 PATCH_ELEMENTS_PER_CHUNK = 1 << 19
 
 
-class OpError(ValueError):
+class OpError(ErnError, ValueError):
     """What is wrong with one op's attributes, params or shapes (without the layer's name;
     host.package adds the layer and the file)."""
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from host import ops
 from host.names import BadName, check_model_name
+from host.errors import ErnError
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
@@ -29,7 +30,7 @@ PARAMS_FILE = "params.npz"
 HEAD_SCALE_KEY = "head.scale"
 
 
-class PackageError(ValueError):
+class PackageError(ErnError, ValueError):
     """A model package that breaks the format. The message is always a single line."""
 
     def __init__(self, message: str):

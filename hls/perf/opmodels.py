@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hls.codegen import layout, rules
 from hls.perf import resources as R
+from host.errors import ErnError
 
 OP_MODELS: dict = {}
 
@@ -32,7 +33,7 @@ def register(op: str):
     return deco
 
 
-class EstimateError(ValueError):
+class EstimateError(ErnError, ValueError):
     """A model package or folding the estimator cannot work with (one-line message)."""
 
 
