@@ -20,8 +20,9 @@ Each step is a plain function that writes its output under build/<model>/ and ca
 8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
 Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
-vitis_hls, fifo_sim, ...). Exit status 0 when every class sum matched and the bounded-FIFO run
-completed; 1 otherwise; 2 on an error before the simulation (one line).
+vitis_hls, fifo_sim, ...). Exit status (host/errors.py): 0 when every class sum matched and the
+bounded-FIFO run completed; 1 when a class sum differs or a build fails; 2 on bad input (one
+line); 4 when the bounded-FIFO run stalls (a deadlock at the generated depths).
 """
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ from hls.codegen import CodegenError, generate
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
-from host.errors import ErnError
+from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
 
 REPO = Path(__file__).resolve().parents[1]
 # ap_types warnings that -isystem does not silence when inlined into our code, and one that g++
@@ -451,7 +452,9 @@ def run(args) -> int:
     ok = (mismatches == 0 and sim["protocol_errors"] == 0 and not sim["warnings"]
           and (fifo is None or (fifo["completed"] and fifo["mismatches"] == 0))
           and (vitis_result is None or vitis_result["exit_status"] == 0))
-    return 0 if ok else 1
+    if fifo is not None and not fifo["completed"]:
+        return DEADLOCK
+    return OK if ok else CHECK
 
 
 def main(argv=None) -> int:
@@ -476,12 +479,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")
-    args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except (FlowError, csim.CsimError, OSError) as e:
-        print(f"hls: error: {e}", file=sys.stderr)
-        return 2
+    return cli("hls", lambda argv: run(ap.parse_args(argv)), argv)
 
 
 if __name__ == "__main__":

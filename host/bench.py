@@ -62,6 +62,7 @@ import numpy as np  # noqa: E402
 
 from host import datasets  # noqa: E402
 from host.artifacts import Artifacts, deployed, repo_root  # noqa: E402
+from host.errors import cli, fail  # noqa: E402
 from host.names import BadName, model_name_arg, non_negative_int, positive_int  # noqa: E402
 from host.package import PackageError, load  # noqa: E402
 from host.reference import Reference  # noqa: E402
@@ -261,6 +262,10 @@ def plot(rows: List[Dict[str, Any]], path: Path, model: str) -> Optional[Path]:
 # ---------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
+    return cli("bench", _main, argv)
+
+
+def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python host/bench.py", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, type=model_name_arg,
                    help="default: ern_tiny (a deploy folder's own model)")
@@ -280,8 +285,7 @@ def main(argv=None) -> int:
     try:
         files = Artifacts.find(args.model, args.build_dir)
     except BadName as e:   # a deploy folder's deploy.json naming a bad model
-        print(f"bench: {e}", file=sys.stderr)
-        return 2
+        return fail(e, "bench")
     model = files.model
     progress = not args.no_progress
     notes: List[str] = []
@@ -298,16 +302,14 @@ def main(argv=None) -> int:
             notes.append(failed)
 
     if not (files.package_dir / "model.json").is_file():
-        print(f"bench: {files.package_dir} missing: run `make lower MODEL={model}` first "
-              f"(and `make estimate`, `make hls` for the predicted and emulation rows)", file=sys.stderr)
-        return 2
+        raise PackageError(f"{files.package_dir} missing: run `make lower MODEL={model}` first "
+                           f"(and `make estimate`, `make hls` for the predicted and emulation rows)")
     try:
         package = load(files.package_dir)
         images, truth, _, source = datasets.load_test_images(package.input_shape, args.images,
                                                               files.samples_dir)
-    except (PackageError, datasets.DatasetError, OSError, ValueError) as e:
-        print(f"bench: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:   # PackageError, DatasetError are ValueErrors too
+        return fail(e, "bench")
     print(f"{model}: {len(images)} images from {source}")
 
     reference = Reference(package, batch_size=min(args.batch_size, 256))
@@ -381,8 +383,7 @@ def main(argv=None) -> int:
         files.bench_json.write_text(json.dumps(rows, indent=2) + "\n")
         chart = plot(rows, files.bench_png, model)
     except OSError as e:
-        print(f"bench: cannot write results: {e}", file=sys.stderr)
-        return 2
+        return fail(OSError(f"cannot write results: {e}"), "bench")
     print(f"wrote {files.bench_json}" + (f" and {chart}" if chart else " (no matplotlib: no chart)"))
     return status
 

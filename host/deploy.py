@@ -34,9 +34,9 @@ import numpy as np  # noqa: E402
 from host import datasets  # noqa: E402
 from host.artifacts import DEPLOY_MANIFEST, Artifacts, repo_root  # noqa: E402
 from host.driver import package_digest  # noqa: E402
-from host.errors import ErnError  # noqa: E402
+from host.errors import ErnError, cli, fail  # noqa: E402
 from host.names import model_name_arg, positive_int  # noqa: E402
-from host.package import PackageError, load, save  # noqa: E402
+from host.package import load, save  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
 NOTEBOOK = repo_root() / "notebooks" / "ern_pynq_z2.ipynb"
@@ -248,6 +248,10 @@ def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int =
 
 
 def main(argv=None) -> int:
+    return cli("deploy", _main, argv)
+
+
+def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m host.deploy", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, type=model_name_arg, help="default: ern_tiny")
     p.add_argument("--build-dir", default=None, help="default: build/<model>")
@@ -259,9 +263,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         deploy(args.model, args.build_dir, args.out, args.samples, args.force)
-    except (PackageError, datasets.DatasetError, OSError, ValueError) as e:
-        print(f"deploy: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:   # PackageError, DatasetError, DeployError, BadName are ValueErrors too
+        return fail(e, "deploy")
     return 0
 
 

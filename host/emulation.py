@@ -39,7 +39,7 @@ import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
-from host.artifacts import Artifacts, repo_root
+from host.artifacts import Artifacts
 from host.driver import DMA_VLNV, ErnAccelerator, Interface, interface_for
 from host import cxx
 from host.package import Package, digest, load

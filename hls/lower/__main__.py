@@ -11,10 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from host.package import PackageError, save
-from host.names import BadName, check_model_name, model_name_arg
+from host.errors import cli
+from host.names import check_model_name, model_name_arg
+from host.package import save
 
-from . import LoweringError, lower
+from . import lower
 
 
 def _model_name(onnx_path: Path, out: Path) -> str:
@@ -25,6 +26,10 @@ def _model_name(onnx_path: Path, out: Path) -> str:
 
 
 def main(argv=None) -> int:
+    return cli("hls.lower", _main, argv)
+
+
+def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m hls.lower", description=__doc__.splitlines()[0])
     p.add_argument("--onnx", required=True, help="QONNX file (make export writes build/<m>/model.onnx)")
     p.add_argument("--out", required=True, help="package folder to write (model.json, params.npz)")
@@ -35,19 +40,11 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     onnx_path, out = Path(args.onnx), Path(args.out)
     name = args.model or _model_name(onnx_path, out)
-    try:
-        check_model_name(name, "model name (from --out; pass --model)")
-    except BadName as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    check_model_name(name, "model name (from --out; pass --model)")
     report = {}
     start = time.perf_counter()
-    try:
-        package = lower(onnx_path, name, report)
-        save(package, out)
-    except (LoweringError, PackageError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    package = lower(onnx_path, name, report)
+    save(package, out)
     seconds = time.perf_counter() - start
     thresholds = report.get("thresholds", {})
     if not args.quiet:

@@ -25,6 +25,7 @@ from hls.perf.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitErro
                          read_budget, read_folding, search, validate_folding, write_folding)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import topologies
+from host.errors import cli
 from host.names import non_negative_int, positive_float
 
 
@@ -215,6 +216,10 @@ def plot(rep: dict, png) -> Path:
 
 
 def main(argv=None) -> int:
+    return cli("estimate", _main, argv)
+
+
+def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.estimate", description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--package", help="model package folder (build/<model>/dataflow) or model.json")
@@ -233,22 +238,18 @@ def main(argv=None) -> int:
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")
     ap.add_argument("--quiet", action="store_true", help="no table")
     a = ap.parse_args(argv)
-    try:
-        budget = choose_budget(a)
-        package = None
-        if a.package:
-            g = load_graph(a.package)
-            pkg = Path(a.package)
-            folder = pkg if pkg.is_dir() else pkg.parent
-            out = Path(a.out) if a.out else folder.parent / "estimate.json"
-            package = load_package(folder)
-        else:
-            g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
-            out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
-        d = estimate(g, a.folding, a.target_fps, a.clock_mhz, budget, package)
-    except (FitError, FoldingError, EstimateError) as e:
-        print(f"estimate: {e}", file=sys.stderr)
-        return 2
+    budget = choose_budget(a)
+    package = None
+    if a.package:
+        g = load_graph(a.package)
+        pkg = Path(a.package)
+        folder = pkg if pkg.is_dir() else pkg.parent
+        out = Path(a.out) if a.out else folder.parent / "estimate.json"
+        package = load_package(folder)
+    else:
+        g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
+        out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
+    d = estimate(g, a.folding, a.target_fps, a.clock_mhz, budget, package)
     rep = report(d, budget, str(a.package or a.topology))
     out.parent.mkdir(parents=True, exist_ok=True)
     png = Path(a.plot) if a.plot else out.with_suffix(".png")
@@ -264,9 +265,7 @@ def main(argv=None) -> int:
         print(table(rep))
     print(f"wrote {out}, {png}, {fold_path}")
     if not rep["fits"]:
-        print(f"estimate: the design does not fit {rep['part']} (see the totals above)",
-              file=sys.stderr)
-        return 1
+        raise FitError(f"the design does not fit {rep['part']} (see the totals above)")
     return 0
 
 
