@@ -11,7 +11,8 @@ imports).
   our code only.
 - **Cache key.** The compiler and its version, the flags, the ap_types headers (location, sizes,
   times), every source and `depends` file and every header (.h, .hpp, .inc) directly in the
-  include folders: a hit costs a few file reads.
+  include folders, by name and content (not by folder: the same sources generated elsewhere
+  are the same build): a hit costs a few file reads.
 - **Atomic.** A miss compiles into a temporary name in the build's folder and renames it, so
   concurrent builds of the same thing are safe (both compile, one rename wins, both are whole).
 - **Errors are one line** (CxxError): the compiler's first error and the log that holds all of
@@ -131,13 +132,17 @@ def build_key(sources: Sequence[Path], flags: Sequence[str], include_dirs: Seque
     """Content hash of everything a build depends on (see the module docstring)."""
     h = hashlib.sha256()
     h.update(compiler_version().encode())
-    h.update("\0".join(command([], flags, include_dirs, "")).encode())
+    # the include folders by position, not path: the same sources generated into another folder
+    # (a test's temporary one) are the same build; their headers are hashed below
+    h.update("\0".join(command([], flags, [Path(f"<{i}>") for i in range(len(include_dirs))], "")).encode())
     for path in sorted(ap_types_dir().iterdir()):  # another hls4ml release: same path, new files
         if path.is_file():
             stat = path.stat()
             h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    for path in [*sources, *depends, *headers(include_dirs)]:
-        h.update(b"\0" + path.name.encode() + b"\0")
+    files = [("", p) for p in [*sources, *depends]]
+    files += [(f"<{i}>/", p) for i, d in enumerate(include_dirs) for p in headers([d])]
+    for where, path in files:
+        h.update(f"\0{where}{path.name}\0".encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:20]
 
