@@ -15,7 +15,8 @@ and build/<m>/bench.png (a bar chart); prints a table. In a repository checkout 
 a first run builds what it lacks with make (the model package: `make lower`, predicted:
 `make estimate`, the C++ for emulation: `make hls`; a few minutes, once; --no-build to skip);
 torch-float needs `make verify`. A missing input skips its row with a note, never the whole
-bench. Exit status: 0; 1 when the accelerator disagrees with the reference; 2 on an error.
+bench. Exit status (host/errors.py): 0; 1 when the accelerator disagrees with the reference; 2 on
+bad input (one line).
 
 Runs on the board: Python 3.10, numpy, pynq (tqdm and matplotlib when installed).
 """

@@ -17,7 +17,8 @@ from the folder unchanged):
                                 CPU reference's expected class sums, logits and labels (.npy)
 
 Needs the model package (make lower) and the test set (Fashion-MNIST IDX files, or CIFAR-10);
-the rest is copied when it exists. Prints one line per item and a summary; exit 2 on an error.
+the rest is copied when it exists. Prints one line per item and a summary; on an error one line
+`deploy: error: ...` and exit 2 (host/errors.py).
 """
 import argparse
 import json

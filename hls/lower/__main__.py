@@ -3,7 +3,7 @@
 Lowers a QONNX file (training/export.py's output) to a model package (host/FORMAT.md): prints
 one line per layer (op, output shape, stream width, and for thresholds the accumulator range
 and the number of ties checked against the float model), then a summary line. `--report`
-writes those figures as JSON. Errors: one line `error: ...`, exit status 2.
+writes those figures as JSON. Errors: one line `hls.lower: error: ...`, exit status 2 (host/errors.py).
 """
 import argparse
 import json

@@ -9,8 +9,8 @@
 Reads only model.json (params are not needed). Prints a per-layer table and writes
 estimate.json (default: beside the package folder, i.e. build/<model>/estimate.json), a PNG of
 the per-layer cycles, and the folding it used (``--save-folding``; the HLS generator reads it).
-Exit status: 0 when the design fits the part, 1 when an explicit folding does not fit, 2 on a
-bad package / folding file or when no folding fits the budget.
+Exit status (host/errors.py): 0 when the design fits the part; 2 on a bad package or folding
+file; 3 when it does not fit (an explicit folding, or no folding within the budget).
 """
 from __future__ import annotations
 
