@@ -9,7 +9,7 @@ overlay/ern_overlay.tcl in Vivado batch mode, and leaves build/<m>/overlay/<m>.b
 
 Written for Vivado 2022.2 / Vitis HLS 2022.2 with the TUL PYNQ-Z2 board files installed.
 Without `vivado` on PATH it prints one line saying so and exits 0 (nothing to do on this
-machine). Exit status: 0 built (or no Vivado), 1 Vivado failed, 2 an input is missing,
+machine). Exit status (host/errors.py): 0 built (or no Vivado), 1 Vivado failed, 2 an input is missing,
 3 the design missed timing (the bitstream is still written).
 """
 import argparse
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from host.errors import CHECK, NO_FIT, OK, ErnError, fail  # noqa: E402  (standard library only)
 from host.names import model_name_arg  # noqa: E402  (standard library only)
 TCL = Path(__file__).resolve().parent / "ern_overlay.tcl"
 VIVADO_VERSION = "2022.2"
@@ -90,13 +91,11 @@ def main(argv=None) -> int:
     try:
         iface = read_interface(hls_dir / "interface.json")
     except (OSError, ValueError) as e:
-        print(f"overlay: {e}", file=sys.stderr)
-        return 2
+        return fail(e, "overlay")
     ip_repo = Path(args.ip_repo) if args.ip_repo else find_ip_repo(hls_dir, iface["vlnv"])
     if ip_repo is None or not ip_repo.is_dir():
-        print(f"overlay: no exported IP {iface['vlnv']} (component.xml) under {hls_dir}: run "
-              f"`make hls MODEL={args.model}` with vitis_hls on PATH first", file=sys.stderr)
-        return 2
+        return fail(ErnError(f"no exported IP {iface['vlnv']} (component.xml) under {hls_dir}: run "
+                             f"`make hls MODEL={args.model}` with vitis_hls on PATH first"), "overlay")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "vivado"
@@ -108,12 +107,12 @@ def main(argv=None) -> int:
     status = subprocess.run(cmd, check=False).returncode
     bit, hwh = out_dir / f"{args.model}.bit", out_dir / f"{args.model}.hwh"
     if status not in (0, 3) or not (bit.is_file() and hwh.is_file()):
-        print(f"overlay: vivado failed (exit {status}): see {out_dir / 'vivado.log'}", file=sys.stderr)
-        return 1
+        print(f"overlay: error: vivado failed (exit {status}): see {out_dir / 'vivado.log'}", file=sys.stderr)
+        return CHECK
     summary = (out_dir / "overlay_summary.txt")
     first = summary.read_text().splitlines()[0] if summary.is_file() else ""
     print(f"overlay: wrote {bit} and {hwh} ({first})")
-    return 3 if status == 3 else 0
+    return NO_FIT if status == 3 else OK   # Vivado's 3: the design missed timing
 
 
 if __name__ == "__main__":
