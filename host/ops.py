@@ -451,7 +451,7 @@ def check_codes_fit(bounds: Bounds, bits: int, what: str) -> None:
 OPS: Dict[str, Type["Op"]] = {}
 
 
-def register(cls: Type["Op"]) -> Type["Op"]:
+def register_op(cls: Type["Op"]) -> Type["Op"]:
     """Class decorator: make the op known under its class name (the `op` of model.json)."""
     if cls.__name__ in OPS:
         raise ValueError(f"op {cls.__name__} registered twice")
@@ -547,7 +547,7 @@ def _rows(params: Dict[str, np.ndarray], name: str) -> int:
     return array.shape[0]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Thermometer(Op):
     """Pixel embedding: each uint8 channel becomes k channels of out_bits-wide codes."""
@@ -578,7 +578,7 @@ class Thermometer(Op):
         return [thermometer(inputs[0], params["thresholds"], self.k)]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Conv(Op):
     """Sliding window + matrix-vector unit over unsigned codes with +-1 weights (also FC: a
@@ -709,7 +709,7 @@ class Conv(Op):
         return [conv_accumulate(inputs[0], weights, self.kernel, self.stride, self.pad)]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Threshold(Op):
     """BN + activation on an integer stream (the residual stream) as per-channel thresholds."""
@@ -736,7 +736,7 @@ class Threshold(Op):
         return [multi_threshold(inputs[0], params["thresholds"], params["direction"])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Add(Op):
     """The residual add of two integer streams of the same shape."""
@@ -757,7 +757,7 @@ class Add(Op):
         return [add(inputs[0], inputs[1])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Duplicate(Op):
     """A fork: every output is the input. The number of copies is the number of outputs."""
@@ -787,7 +787,7 @@ class Duplicate(Op):
         return [inputs[0]] * self.copies
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class GlobalSum(Op):
     """H x W x C -> 1 x 1 x C: the sum over all pixels (the host divides: head.divisor)."""
@@ -805,7 +805,7 @@ class GlobalSum(Op):
         return [global_sum(inputs[0])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class MaxPool(Op):
     """Max over K x K windows with stride S, no padding, over unsigned codes."""
