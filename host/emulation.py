@@ -164,9 +164,14 @@ def library_package(library: Path) -> Optional[str]:
 
 def library_for(hls_dir: Path, package: Package, cache_dir: Optional[Path] = None) -> Path:
     """The emulation library of `package`: what `make hls` left (hls/libern_emu.so) when it names
-    this package's digest (host.package.digest), else built (and cached) from hls/'s sources."""
+    this package's digest (host.package.digest), else built (and cached) from hls/'s sources.
+
+    Both the file (its bytes hold the digest) and what this process gets when it loads that path
+    (the dynamic loader hands back a library already loaded from it, even if the file was
+    replaced since) must name the package."""
     installed = Path(hls_dir) / INSTALLED_LIBRARY
-    if installed.is_file() and library_package(installed) == digest(package):
+    want = digest(package)
+    if installed.is_file() and want.encode() in installed.read_bytes() and library_package(installed) == want:
         return installed
     return build_emulator(hls_dir, cache_dir)
 

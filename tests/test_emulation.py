@@ -242,5 +242,6 @@ def test_the_library_make_hls_left_is_loaded_only_for_its_own_package(ern_tiny_h
     other = dataclasses.replace(tiny_package, model="ern_tiny_other")   # another package, another digest
     assert digest(other) != digest(tiny_package)
     assert emulation.library_for(hls_dir, other) == built
+    (hls_dir / emulation.INSTALLED_LIBRARY).unlink()   # a new file: the old one is mapped in this process
     (hls_dir / emulation.INSTALLED_LIBRARY).write_bytes(b"not a library")
     assert emulation.library_for(hls_dir, tiny_package) == built
