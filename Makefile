@@ -1,10 +1,14 @@
 # User entry points. The first target that needs Python creates .venv and installs the pins.
 MODEL    ?= ern_tiny
+# the board (host/boards.py: pynq-z2, pynq-z1, kv260, ultra96-v2, aup-zu3, zcu104): its part,
+# clock, HP port and processing system for estimate, hls, overlay, deploy and bench
+BOARD    ?= pynq-z2
 DATASET  ?= fashion_mnist
 EPOCHS   ?= 30
 IMAGES   ?= 1000
-# a model's default folding: hls/foldings/<model>.json when there is one (else the search)
-FOLDING  ?= $(wildcard hls/foldings/$(MODEL).json)
+# a model's default folding: hls/foldings/<model>.json when there is one (made for the xc7z020:
+# PYNQ-Z1/Z2), hls/foldings/<model>_<board>.json on another board; else the search
+FOLDING  ?= $(wildcard hls/foldings/$(MODEL)$(if $(filter-out pynq-z2 pynq-z1,$(BOARD)),_$(BOARD)).json)
 RESUME   ?=
 FORCE    ?=
 
@@ -22,6 +26,7 @@ _ern_count = $(call _ern_word,$(1),$(_ern_digits),a whole number (digits only))
 $(if $(value MODEL),,$(error MODEL is empty))
 $(call _ern_name,MODEL)
 $(call _ern_name,DATASET)
+$(call _ern_name,BOARD)
 $(call _ern_count,EPOCHS)
 $(call _ern_count,IMAGES)
 $(if $(value RESUME),$(call _ern_name,RESUME))
@@ -84,7 +89,7 @@ verify: setup data $(BUILD)/dataflow/model.json
 	$(PY) tools/verify.py --model $(MODEL)
 
 estimate: setup $(BUILD)/dataflow/model.json
-	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json \
+	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json --board $(BOARD) \
 	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
 
 # ---- stage 3: HLS C++ generation and C-simulation (vitis_hls synthesis when on PATH) -------
@@ -92,19 +97,20 @@ estimate: setup $(BUILD)/dataflow/model.json
 HLS_ARGS ?=
 
 hls: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m hls --model $(MODEL) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS) \
-	  $(HLS_ARGS)
+	$(PY) -m hls --model $(MODEL) --board $(BOARD) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) \
+	  $(ESTIMATE_ARGS) $(HLS_ARGS)
 
 # ---- stage 4: overlay (needs Vivado), deploy folder, bench ----------------------------------
-# overlay/build.py needs only the standard library: without vivado it says so in one line.
+# overlay/build.py needs only the standard library: without vivado it says what it needs in one
+# line and exits 2.
 overlay:
-	@python3 overlay/build.py --model $(MODEL)
+	@python3 overlay/build.py --model $(MODEL) --board $(BOARD)
 
 deploy: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m host.deploy --model $(MODEL) $(if $(FORCE),--force)
+	$(PY) -m host.deploy --model $(MODEL) --board $(BOARD) $(if $(FORCE),--force)
 
 bench: setup data $(BUILD)/dataflow/model.json
-	$(PY) host/bench.py --model $(MODEL) --images $(IMAGES)
+	$(PY) host/bench.py --model $(MODEL) --board $(BOARD) --images $(IMAGES)
 
 clean:
 	rm -rf build

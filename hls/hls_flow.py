@@ -44,6 +44,7 @@ import numpy as np
 
 from hls import csim
 from hls.codegen import CodegenError, generate
+from host import boards
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
@@ -90,37 +91,44 @@ def ensure_package(build: Path) -> Package:
 # ---------------------------------------------------------------------------------------------
 
 def choose_folding(package: Package, build: Path, folding_file: Optional[str], target_fps: Optional[float],
-                   budget_args: Dict[str, Optional[float]]) -> Tuple[dict, str]:
-    """({layer: {pe, simd, mem}}, where it came from) — see the module docstring."""
+                   budget_args: Dict[str, Optional[float]], board: Optional[boards.Board] = None) -> Tuple[dict, str]:
+    """({layer: {pe, simd, mem}}, where it came from) on `board`'s part and clock (default the
+    PYNQ-Z2) — see the module docstring."""
     from hls.perf.estimate import estimate, generation_folding, load_graph
     from hls.perf.folding import Budget, FitError, FoldingError, read_folding, validate_folding
     from hls.perf.opmodels import EstimateError
 
+    from hls.perf.resources import part_of
+
+    board = board or boards.get()
     g = load_graph(build / "dataflow")
     pct = lambda key, default: default if budget_args.get(key) is None else budget_args[key] / 100  # noqa: E731
     budget = Budget(pct("lut_pct", 0.70), pct("bram_pct", 0.85), int(budget_args.get("dsp") or 0),
-                    lut_max=budget_args.get("lut"), bram_max=budget_args.get("bram"))
+                    part=part_of(board), lut_max=budget_args.get("lut"), bram_max=budget_args.get("bram"))
+    clock = board.clock_mhz
     searching = target_fps is not None or any(v is not None for v in budget_args.values())
     try:
         if folding_file:
-            d = estimate(g, folding_file, None, budget=budget, package=package)
+            d = estimate(g, folding_file, None, clock, budget=budget, package=package)
             return generation_folding(d), f"folding file {folding_file}"
         saved = build / "folding.json"
-        if not searching and saved.is_file():
+        if not searching and saved.is_file() and _estimate_board(build) != board.name:
+            log(f"ignoring {saved}: make estimate made it for {_estimate_board(build)}, not {board.name}")
+        elif not searching and saved.is_file():
             try:
                 validate_folding(read_folding(saved), g, str(saved))
-                d = estimate(g, saved, None, budget=budget, package=package)
+                d = estimate(g, saved, None, clock, budget=budget, package=package)
                 return generation_folding(d), f"{saved} (make estimate)"
             except (FoldingError, EstimateError) as e:
                 log(f"ignoring {saved}: {e}")
         try:
-            d = estimate(g, None, target_fps, budget=budget, package=package)
+            d = estimate(g, None, target_fps, clock, budget=budget, package=package)
             return generation_folding(d), d.mode
         except FitError as e:
             if target_fps is None:
                 raise
             log(f"{e}; using the fastest folding within the budget instead")
-            d = estimate(g, None, None, budget=budget, package=package)
+            d = estimate(g, None, None, clock, budget=budget, package=package)
             return generation_folding(d), d.mode + f" (target {target_fps:g} FPS not reachable)"
     except FitError as e:
         log(f"{e}; falling back to PE = SIMD = 1")
@@ -128,6 +136,14 @@ def choose_folding(package: Package, build: Path, folding_file: Optional[str], t
                 for layer in package.layers}, "PE = SIMD = 1 (nothing fits the budget)"
     except (FoldingError, EstimateError) as e:
         raise FlowError(str(e)) from None
+
+
+def _estimate_board(build: Path) -> str:
+    """The board build/<m>/estimate.json (make estimate) was made for (the default when unsaid)."""
+    try:
+        return json.loads((build / "estimate.json").read_text()).get("board", boards.DEFAULT)
+    except (OSError, ValueError):
+        return boards.DEFAULT
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,14 +370,16 @@ def vitis(out: Path, timeout: float = 6 * 3600) -> Optional[dict]:
 def run(args) -> int:
     build = Path(args.build_dir) / args.model
     out = build / "hls"
+    board = boards.get(args.board)
     package = ensure_package(build)
     folding, folding_source = choose_folding(package, build, args.folding, args.target_fps,
                                              {"lut": args.budget_lut, "bram": args.budget_bram,
                                               "lut_pct": args.budget_lut_pct, "bram_pct": args.budget_bram_pct,
-                                              "dsp": args.budget_dsp})
-    log(f"{package.model}: {len(package.layers)} layers; folding: {folding_source}")
+                                              "dsp": args.budget_dsp}, board)
+    log(f"{package.model} for {board.title} ({board.part}, {board.clock_mhz:g} MHz): {len(package.layers)} layers; "
+        f"folding: {folding_source}")
     try:
-        result = generate(package, out, folding)
+        result = generate(package, out, folding, board=board)
     except CodegenError as e:
         raise FlowError(str(e)) from None
     from hls.perf.folding import write_folding
@@ -405,6 +423,7 @@ def run(args) -> int:
     vitis_result = vitis(out) if not args.no_vitis else None
     report = {
         "model": package.model,
+        "board": board.name,
         "images": count,
         "mismatches": mismatches,
         "top1": top1,
@@ -461,6 +480,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny", type=model_name_arg)
     ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--board", default=boards.DEFAULT,
+                    help=f"the board: its part and clock for the folding and run_hls.tcl ({boards.names()})")
     ap.add_argument("--images", type=positive_int, default=1000, help="test images to C-simulate (default 1000)")
     ap.add_argument("--images-npy", help="uint8 images N x H x W x C (.npy) instead of Fashion-MNIST")
     ap.add_argument("--labels-npy", help="labels (N,) for --images-npy (top-1)")

@@ -1,8 +1,8 @@
 """Frames per second and accuracy of one model on every backend this machine has.
 
-    python host/bench.py [--model ern_tiny] [--images 1000]
+    python host/bench.py [--model ern_tiny] [--board pynq-z2] [--images 1000]
 
-On a PYNQ-Z2 (with build/<m>/overlay/<m>.bit, or the deploy folder's): the accelerator
+On the board (--board: host/boards.py; with build/<m>/overlay/<m>.bit, or the deploy folder's): the accelerator
 (`hardware`) and the numpy CPU reference on the same images. Off the board: the emulated
 accelerator (`emulation`: the generated HLS C++ compiled with g++ behind a fake pynq device,
 which runs the very same driver), the CPU reference (`cpu-reference`), the float Brevitas model
@@ -61,7 +61,7 @@ if __name__ == "__main__":
     _bootstrap()
 import numpy as np  # noqa: E402
 
-from host import datasets  # noqa: E402
+from host import boards, datasets  # noqa: E402
 from host.artifacts import Artifacts, deployed, repo_root  # noqa: E402
 from host.errors import cli, fail  # noqa: E402
 from host.names import BadName, model_name_arg, non_negative_int, positive_int  # noqa: E402
@@ -147,14 +147,18 @@ def run_accelerator(accel, images: np.ndarray, truth, reference_sums: np.ndarray
                mismatches=mismatches, batch_size=accel.batch_size)
 
 
-def predicted_row(files: Artifacts, images: int) -> Optional[Dict[str, Any]]:
+def predicted_row(files: Artifacts, images: int, board: str = boards.DEFAULT) -> Optional[Dict[str, Any]]:
+    """The estimate's FPS when estimate.json was made for `board` (else None: no row)."""
     try:
         estimate = json.loads(files.estimate_json.read_text())
         fps = float(estimate["fps"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    if estimate.get("board", boards.DEFAULT) != board:
+        return None
     clock = estimate.get("clock_mhz")
-    return row(f"predicted hardware (estimate.json{f', {clock:g} MHz' if clock else ''})", "predicted",
+    return row(f"predicted {boards.get(board).title} (estimate.json{f', {clock:g} MHz' if clock else ''})",
+               "predicted",
                images, images / fps, None, source=str(files.estimate_json),
                fits=estimate.get("fits"))
 
@@ -194,16 +198,17 @@ def can_build(files: Artifacts, on_board: bool) -> bool:
             and shutil.which("make") is not None)
 
 
-def make_command(model: str, targets: List[str], images: int) -> List[str]:
+def make_command(model: str, targets: List[str], images: int, board: str = boards.DEFAULT) -> List[str]:
     # the bench compiles its own emulation library and needs no bounded-FIFO run: the hls
     # target here only generates the C++ and checks it on the bench's images
     return ["make", "--no-print-directory", "-C", str(repo_root()), *targets, f"MODEL={model}",
-            f"IMAGES={images}", "HLS_ARGS=--no-emu --fifo-sim-frames 0"]
+            f"BOARD={board}", f"IMAGES={images}", "HLS_ARGS=--no-emu --fifo-sim-frames 0"]
 
 
-def build_missing(files: Artifacts, targets: List[str], images: int) -> Optional[str]:
+def build_missing(files: Artifacts, targets: List[str], images: int,
+                  board: str = boards.DEFAULT) -> Optional[str]:
     """Run make for `targets` with its output shown; None, or a note saying what failed."""
-    cmd = make_command(files.model, targets, images)
+    cmd = make_command(files.model, targets, images, board)
     print(f"bench: first run for {files.model}: building {', '.join(targets)} "
           f"(a few minutes, once):\n  {shlex.join(cmd)}", flush=True)
     status = subprocess.run(cmd).returncode
@@ -282,10 +287,14 @@ def _main(argv) -> int:
     p.add_argument("--no-build", action="store_true",
                    help="in a repository checkout: do not run make for missing inputs")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--board", default=boards.DEFAULT,
+                   help=f"the board the bitstream and estimate are for; off the board the emulated "
+                        f"device is configured as it ({boards.names()})")
     args = p.parse_args(argv)
     try:
+        target = boards.get(args.board)
         files = Artifacts.find(args.model, args.build_dir)
-    except BadName as e:   # a deploy folder's deploy.json naming a bad model
+    except (boards.BoardError, BadName) as e:   # a bad --board, or a deploy.json naming a bad model
         return fail(e, "bench")
     model = files.model
     progress = not args.no_progress
@@ -298,7 +307,7 @@ def _main(argv) -> int:
     board = driver is not None and driver.on_board()
     targets = missing_targets(files, args.emulation if not board else "none")
     if targets and not args.no_build and can_build(files, board):
-        failed = build_missing(files, targets, args.emulation_images)
+        failed = build_missing(files, targets, args.emulation_images, target.name)
         if failed:
             notes.append(failed)
 
@@ -325,7 +334,7 @@ def _main(argv) -> int:
                                            batch_size=args.batch_size) as accel:
                     print(accel.describe())
                     accel_row = run_accelerator(accel, images, truth, ref_sums,
-                                                f"PYNQ-Z2 accelerator ({files.bitfile.name})", progress)
+                                                f"{target.title} accelerator ({files.bitfile.name})", progress)
                     report = accel.throughput_test()
                     print("throughput_test: " + driver.summary(report))
                     accel_row["throughput_test"] = report
@@ -343,6 +352,7 @@ def _main(argv) -> int:
                           flush=True)
                 with emulation.open_emulated(model, package=package, hls_dir=files.hls_dir,
                                              core=args.emulation, build_dir=files.build_dir,
+                                             board=target.name,
                                              batch_size=min(args.batch_size, 10)) as accel:
                     print(accel.describe())
                     label = f"EMULATION: {accel.device.core_kind}"
@@ -362,11 +372,12 @@ def _main(argv) -> int:
         notes.append("torch-float: host/ does not import torch; " + (
             "`make verify` on the development machine records it" if (files.build_dir / "deploy.json").is_file()
             else f"no {files.verify_json} (run `make verify MODEL={model}`)"))
-    pred = predicted_row(files, len(images))
+    pred = predicted_row(files, len(images), target.name)
     if pred is not None:
         rows.append(pred)
     else:
-        notes.append(f"predicted: no {files.estimate_json} (run `make estimate MODEL={model}`)")
+        notes.append(f"predicted: no {files.estimate_json} for {target.name} "
+                     f"(run `make estimate MODEL={model} BOARD={target.name}`)")
 
     print(table(rows))
     for note in notes:

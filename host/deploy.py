@@ -32,7 +32,7 @@ if __package__ in (None, ""):  # run as a script: python host/deploy.py
 
 import numpy as np  # noqa: E402
 
-from host import datasets  # noqa: E402
+from host import boards, datasets  # noqa: E402
 from host.artifacts import DEPLOY_MANIFEST, Artifacts, repo_root  # noqa: E402
 from host.driver import package_digest  # noqa: E402
 from host.errors import ErnError, cli, fail  # noqa: E402
@@ -52,16 +52,16 @@ setup(name="ern-host", version="0.1.0", packages=["host"], python_requires=">=3.
 '''
 
 
-def readme(model: str, has_bit: bool, samples: int, dataset: str) -> str:
+def readme(model: str, has_bit: bool, samples: int, dataset: str, board: str = boards.DEFAULT) -> str:
     name = f"{model}.bit"
     bit_note = ("" if has_bit else
                 f"\n> **No bitstream in this folder.** `overlay/{name}` is built by `make overlay` "
                 "on a machine with Vivado 2022.2 (after `make hls` with Vitis HLS); run "
                 "`make deploy` again afterwards. Without it, on the board the notebook stops with "
                 "'no bitstream'; off the board it (and the bench) run in emulation.\n")
-    return f"""# {model} on a PYNQ-Z2
+    return f"""# {model} on a {boards.get(board).title}
 
-Made by `make deploy MODEL={model}`. Everything the board needs: the bitstream and its `.hwh`
+Made by `make deploy MODEL={model} BOARD={board}`. Everything the board needs: the bitstream and its `.hwh`
 (`overlay/`), the model package (`dataflow/`), the host library (`host/`: numpy + pynq, no
 torch), {samples} test images ({dataset}) with the CPU reference's expected outputs (`samples/`),
 and the notebook `ern_pynq_z2.ipynb`.
@@ -198,8 +198,14 @@ def write_samples(out: Path, images, labels, classes, package) -> str:
 
 
 def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int = 1000,
-           force: bool = False) -> Path:
+           force: bool = False, board: str = boards.DEFAULT) -> Path:
+    board = boards.get(board).name
     files = Artifacts.find(model, build_dir)
+    if files.interface_json.is_file():   # the core must be the one generated for this board
+        made_for = json.loads(files.interface_json.read_text()).get("board", boards.DEFAULT)
+        if made_for != board:
+            raise ValueError(f"{files.interface_json} was generated for {made_for}, not {board}: run "
+                             f"`make hls MODEL={files.model} BOARD={board}` (and make overlay) first")
     out = Path(out or files.build_dir / "deploy")
     check_out(out, force)
     package = load(files.package_dir)  # validated: a broken package stops here
@@ -237,13 +243,13 @@ def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int =
         shutil.copy2(files.estimate_json, out / "estimate.json")
         print("  estimate.json")
 
-    manifest = {"model": files.model, "package_sha256": package_digest(package),
+    manifest = {"model": files.model, "board": board, "package_sha256": package_digest(package),
                 "bitstream": f"overlay/{files.bitfile.name}" if has_bit else None,
                 "interface": "hls/interface.json" if interface else None,
                 "samples": int(len(images)), "dataset": dataset,
                 "notebook": NOTEBOOK.name if NOTEBOOK.is_file() else None}
     (out / DEPLOY_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-    (out / "README.md").write_text(readme(files.model, has_bit, len(images), dataset))
+    (out / "README.md").write_text(readme(files.model, has_bit, len(images), dataset, board))
     print(f"deploy: wrote {out} ({'with' if has_bit else 'WITHOUT'} a bitstream); see {out / 'README.md'}")
     return out
 
@@ -261,9 +267,10 @@ def _main(argv) -> int:
     p.add_argument("--force", action="store_true",
                    help="write into an existing non-empty --out that is not a deploy folder (replacing its "
                         "host/, README.md, ...); the repository's own folders are refused even so")
+    p.add_argument("--board", default=boards.DEFAULT, help=f"one of {boards.names()}")
     args = p.parse_args(argv)
     try:
-        deploy(args.model, args.build_dir, args.out, args.samples, args.force)
+        deploy(args.model, args.build_dir, args.out, args.samples, args.force, args.board)
     except ValueError as e:   # PackageError, DatasetError, DeployError, BadName are ValueErrors too
         return fail(e, "deploy")
     return 0

@@ -1,5 +1,8 @@
 """The PYNQ driver of an ERN accelerator: an HLS dataflow core between the two channels of an
-AXI DMA (no scatter-gather) on a PYNQ-Z2, on pynq 3.1.2's API.
+AXI DMA (no scatter-gather) on a Zynq board (PYNQ-Z1/Z2, and unchanged on Zynq UltraScale+:
+KV260, Ultra96-V2, AUP-ZU3, ZCU104; host/boards.py), on pynq 3.1.x's API. Everything
+board-specific (the DMA's memory width and address width, the addresses) comes from the
+overlay's .hwh through pynq; tests/test_boards.py runs it on the emulated device as each board.
 
     from host.driver import ErnAccelerator
     accel = ErnAccelerator("overlay/ern_tiny.bit", "dataflow")     # Overlay(...) + model package
@@ -35,6 +38,7 @@ import pynq
 from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
+from host import boards
 from host.package import Package, digest, load
 from host.errors import CHECK, ErnError
 
@@ -89,7 +93,7 @@ class Interface:
     vlnv: str = DEFAULT_VLNV  # the HLS core's IP VLNV (the driver binds to it)
     ctrl_offset: int = 0x00  # ap_ctrl_hs register
     frames_offset: int = 0x10  # the `frames` argument of the top function
-    clock_mhz: float = 100.0  # the clock the core was built for (FCLK0)
+    clock_mhz: float = boards.get().clock_mhz  # the clock the core was built for (the PL clock)
 
     def __post_init__(self):
         for name in ("in_bits", "out_bits"):

@@ -39,6 +39,7 @@ import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
+from host import boards
 from host.artifacts import Artifacts
 from host.driver import DMA_VLNV, ErnAccelerator, Interface, interface_for
 from host import cxx
@@ -49,12 +50,23 @@ from host.errors import CHECK, ErnError
 DMA_BASE = 0x4040_0000  # where Vivado's address editor puts axi_dma_0 on a Zynq-7000
 CORE_BASE = 0x43C0_0000  # and the first AXI-Lite slave (the HLS core)
 REGION = 0x1_0000
-MEMORY_BASE = 0x1000_0000  # fake physical addresses of allocated buffers
+MEMORY_BASE = boards.PS["zynq7"].ddr_base  # fake physical addresses of allocated buffers
 # The emulation library's flags (host.cxx adds -I the folders and -isystem the ap_types headers);
 # `make hls` (hls_flow.build_emu) builds with these same flags through build_emulator.
 EMULATION_FLAGS = ("-std=c++14", "-O2", "-shared", "-fPIC", "-pthread", "-DERN_NO_AP_AXI_SDATA",
                    "-Wno-unknown-pragmas", "-Wno-maybe-uninitialized", "-Wno-uninitialized")
 INSTALLED_LIBRARY = "libern_emu.so"   # make hls's copy in build/<m>/hls/
+
+
+def address_map(board: boards.Board):
+    """(DMA base, core base, first buffer address) of the emulated overlay on `board`: on a
+    Zynq-7000 where Vivado puts them behind M_AXI_GP0; on Zynq UltraScale+ the first two 64 KiB
+    slots of the M_AXI_HPM0_FPD window, and buffers in the DDR above 4 GB (40-bit addresses)."""
+    ps = board.processing_system
+    if ps.name == "zynq7":
+        return DMA_BASE, CORE_BASE, ps.ddr_base
+    return ps.peripheral_base, ps.peripheral_base + REGION, ps.ddr_base
+
 
 CoreFn = Callable[[np.ndarray, int], np.ndarray]  # (input words, frames) -> output words
 
@@ -220,8 +232,9 @@ class EmulatedHardware:
     """What the overlay would do: an AXI DMA whose MM2S feeds the core and whose S2MM takes its
     output, and the core's ap_ctrl_hs port. Driven by register writes (see EmulatedDevice)."""
 
-    def __init__(self, core: CoreFn, iface: Interface, memory):
+    def __init__(self, core: CoreFn, iface: Interface, memory, addr_bits: int = 32):
         self.core, self.iface, self.memory = core, iface, memory
+        self.addr_bits = addr_bits  # the DMA's c_addr_width: above 32 it has the MSB registers
         self.dma_regs = _register_file(REGION, self._dma_write)
         self.core_regs = _register_file(REGION, self._core_write)
         self.stall: Optional[str] = None  # fault injection: "input" or "output" never moves
@@ -273,8 +286,10 @@ class EmulatedHardware:
             self._publish(ch)
         elif reg == 0x18:  # MM2S_SA / S2MM_DA, low word
             ch.address = (ch.address & ~0xFFFFFFFF) | value
-        elif reg == 0x1C:  # high word
-            ch.address = (ch.address & 0xFFFFFFFF) | (value << 32)
+        elif reg == 0x1C:  # high word: only a DMA built with more than 32 address bits has it
+            if self.addr_bits > 32:
+                high = value & ((1 << (self.addr_bits - 32)) - 1)
+                ch.address = (ch.address & 0xFFFFFFFF) | (high << 32)
         elif reg == 0x28:  # LENGTH: starts the transfer
             self._start_transfer(ch, value)
         # other registers: plain storage
@@ -350,8 +365,8 @@ class EmulatedHardware:
 class _Memory:
     """Fake physical memory: the buffers EmulatedDevice.allocate handed out, by address."""
 
-    def __init__(self):
-        self.next = MEMORY_BASE
+    def __init__(self, base: int = MEMORY_BASE):
+        self.next = base
         self.buffers: Dict[int, "weakref.ref"] = {}
 
     def add(self, buffer: np.ndarray) -> int:
@@ -378,15 +393,18 @@ class EmulatedDevice(pynq.Device):
 
     emulated = True
 
-    def __init__(self, core: CoreFn, iface: Interface, tag: str = "ern-emulation"):
+    def __init__(self, core: CoreFn, iface: Interface, tag: str = "ern-emulation", board=None):
         super().__init__(tag)
-        self.name = f"EMULATION of {iface.model}"
+        self.board = board if isinstance(board, boards.Board) else boards.get(board)
+        self.name = f"EMULATION of {iface.model} on a {self.board.title}"
         self.capabilities = {"MEMORY_MAPPED": True}
         self.iface = iface
         self.core_kind = getattr(core, "kind", "emulated core")
         self.core_source = getattr(core, "source", None)
-        self.memory = _Memory()
-        self.hardware = EmulatedHardware(core, iface, self.memory)
+        self.dma_base, self.core_base, memory_base = address_map(self.board)
+        self.addr_bits = self.board.processing_system.addr_bits
+        self.memory = _Memory(memory_base)
+        self.hardware = EmulatedHardware(core, iface, self.memory, self.addr_bits)
         self.timestamp = ""
         self.bitfile_name = None
 
@@ -395,9 +413,9 @@ class EmulatedDevice(pynq.Device):
 
     # -- pynq.Device API -------------------------------------------------------------------
     def mmap(self, base_addr: int, length: int):
-        if base_addr == DMA_BASE and length <= REGION:
+        if base_addr == self.dma_base and length <= REGION:
             return self.hardware.dma_regs
-        if base_addr == CORE_BASE and length <= REGION:
+        if base_addr == self.core_base and length <= REGION:
             return self.hardware.core_regs
         raise EmulationError(f"no emulated IP at 0x{base_addr:08x}")
 
@@ -424,20 +442,24 @@ class EmulatedDevice(pynq.Device):
 
     def ip_descriptions(self) -> Dict[str, dict]:
         """What the .hwh of the real overlay gives pynq: the DMA and the core."""
-        width = str(self.iface.in_bits)
+        # as overlay/ern_overlay.tcl builds it: the memory side as wide as the board's HP port,
+        # the streams as wide as the core's, the address as wide as the PS's
+        memory_width = str(self.board.hp_bits)
         dma_params = {"c_include_sg": "0", "c_sg_length_width": "26", "c_micro_dma": "0",
                       "c_include_mm2s": "1", "c_include_s2mm": "1",
-                      "c_m_axi_mm2s_data_width": width, "c_m_axis_mm2s_tdata_width": width,
-                      "c_m_axi_s2mm_data_width": str(self.iface.out_bits),
+                      "c_m_axi_mm2s_data_width": memory_width,
+                      "c_m_axis_mm2s_tdata_width": str(self.iface.in_bits),
+                      "c_m_axi_s2mm_data_width": memory_width,
                       "c_s_axis_s2mm_tdata_width": str(self.iface.out_bits),
-                      "c_include_mm2s_dre": "0", "c_include_s2mm_dre": "0"}
+                      "c_include_mm2s_dre": "0", "c_include_s2mm_dre": "0",
+                      "c_addr_width": str(self.addr_bits)}
         common = {"addr_range": REGION, "interrupts": {}, "gpio": {}, "state": None,
                   "mem_id": "S_AXI_LITE", "memtype": "REGISTER", "registers": {}}
         return {
-            "axi_dma_0": dict(common, type=DMA_VLNV, fullpath="axi_dma_0", phys_addr=DMA_BASE,
+            "axi_dma_0": dict(common, type=DMA_VLNV, fullpath="axi_dma_0", phys_addr=self.dma_base,
                               parameters=dma_params),
             "ern_top_0": dict(common, type=self.iface.vlnv, fullpath="ern_top_0",
-                              phys_addr=CORE_BASE, parameters={}, mem_id="s_axi_control"),
+                              phys_addr=self.core_base, parameters={}, mem_id="s_axi_control"),
         }
 
     def placeholder_bitfile(self, folder: Optional[Path] = None) -> Path:
@@ -468,12 +490,14 @@ def make_core(kind: str, package: Package, iface: Interface, hls_dir: Optional[P
 
 
 def open_emulated(model: Optional[str] = None, package=None, hls_dir=None, core: str = "auto",
-                  interface=None, build_dir=None, **driver_args) -> ErnAccelerator:
+                  interface=None, build_dir=None, board=None, **driver_args) -> ErnAccelerator:
     """An ErnAccelerator on an EmulatedDevice, through pynq.Overlay like on the board.
 
     model/build_dir locate build/<m>/{dataflow,hls} (host.artifacts); package, hls_dir and
     interface override them; core: 'auto', 'compiled' or 'reference' (see make_core);
-    driver_args go to ErnAccelerator (batch_size, timeout_s)."""
+    board: the host.boards name the device is configured as (default the PYNQ-Z2: its HP
+    width, address map and address width); driver_args go to ErnAccelerator (batch_size,
+    timeout_s)."""
     files = Artifacts.find(model, build_dir)
     if package is None:
         package = files.package_dir
@@ -484,7 +508,7 @@ def open_emulated(model: Optional[str] = None, package=None, hls_dir=None, core:
         iface = interface
     else:
         iface = interface_for(package, interface or hls_dir / "interface.json")
-    device = EmulatedDevice(make_core(core, package, iface, hls_dir), iface)
+    device = EmulatedDevice(make_core(core, package, iface, hls_dir), iface, board=board)
     bitfile = device.placeholder_bitfile()
     return ErnAccelerator(str(bitfile), package, interface=iface, device=device, **driver_args)
 

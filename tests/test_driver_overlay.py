@@ -1,4 +1,4 @@
-"""overlay/ (`make overlay`): without Vivado one line and exit 0; with a stand-in `vivado` the
+"""overlay/ (`make overlay`): without Vivado one line and exit 2; with a stand-in `vivado` the
 arguments build.py passes; and the block-design Tcl run through tclsh with every Vivado command
 stubbed (checks its syntax, control flow and the commands it issues — not Vivado itself)."""
 import json
@@ -29,13 +29,13 @@ def run_build(args, path_dirs=(), cwd=ROOT):
                           capture_output=True, text=True, timeout=60)
 
 
-def test_without_vivado_one_line_says_what_is_needed_and_exits_0():
+def test_without_vivado_one_line_says_what_is_needed_and_exits_2():
     if shutil.which("vivado", path="/usr/bin:/bin"):
         pytest.skip("vivado is installed here")
     result = run_build(["--model", "ern_tiny"])
-    assert result.returncode == 0
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and "vivado not on PATH" in lines[0] and "Vivado 2022.2" in lines[0]
+    assert result.returncode == 2 and not result.stdout.strip()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("overlay: error: vivado not on PATH") and "Vivado 2022.2" in lines[0]
     assert "make hls MODEL=ern_tiny" in lines[0]
 
 
@@ -77,7 +77,7 @@ def test_build_py_finds_the_exported_ip_and_passes_the_model_to_vivado(tmp_path)
     tcl = args[args.index("-tclargs") + 1:]
     assert tcl == ["m", str(build / "hls" / "vitis" / "solution" / "impl" / "ip"), "ern:hls:ern_top:1.0",
                    str(build / "overlay"), str(build / "overlay" / "vivado"), "xc7z020clg400-1",
-                   "tul.com.tw:pynq-z2:part0:1.0", "2", "100", "64"]
+                   "tul.com.tw:pynq-z2:part0:1.0", "2", "100", "64", "zynq7", "64", "32"]
     assert f"wrote {build / 'overlay' / 'm.bit'}" in result.stdout and "timing=PASS" in result.stdout
 
 

@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 ERROR_CLASSES = {
     "host.names": ["BadName"], "host.package": ["PackageError"], "host.ops": ["OpError"],
     "host.datasets": ["DatasetError"], "host.driver": ["DriverError"], "host.emulation": ["EmulationError"],
-    "host.deploy": ["DeployError"], "host.cxx": ["CxxError", "CxxSetupError"], "hls.csim": ["CsimError"],
+    "host.deploy": ["DeployError"], "host.boards": ["BoardError"], "host.cxx": ["CxxError", "CxxSetupError"], "hls.csim": ["CsimError"],
     "hls.hls_flow": ["FlowError"], "hls.lower.graph": ["LoweringError"], "hls.codegen.dataflow": ["CodegenError"],
     "hls.perf.opmodels": ["EstimateError"], "hls.perf.folding": ["FoldingError", "FitError"],
     "training.data": ["DataError"], "training.checkpoint": ["CheckpointError"],
@@ -88,6 +88,7 @@ def cli_cases(tmp_path):
                                         "--out", str(trained), "--no-progress"], USAGE),
         ("verify", load_script("tools/verify.py").main, ["--checkpoint", str(missing / "m.pt")], USAGE),
         ("tradeoff", load_script("tools/tradeoff.py").main, ["--variants", "nope"], USAGE),
+        ("overlay", load_script("overlay/build.py").main, ["--vivado", str(missing / "vivado")], USAGE),
     ]
 
 

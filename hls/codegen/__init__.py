@@ -22,6 +22,7 @@ from hls.codegen import files as _files
 from hls.codegen.dataflow import CodegenError, Dataflow
 from hls.codegen.layout import fold_rows, fold_weight_planes, fold_weights, pack_words
 from hls.codegen.names import Namer, sanitize
+from host import boards as _boards
 
 __all__ = ["generate", "build", "render", "CodegenError", "Dataflow", "GenerateResult", "fold_rows",
            "fold_weights", "fold_weight_planes", "pack_words", "sanitize", "Namer"]
@@ -43,11 +44,14 @@ class GenerateResult:
 
 
 def generate(package, out_dir, folding: Optional[Dict[str, dict]] = None,
-             fifo_depths: Optional[Dict[str, int]] = None, pipeline_slack: Optional[int] = None) -> GenerateResult:
-    """Generate the HLS folder for `package` (a host.package.Package) into `out_dir`.
+             fifo_depths: Optional[Dict[str, int]] = None, pipeline_slack: Optional[int] = None,
+             board=None) -> GenerateResult:
+    """Generate the HLS folder for `package` (a host.package.Package) into `out_dir`, for `board`
+    (a host.boards name or Board; default the PYNQ-Z2: run_hls.tcl's part and clock).
     `fifo_depths` ({FIFO identifier: depth}) and `pipeline_slack` override the FIFO sizing (tests)."""
+    board = board if isinstance(board, _boards.Board) else _boards.get(board)
     df = _design.build(package, folding, fifo_depths,
                        _fifos.PIPELINE_SLACK if pipeline_slack is None else pipeline_slack)
-    files = _files.render(df)
+    files = _files.render(df, board)
     out = _files.write(files, out_dir)
-    return GenerateResult(out, files, df, _files.interface(df))
+    return GenerateResult(out, files, df, _files.interface(df, board))

@@ -23,7 +23,8 @@ RATE_KEY = "_lut_per_bram"
 
 TOP = "ern_top"                 # the top function (and the IP's name)
 IN_PORT, OUT_PORT = "in_stream", "out_stream"
-AXI_BITS = 64                   # TDATA of both AXI-Streams (the DMA's width on the PYNQ-Z2 HP port)
+AXI_BITS = 64                   # TDATA of both AXI-Streams (the DMA's stream side; its memory side
+                                # is the board's HP port width, host/boards.py: 64 or 128 bits)
 OUT_LANE_BITS = 32              # class sums: int32 lanes
 
 

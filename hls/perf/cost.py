@@ -51,8 +51,11 @@ class Design:
 
     def utilization(self) -> dict:
         t, p = self.totals, self.part
-        return {"lut": t.lut / p.lut, "ff": t.ff / p.ff, "bram36": t.bram36 / p.bram36,
-                "dsp": t.dsp / p.dsp, "lutram": t.lutram / p.lutram}
+        u = {"lut": t.lut / p.lut, "ff": t.ff / p.ff, "bram36": t.bram36 / p.bram36,
+             "dsp": t.dsp / p.dsp}
+        if p.lutram:   # unknown on the UltraScale+ parts (host/boards.py): not bounded on its own
+            u["lutram"] = t.lutram / p.lutram
+        return u
 
     def fits(self) -> bool:
         return all(v <= 1.0 for v in self.utilization().values())
@@ -72,7 +75,7 @@ def stream_offsets(g: Graph) -> dict:
     return off
 
 
-def evaluate(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R.XC7Z020,
+def evaluate(g: Graph, folding: dict, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, part: R.Part = R.XC7Z020,
              ctx: Ctx | None = None, shell: bool = True) -> Design:
     """Cycles and resources of ``g`` folded as ``folding`` ({layer: {pe, simd, ...}})."""
     ctx = ctx or Ctx(lut_per_bram=part.lut / part.bram36)

@@ -1,6 +1,7 @@
-"""Performance model, folding and fit check for the PYNQ-Z2 (docs/estimate.md).
+"""Performance model, folding and fit check on a board's part (docs/estimate.md).
 
     python -m hls.estimate --package build/ern_tiny/dataflow                 # auto: max FPS
+    python -m hls.estimate --package build/ern_tiny/dataflow --board kv260   # host/boards.py
     python -m hls.estimate --package build/ern_tiny/dataflow --target-fps 6100
     python -m hls.estimate --package build/cnv_w1a2/dataflow \\
         --folding hls/foldings/cnv_w1a2_bnn_pynq.json
@@ -24,7 +25,9 @@ from hls.perf.generated import generated_pricer
 from hls.perf.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
                          read_budget, read_folding, search, validate_folding, write_folding)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
+from hls.perf import resources as R
 from hls.perf import topologies
+from host import boards
 from host.errors import cli
 from host.names import non_negative_int, positive_float
 
@@ -56,26 +59,27 @@ def load_package(folder: Path):
         raise EstimateError(f"{folder}: {e}") from None
 
 
-def choose_budget_of_file(folding_file) -> Budget:
-    """The budget a folding file was made for ("_budget"), else the default."""
+def choose_budget_of_file(folding_file, part: R.Part = R.XC7Z020) -> Budget:
+    """The budget a folding file was made for ("_budget"), else the default, on `part`."""
     saved = read_budget(folding_file)
     if saved is None:
-        return Budget()
-    return Budget(dsp=int(saved.get("dsp", 0)), lut_max=saved.get("lut"), bram_max=saved.get("bram36"))
+        return Budget(part=part)
+    return Budget(dsp=int(saved.get("dsp", 0)), lut_max=saved.get("lut"), bram_max=saved.get("bram36"),
+                  part=part)
 
 
-def choose_budget(a) -> Budget:
-    """The command line's budget; with none given, the folding file's "_budget" (the budget it
-    was made for) when it has one; else the default (70% LUT, 85% BRAM36, 0 DSP)."""
+def choose_budget(a, part: R.Part = R.XC7Z020) -> Budget:
+    """The command line's budget on `part`; with none given, the folding file's "_budget" (the
+    budget it was made for) when it has one; else the default (70% LUT, 85% BRAM36, 0 DSP)."""
     given = (a.budget_lut_pct, a.budget_bram_pct, a.budget_lut, a.budget_bram, a.budget_dsp)
     if a.folding and all(v is None for v in given):
-        return choose_budget_of_file(a.folding)
+        return choose_budget_of_file(a.folding, part)
     pct = lambda v, default: (default if v is None else v) / 100   # noqa: E731
     return Budget(pct(a.budget_lut_pct, 70.0), pct(a.budget_bram_pct, 85.0), a.budget_dsp or 0,
-                  lut_max=a.budget_lut, bram_max=a.budget_bram)
+                  part=part, lut_max=a.budget_lut, bram_max=a.budget_bram)
 
 
-def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = 100.0,
+def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.DEFAULT_CLOCK_MHZ,
              budget: Budget = Budget(), package=None) -> Design:
     """The design to report: the folding file's (rest completed automatically), or the search's.
     With the model `package` (host.package.Package) every design is priced as the generator
@@ -102,7 +106,7 @@ def generation_folding(d: Design) -> dict:
     return dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
 
 
-def report(d: Design, budget: Budget, package: str = "") -> dict:
+def report(d: Design, budget: Budget, package: str = "", board: str = boards.DEFAULT) -> dict:
     """estimate.json (keys of docs/architecture.md, plus more)."""
     t, p, u = d.totals, d.part, d.utilization()
     layers = []
@@ -118,7 +122,8 @@ def report(d: Design, budget: Budget, package: str = "") -> dict:
         "bottleneck": d.bottleneck,
         "lut": round(t.lut), "ff": round(t.ff), "bram36": t.bram36, "dsp": round(t.dsp),
         "lutram": round(t.lutram),
-        "part": p.name, "part_resources": p.as_dict(),
+        "uram": 0,   # constant weights stay in BRAM/LUTs: URAM has no bitstream initialisation
+        "board": board, "part": p.name, "part_resources": p.as_dict(),
         "utilization": {k: round(v, 4) for k, v in u.items()},
         "fits": d.fits(), "within_budget": budget.allows(d), "budget": budget.as_dict(),
         "weight_bits": sum(l.get("weight_bits", 0) for l in d.layers),
@@ -169,14 +174,17 @@ def table(rep: dict) -> str:
     out += [fmt(r) for r in rows[1:]]
     p, u = rep["part_resources"], rep["utilization"]
     out.append("")
-    out.append(f"{rep['model']} on {rep['part']} at {rep['clock_mhz']:g} MHz ({rep['mode']})")
+    out.append(f"{rep['model']} on {rep.get('board', boards.DEFAULT)} ({rep['part']}) at "
+               f"{rep['clock_mhz']:g} MHz ({rep['mode']})")
     out.append(f"  II {ii:,} cycles (bottleneck {rep['bottleneck']}) -> {rep['fps']:,.1f} FPS, "
                f"latency ~{rep['latency_us']:,.0f} us")
+    lutram_of = f"{p['lutram']:,}" if p.get("lutram") else "?"
     out.append(f"  LUT    {rep['lut']:>7,} / {p['lut']:,} ({u['lut']:.1%})   "
-               f"(distributed RAM {rep['lutram']:,} / {p['lutram']:,})")
+               f"(distributed RAM {rep['lutram']:,} / {lutram_of})")
     out.append(f"  FF     {rep['ff']:>7,} / {p['ff']:,} ({u['ff']:.1%})")
     out.append(f"  BRAM36 {rep['bram36']:>7g} / {p['bram36']:g} ({u['bram36']:.1%})   "
                f"(weights {rep['weight_bits'] / 1e6:.2f} Mbit)")
+    out.append(f"  URAM   {rep.get('uram', 0):>7,} / {p.get('uram', 0):,}")
     out.append(f"  DSP    {rep['dsp']:>7,} / {p['dsp']:,}")
     b = rep["budget"]
     out.append(f"  fits: {rep['fits']}   within budget ({b['lut']:,.0f} LUT, {b['bram36']:g} "
@@ -227,7 +235,9 @@ def _main(argv) -> int:
                      help="estimate built-in shapes instead of a package")
     ap.add_argument("--folding", help="folding file {layer: {pe, simd}}; default: automatic search")
     ap.add_argument("--target-fps", type=positive_float, help="reach this FPS at least cost")
-    ap.add_argument("--clock-mhz", type=positive_float, default=100.0)
+    ap.add_argument("--board", default=boards.DEFAULT,
+                    help=f"the board whose part and clock to plan for ({boards.names()})")
+    ap.add_argument("--clock-mhz", type=positive_float, help="default: the board's (host/boards.py)")
     ap.add_argument("--budget-lut-pct", type=positive_float, help="LUT budget in %% of the part (70)")
     ap.add_argument("--budget-bram-pct", type=positive_float, help="BRAM36 budget in %% of the part (85)")
     ap.add_argument("--budget-lut", type=positive_float, help="absolute LUT budget (replaces the pct)")
@@ -238,7 +248,9 @@ def _main(argv) -> int:
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")
     ap.add_argument("--quiet", action="store_true", help="no table")
     a = ap.parse_args(argv)
-    budget = choose_budget(a)
+    board = boards.get(a.board)
+    clock = board.check_clock(a.clock_mhz if a.clock_mhz is not None else board.clock_mhz)
+    budget = choose_budget(a, R.part_of(board))
     package = None
     if a.package:
         g = load_graph(a.package)
@@ -249,8 +261,8 @@ def _main(argv) -> int:
     else:
         g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
         out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
-    d = estimate(g, a.folding, a.target_fps, a.clock_mhz, budget, package)
-    rep = report(d, budget, str(a.package or a.topology))
+    d = estimate(g, a.folding, a.target_fps, clock, budget, package)
+    rep = report(d, budget, str(a.package or a.topology), board.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     png = Path(a.plot) if a.plot else out.with_suffix(".png")
     fold_path = Path(a.save_folding) if a.save_folding else (

@@ -186,7 +186,8 @@ class Budget:
     def allows(self, d: Design) -> bool:
         t = d.totals
         return (t.lut <= self.lut and t.bram36 <= self.bram36 and t.dsp <= self.dsp
-                and t.ff <= self.part.ff and t.lutram <= self.part.lutram)
+                and t.ff <= self.part.ff
+                and (self.part.lutram is None or t.lutram <= self.part.lutram))
 
     def describe(self) -> str:
         return (f"{self.lut / self.part.lut:.0%} LUT = {self.lut:,.0f}, "
@@ -327,7 +328,7 @@ def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float, price=eva
     return best, (closest[1] if closest else None)
 
 
-def search(g: Graph, clock_mhz: float = 100.0, target_fps: float | None = None,
+def search(g: Graph, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, target_fps: float | None = None,
            budget: Budget = Budget(), fixed: dict | None = None, price=evaluate) -> Design:
     """The automatic folding. ``fixed``: layers whose folding is given (from a file).
     ``price(g, folding, clock_mhz, part, ctx) -> Design`` prices each candidate against the
@@ -420,7 +421,7 @@ def _no_fit_message(g: Graph, d: Design, budget: Budget) -> str:
             f"even fully folded (PE = SIMD = 1, {d.fps:,.1f} FPS): " + "; ".join(parts))
 
 
-def complete(g: Graph, partial: dict, clock_mhz: float = 100.0, target_fps: float | None = None,
+def complete(g: Graph, partial: dict, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, target_fps: float | None = None,
              part: R.Part = R.XC7Z020) -> dict:
     """Fold the layers ``partial`` does not name: cheapest (at the part's LUT/BRAM ratio) with
     cycles <= the II of the named layers, or of the target FPS when given."""

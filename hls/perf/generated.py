@@ -69,7 +69,7 @@ def converter_record(proc) -> dict:
             "in_width": w_in, "out_width": w_out, "lut": lut, "ff": ff, "bram36": 0.0}
 
 
-def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = 100.0,
+def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = R.DEFAULT_CLOCK_MHZ,
                        part: R.Part = R.XC7Z020, shell: bool = True) -> Design:
     """Cycles and resources of the generated design `df` (of the model `g`)."""
     ctx = Ctx(lut_per_bram=df.lut_per_bram)
@@ -124,7 +124,7 @@ def generated_pricer(package):
     from hls.codegen import CodegenError, build
     from hls.codegen.design import RATE_KEY
 
-    def price(g: Graph, folding: dict, clock_mhz: float = 100.0, part: R.Part = R.XC7Z020,
+    def price(g: Graph, folding: dict, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, part: R.Part = R.XC7Z020,
               ctx: Ctx | None = None) -> Design:
         rate = ctx.lut_per_bram if ctx else part.lut / part.bram36
         fold = with_serial_outputs(g, folding)

@@ -10,6 +10,8 @@ Conventions
 - ``lut`` counts slice LUTs (logic + memory); ``lutram`` is the part of it that sits in SLICEM
   as distributed *RAM* (17,400 available on the xc7z020). Distributed *ROM* (constant weights
   and thresholds) is ordinary logic and may use any LUT.
+- ``uram`` counts UltraRAM blocks (UltraScale+ only). URAM cannot be initialized by the
+  bitstream (UG573), so constant weights never go there without a loader: 0 used for now.
 """
 from __future__ import annotations
 
@@ -24,23 +26,38 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Part:
-    """An FPGA part's programmable-logic resources."""
+    """An FPGA part's programmable-logic resources (host/boards.py holds the figures)."""
 
     name: str
     lut: int        # slice LUTs (LUT6)
     ff: int         # slice registers
     bram36: float   # BRAM36 tiles (each = 2 x RAMB18)
-    dsp: int        # DSP48E1
-    lutram: int     # LUTs usable as distributed RAM / shift registers (SLICEM)
+    dsp: int        # DSP48E1 / DSP48E2
+    lutram: int | None   # LUTs usable as distributed RAM / shift registers (SLICEM); None: unknown
+    uram: int = 0   # UltraRAM blocks (UltraScale+: 4,096 x 72 bits each)
+    family: str = "7series"   # "7series" or "ultrascale+" (docs/estimate.md: what differs)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "lut": self.lut, "ff": self.ff, "bram36": self.bram36,
-                "dsp": self.dsp, "lutram": self.lutram}
+                "uram": self.uram, "dsp": self.dsp, "lutram": self.lutram, "family": self.family}
 
 
-# PYNQ-Z2 (docs/platform.md): xc7z020clg400-1.
-XC7Z020 = Part("xc7z020clg400-1", lut=53_200, ff=106_400, bram36=140, dsp=220, lutram=17_400)
-PARTS = {XC7Z020.name: XC7Z020, "xc7z020": XC7Z020, "pynq-z2": XC7Z020}
+def _default_clock() -> float:
+    from host import boards
+    return boards.get().clock_mhz
+
+
+def part_of(board) -> Part:
+    """The Part of a host.boards.Board (or a board name)."""
+    from host import boards
+    b = boards.get(board) if board is None or isinstance(board, str) else board
+    return Part(b.part, lut=b.lut, ff=b.ff, bram36=b.bram36, dsp=b.dsp, lutram=b.lutram,
+                uram=b.uram, family="7series" if b.ps == "zynq7" else "ultrascale+")
+
+
+# The default board's part (PYNQ-Z2: xc7z020clg400-1) and clock.
+XC7Z020 = part_of("pynq-z2")
+DEFAULT_CLOCK_MHZ = _default_clock()
 
 
 # --------------------------------------------------------------------------------------------
