@@ -89,6 +89,7 @@ def cli_cases(tmp_path):
         ("verify", load_script("tools/verify.py").main, ["--checkpoint", str(missing / "m.pt")], USAGE),
         ("tradeoff", load_script("tools/tradeoff.py").main, ["--variants", "nope"], USAGE),
         ("overlay", load_script("overlay/build.py").main, ["--vivado", str(missing / "vivado")], USAGE),
+        ("zoo_boards", load_script("benchmarks/zoo_boards.py").main, ["--models", "not_built_here"], USAGE),
     ]
 
 
