@@ -45,10 +45,10 @@ import numpy as np
 from hls import csim
 from hls.codegen import CodegenError, generate
 from host import boards
+from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
-from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
 
 REPO = Path(__file__).resolve().parents[1]
 # ap_types warnings that -isystem does not silence when inlined into our code, and one that g++

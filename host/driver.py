@@ -39,8 +39,8 @@ from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
 from host import boards
-from host.package import Package, digest, load
 from host.errors import CHECK, ErnError
+from host.package import Package, digest, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 DEFAULT_VLNV = "ern:hls:ern_top:1.0"

@@ -39,13 +39,12 @@ import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
-from host import boards
+from host import boards, cxx
 from host.artifacts import Artifacts
 from host.driver import DMA_VLNV, ErnAccelerator, Interface, interface_for
-from host import cxx
+from host.errors import CHECK, ErnError
 from host.package import Package, digest, load
 from host.reference import Reference
-from host.errors import CHECK, ErnError
 
 DMA_BASE = 0x4040_0000  # where Vivado's address editor puts axi_dma_0 on a Zynq-7000
 CORE_BASE = 0x43C0_0000  # and the first AXI-Lite slave (the HLS core)

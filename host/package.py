@@ -21,8 +21,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from host import ops
-from host.names import BadName, check_model_name
 from host.errors import ErnError
+from host.names import BadName, check_model_name
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
