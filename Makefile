@@ -93,7 +93,7 @@ estimate: setup $(BUILD)/dataflow/model.json
 	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
 
 # ---- stage 3: HLS C++ generation and C-simulation (vitis_hls synthesis when on PATH) -------
-# HLS_ARGS: more options of `python -m hls`, e.g. "--no-emu --fifo-sim-frames 0"
+# HLS_ARGS: more options of `python -m hls`, e.g. "--no-emu --clocked-frames 0"
 HLS_ARGS ?=
 
 hls: setup data $(BUILD)/dataflow/model.json

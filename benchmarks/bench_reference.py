@@ -1,23 +1,31 @@
-"""Images/s of the numpy CPU reference vs Brevitas (eval), the same network in plain float
-torch, and qonnx's execute_onnx, on the same test images, in one run.
+"""Images/s of the numpy CPU reference vs the same network in plain float torch (and Brevitas,
+and the reference's golden ops), for several models, at 2 threads and at 1 thread, in one run.
 
-    python benchmarks/bench_reference.py --model ern_tiny [--images 2000] [--onnx-images 20]
+    python benchmarks/bench_reference.py [--models ern_tiny cnv_w1a2] [--images 2000]
+        [--threads 2 1] [--repeat 3] [--onnx-images 0] [--write benchmarks/RESULTS.md]
 
-Reads models/<m>/model.pt, build/<m>/model.onnx and build/<m>/dataflow (make export, make
-lower). Without a checkpoint (`--untrained`), an untrained model with random BN statistics is
-exported and lowered in a temporary folder. Prints a markdown table; `--write FILE` also
-writes it (with the machine and settings) to FILE, e.g. benchmarks/RESULTS.md.
+Reads models/<m>/model.pt and build/<m>/dataflow (`make lower MODEL=<m>`; build/<m>/model.onnx
+too with --onnx-images). Each thread count runs in its own process, with OMP_NUM_THREADS,
+OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set before numpy and torch load, and
+torch.set_num_threads: 1 thread against 1 thread is the fairest stand-in for the board's two
+Cortex-A9 cores. Inside a process the backends are interleaved, `--repeat` rounds over the same
+images, and each figure is the median round, so load that comes and goes hits all of them alike;
+the 1-minute load average is printed with every row. Prints a markdown table; `--write FILE`
+also writes it (with the command, the machine and the settings) as one section of FILE.
 
-"Plain float torch" is the same module tree with every Brevitas layer replaced by its torch
-counterpart (QuantConv2d -> Conv2d with the latent float weights, QuantReLU -> ReLU, quantizers
--> Identity): the float network this one would be without quantization.
+Rows: `numpy reference` is host.reference as class_sums runs it (host/kernels.py);
+`golden ops` is the same reference through host/ops.py's golden functions (`fast=False`, the
+reference before host/kernels.py); `plain float torch` is training/plain_float.py (every
+Brevitas layer swapped for its torch counterpart: the float network this one would be without
+quantization); `Brevitas` is the quantized model in eval mode. The class sums of the two numpy
+rows are checked identical on every image.
 """
 import argparse
-import copy
+import json
 import os
 import platform
+import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -25,149 +33,157 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-import numpy as np  # noqa: E402
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+BACKENDS = ("numpy reference", "golden ops", "plain float torch", "Brevitas eval")
 
-from host.names import model_name_arg  # noqa: E402
-
-
-def plain_float_copy(model):
-    """The module tree with Brevitas layers swapped for plain torch ones (same weights)."""
-    import torch
-    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
-
-    model = copy.deepcopy(model)
-
-    def swap(module):
-        for name, child in module.named_children():
-            if isinstance(child, QuantConv2d):
-                conv = torch.nn.Conv2d(child.in_channels, child.out_channels, child.kernel_size, child.stride,
-                                       child.padding, bias=child.bias is not None)
-                conv.weight.data.copy_(child.weight.data)
-                setattr(module, name, conv)
-            elif isinstance(child, QuantLinear):
-                fc = torch.nn.Linear(child.in_features, child.out_features, bias=child.bias is not None)
-                fc.weight.data.copy_(child.weight.data)
-                setattr(module, name, fc)
-            elif isinstance(child, QuantReLU):
-                setattr(module, name, torch.nn.ReLU())
-            elif isinstance(child, QuantIdentity):
-                setattr(module, name, torch.nn.Identity())
-            else:
-                swap(child)
-    swap(model)
-    return model.eval()
+from host.errors import ErnError, cli  # noqa: E402
+from host.names import model_name_arg, positive_int  # noqa: E402
 
 
-def timed(fn, repeat=1):
-    best = None
+def median(values):
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def measure_model(model_name: str, images_nchw, repeat: int, onnx_images: int) -> dict:
+    """Every backend on the same images, interleaved, `repeat` rounds: median seconds each."""
+    import numpy as np
+
+    from host.package import load
+    from host.reference import Reference
+    from training import checkpoint, plain_float
+
+    package = load(ROOT / "build" / model_name / "dataflow")
+    brevitas, _ = checkpoint.load_model(ROOT / "models" / model_name / "model.pt", expected_model=model_name)
+    float_net = plain_float.plain_float_copy(brevitas)
+    nhwc = np.ascontiguousarray(images_nchw.transpose(0, 2, 3, 1))
+    fast, golden = Reference(package), Reference(package, fast=False)
+    runs = {"numpy reference": lambda: fast.class_sums(nhwc),
+            "golden ops": lambda: golden.class_sums(nhwc),
+            "plain float torch": lambda: plain_float.logits(float_net, images_nchw),
+            "Brevitas eval": lambda: plain_float.logits(brevitas, images_nchw)}
+    for run in runs.values():   # warm-up: torch picks its kernels, numpy maps its buffers
+        run()
+    seconds = {name: [] for name in runs}
+    outputs = {}
+    loads = [os.getloadavg()[0]]
     for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        seconds = time.perf_counter() - start
-        best = seconds if best is None else min(best, seconds)
-    return out, best
+        for name, run in runs.items():
+            start = time.perf_counter()
+            outputs[name] = run()
+            seconds[name].append(time.perf_counter() - start)
+        loads.append(os.getloadavg()[0])
+    identical = bool(np.array_equal(outputs["numpy reference"], outputs["golden ops"]))
+    agree = float(np.mean(fast.logits_from_sums(outputs["numpy reference"]).argmax(1)
+                          == outputs["Brevitas eval"].argmax(1))) * 100
+    result = {"model": model_name, "images": len(nhwc), "seconds": {k: median(v) for k, v in seconds.items()},
+              "identical_class_sums": identical, "agreement_brevitas": agree,
+              "load_min": min(loads), "load_max": max(loads)}
+    if onnx_images:
+        result["onnx"] = measure_onnx(model_name, images_nchw[:onnx_images])
+    return result
 
 
-def torch_runner(model, images, batch_size):
-    import torch
-
-    def run():
-        with torch.no_grad():
-            return np.concatenate([model(torch.from_numpy(images[i:i + batch_size]).float()).numpy()
-                                   for i in range(0, len(images), batch_size)])
-    return run
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="ern_tiny", type=model_name_arg)
-    p.add_argument("--images", type=int, default=2000, help="images for the reference and torch")
-    p.add_argument("--onnx-images", type=int, default=20, help="images for execute_onnx (slow)")
-    p.add_argument("--batch-size", type=int, default=100, help="torch batch size")
-    p.add_argument("--ref-batch-size", type=int, default=None, help="reference batch (default: its own)")
-    p.add_argument("--repeat", type=int, default=2, help="best of this many runs (not for execute_onnx)")
-    p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt")
-    p.add_argument("--onnx", default=None, help="default: build/<model>/model.onnx")
-    p.add_argument("--package", default=None, help="default: build/<model>/dataflow")
-    p.add_argument("--untrained", action="store_true", help="no checkpoint: a random model")
-    p.add_argument("--write", default=None, help="also write the table to this markdown file")
-    args = p.parse_args(argv)
-
-    import torch
+def measure_onnx(model_name: str, images_nchw) -> float:
+    """Seconds of qonnx's execute_onnx on the cleaned QONNX, one image at a time (one run)."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.core.onnx_exec import execute_onnx
 
-    from hls.lower import lower
-    from host.package import load
-    from host.reference import Reference
-    from training import checkpoint, data
-    from training.models import build_model
+    wrapper = ModelWrapper(str(ROOT / "build" / model_name / "model.onnx"))
+    name = wrapper.graph.input[0].name
+    start = time.perf_counter()
+    for x in images_nchw.astype("float32"):
+        execute_onnx(wrapper, {name: x[None]})
+    return time.perf_counter() - start
 
-    if args.untrained:
-        torch.manual_seed(0)
-        model = build_model(args.model, 1, 10).eval()
-        gen = torch.Generator().manual_seed(1)
-        for m in model.modules():
-            if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-                m.running_mean.normal_(0, 3, generator=gen)
-                m.running_var.uniform_(0.1, 5, generator=gen)
-        from training.export import export_qonnx
-        folder = Path(tempfile.mkdtemp())
-        onnx_path = export_qonnx(model, 1, 28, 28, folder / "model.onnx")
-        package = lower(onnx_path, args.model)
-        origin = "untrained, random BN statistics"
-        dataset = "fashion_mnist"
-    else:
-        ckpt_path = Path(args.checkpoint) if args.checkpoint else checkpoint.default_path(args.model)
-        model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
-        onnx_path = Path(args.onnx or Path("build") / args.model / "model.onnx")
-        package = load(args.package or Path("build") / args.model / "dataflow")
-        origin = f"{ckpt_path}, epoch {ckpt.get('epoch')}"
-        dataset = ckpt["dataset"]
-    test = data.load(dataset, "test")
-    images = test.images.numpy()[:args.images]
-    nhwc = np.ascontiguousarray(images.transpose(0, 2, 3, 1))
-    reference = Reference(package, **({"batch_size": args.ref_batch_size} if args.ref_batch_size else {}))
-    float_model = plain_float_copy(model)
-    wrapper = ModelWrapper(str(onnx_path))
-    onnx_input = wrapper.graph.input[0].name
-    few = images[:args.onnx_images].astype(np.float32)
 
-    load_before = os.getloadavg()[0]
-    rows = []
-    logits_r, seconds = timed(lambda: reference.logits(nhwc), args.repeat)
-    rows.append(("numpy reference (host/reference.py)", len(images), seconds))
-    logits_b, seconds = timed(torch_runner(model, images, args.batch_size), args.repeat)
-    rows.append(("Brevitas, eval (torch)", len(images), seconds))
-    _, seconds = timed(torch_runner(float_model, images, args.batch_size), args.repeat)
-    rows.append(("plain float torch, same network", len(images), seconds))
-    outs, seconds = timed(lambda: [execute_onnx(wrapper, {onnx_input: x[None]})[wrapper.graph.output[0].name]
-                                   for x in few])
-    rows.append(("qonnx execute_onnx (cleaned QONNX)", len(few), seconds))
-    agree = float(np.mean(logits_r.argmax(1) == logits_b.argmax(1))) * 100
-    agree_onnx = float(np.mean(np.concatenate(outs).argmax(1) == logits_r[:len(few)].argmax(1))) * 100
+def worker(args) -> int:
+    """One thread count, every model: a JSON line on stdout."""
+    import torch
 
-    ref_fps = rows[0][1] / rows[0][2]
-    lines = [f"| backend | images | seconds | images/s | vs reference |", "|---|---:|---:|---:|---:|"]
-    for name, n, seconds in rows:
-        fps = n / seconds
-        lines.append(f"| {name} | {n} | {seconds:.2f} | {fps:,.1f} | {fps / ref_fps:.3g}x |")
-    header = (f"{args.model} ({origin}); {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"torch threads {torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}; "
-              f"torch batch {args.batch_size}, reference batch {reference.batch_size}; best of {args.repeat} "
-              f"(execute_onnx: one run, batch 1). Prediction agreement reference vs Brevitas {agree:.2f}%, "
-              f"vs execute_onnx {agree_onnx:.2f}%. Load average (1 min) before/after: "
-              f"{load_before:.1f}/{os.getloadavg()[0]:.1f} (other processes share the cores when it exceeds "
-              f"~0.5; the figures are then not a clean comparison).")
-    text = header + "\n\n" + "\n".join(lines) + "\n"
+    from training import data
+    torch.set_num_threads(args.threads[0])
+    images = data.load("fashion_mnist", "test").images.numpy()[:args.images]
+    results = [measure_model(m, images, args.repeat, args.onnx_images) for m in args.models]
+    print(json.dumps({"threads": args.threads[0], "torch_threads": torch.get_num_threads(),
+                      "numpy": __import__("numpy").__version__, "torch": torch.__version__,
+                      "results": results}))
+    return 0
+
+
+def run_worker(threads: int, args) -> dict:
+    env = {**os.environ, **{name: str(threads) for name in THREAD_VARIABLES}}
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--threads", str(threads),
+               "--images", str(args.images), "--repeat", str(args.repeat),
+               "--onnx-images", str(args.onnx_images), "--models", *args.models]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ErnError(f"the {threads}-thread run failed (exit {done.returncode}): {last}",
+                       exit_code=done.returncode if done.returncode > 0 else 1)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def table(runs) -> str:
+    lines = ["| model | threads | numpy reference | golden ops | plain float torch | Brevitas eval | "
+             "**reference / plain float torch** | reference / golden ops | load (1 min) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for run in runs:
+        for r in run["results"]:
+            fps = {k: r["images"] / s for k, s in r["seconds"].items()}
+            lines.append(f"| {r['model']} | {run['threads']} | "
+                         + " | ".join(f"{fps[k]:,.0f}" for k in BACKENDS)
+                         + f" | **{fps['numpy reference'] / fps['plain float torch']:.2f}x** | "
+                         f"{fps['numpy reference'] / fps['golden ops']:.2f}x | "
+                         f"{r['load_min']:.1f}-{r['load_max']:.1f} |")
+    return "\n".join(lines)
+
+
+def notes(runs, args) -> str:
+    first = runs[0]
+    checks = "; ".join(f"{r['model']} {run['threads']}t: class sums {'identical' if r['identical_class_sums'] else 'DIFFER'}"
+                       f", top-1 agreement with Brevitas {r['agreement_brevitas']:.2f}%"
+                       + (f", execute_onnx {args.onnx_images / r['onnx']:.1f} images/s" if "onnx" in r else "")
+                       for run in runs for r in run["results"])
+    return (f"Images/s, median of {args.repeat} interleaved rounds over the first {args.images} Fashion-MNIST "
+            f"test images; {platform.machine()}, {os.cpu_count()} cores, numpy {first['numpy']}, torch "
+            f"{first['torch']}, torch batch 100, reference batch 64. Threads: "
+            f"{'/'.join(str(run['threads']) for run in runs)} ({', '.join(THREAD_VARIABLES)} and "
+            f"torch.set_num_threads). Load: the 1-minute load average over each model's rounds (the "
+            f"machine is shared: above ~0.5 other processes took part of the cores). {checks}.")
+
+
+def main(argv=None) -> int:
+    return cli("bench_reference", _main, argv)
+
+
+def _main(argv) -> int:
+    p = argparse.ArgumentParser(prog="python benchmarks/bench_reference.py", description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", default=["ern_tiny", "cnv_w1a2"], type=model_name_arg)
+    p.add_argument("--images", type=positive_int, default=2000)
+    p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    p.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the median is reported")
+    p.add_argument("--onnx-images", type=int, default=0, help="also time execute_onnx on N images (slow)")
+    p.add_argument("--write", default=None, help="also write the table to this markdown file")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    missing = [m for m in args.models if not (ROOT / "build" / m / "dataflow" / "model.json").is_file()]
+    if missing:
+        raise ErnError(f"no package for {', '.join(missing)}: run `make lower MODEL=...` first")
+    runs = [run_worker(threads, args) for threads in args.threads]
+    text = notes(runs, args) + "\n\n" + table(runs) + "\n"
     print(text)
     if args.write:
         command = f"python benchmarks/bench_reference.py {' '.join(argv if argv is not None else sys.argv[1:])}"
-        write_section(Path(args.write), args.model, f"`{command}`, {time.strftime('%Y-%m-%d %H:%M')}\n\n{text}")
+        write_section(Path(args.write), SECTION, f"`{command}`, {time.strftime('%Y-%m-%d %H:%M')}\n\n{text}")
     return 0
 
 
 TITLE = "# Benchmark: numpy CPU reference vs Brevitas vs plain float torch vs qonnx execute_onnx\n"
+SECTION = "numpy reference vs plain float torch, 2 threads and 1 thread"
 
 
 def write_section(path: Path, model: str, body: str) -> None:

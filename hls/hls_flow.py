@@ -12,17 +12,19 @@ Each step is a plain function that writes its output under build/<model>/ and ca
    class sums of host.reference -> hls/data/images.bin, expected.bin, labels.bin;
 5. `run_csim`: g++ -O2 build of ern_top.cpp + tb.cpp (cached by content), run over the images in
    parallel jobs; every class sum must equal the reference's;
-6. `run_fifo_sim`: the same with -DERN_FIFO_SIM (every process a thread, FIFOs bounded to their
-   depths) over a few frames in one call: completes, or names the stalled FIFOs;
+6. `run_clocked`: the same with -DERN_CLOCKED_SIM (hls/clocked.py: every process stepped once
+   per clock cycle over FIFOs of the generated depths, synthesised code paths) over a few frames
+   in one call: cycles per frame, FPS at the design clock, latency, stalls per process, FIFO
+   peaks (report.json `clocked`, hls/clocked.png), or a deadlock naming the FIFOs;
 7. `build_emu`: emu.cpp + ern_top.cpp -> hls/libern_emu.so, the C ABI `ern_run` (ctypes) that
    host emulation loads instead of building its own while the library's `ern_package_sha256()`
    is the package's digest (interface.json describes it);
 8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
 Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
-vitis_hls, fifo_sim, ...). Exit status (host/errors.py): 0 when every class sum matched and the
-bounded-FIFO run completed; 1 when a class sum differs or a build fails; 2 on bad input (one
-line); 4 when the bounded-FIFO run stalls (a deadlock at the generated depths).
+vitis_hls, clocked, ...). Exit status (host/errors.py): 0 when every class sum matched and the
+clocked run completed; 1 when a class sum differs or a build fails; 2 on bad input (one line);
+4 when the clocked run deadlocks at the generated FIFO depths.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from hls import csim
+from hls import clocked, csim
 from hls.codegen import CodegenError, generate
 from host import boards
 from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
@@ -54,7 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 # ap_types warnings that -isystem does not silence when inlined into our code, and one that g++
 # -O2 raises on a loop of ap_private's reversed-range assignment that never runs here.
 CSIM_FLAGS = ("-Wno-aggressive-loop-optimizations",)
-FIFO_SIM_FRAMES = 3
+CLOCKED_FRAMES = 5          # frames of the clocked run: the steady state is frames 2..N
 
 
 class FlowError(ErnError, RuntimeError):
@@ -215,13 +217,11 @@ def csim_flags() -> List[str]:
     return flags
 
 
-def build_tb(out: Path, model: str, fifo_sim: bool = False, opt: str = "-O2") -> Tuple[Path, float]:
+def build_tb(out: Path, model: str, opt: str = "-O2") -> Tuple[Path, float]:
     """The test bench executable (cached by content) and the seconds the build took."""
     start = time.perf_counter()
-    exe = csim.build([out / "ern_top.cpp", out / "tb.cpp"], include_dirs=[out, out / "lib"],
-                     defines={"ERN_FIFO_SIM": None} if fifo_sim else None, opt=opt,
-                     extra_flags=csim_flags() + (["-pthread"] if fifo_sim else []),
-                     name=f"{model}_tb{'_fifo' if fifo_sim else ''}")
+    exe = csim.build([out / "ern_top.cpp", out / "tb.cpp"], include_dirs=[out, out / "lib"], opt=opt,
+                     extra_flags=csim_flags(), name=f"{model}_tb")
     return exe, time.perf_counter() - start
 
 
@@ -280,33 +280,19 @@ def run_csim(out: Path, exe: Path, count: int, jobs: int, nice: bool = False) ->
             "output": "\n".join(t.strip() for t in outputs)}
 
 
-def run_fifo_sim(out: Path, exe: Path, frames: int, expected: np.ndarray, timeout: float = 600) -> dict:
-    """One call of `frames` frames with every process in its own thread and bounded FIFOs."""
-    data = out / "data"
-    got_path = data / f"got_fifo_sim_{os.getpid()}.bin"
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run([str(exe), str(data), "0", str(frames), str(got_path)], capture_output=True,
-                              text=True, timeout=timeout)
-        text, code = proc.stdout + proc.stderr, proc.returncode
-    except subprocess.TimeoutExpired:
-        text, code = "timed out", -1
-    seconds = time.perf_counter() - start
-    result = {"frames": frames, "seconds": round(seconds, 2), "completed": False, "stall": None,
-              "mismatches": None, "high_water": {}}
-    stall = [line for line in text.splitlines() if line.startswith("FIFO STALL") or line.startswith("stalled FIFOs")]
-    if code not in (0, 1) or stall:
-        result["stall"] = " / ".join(stall) or text.strip().splitlines()[-1:]
-        result["exit_status"] = code
-        return result
-    _, mm, pe = _parse_tb(text)
-    got = np.fromfile(got_path, "<i4").reshape(frames, -1)
-    got_path.unlink()
-    result["completed"] = True
-    result["mismatches"] = int(np.sum(np.any(got != expected[:frames], axis=1))) + pe
-    for m in re.finditer(r"fifo_sim: fifo=(\S+) depth=(\d+) high_water=(\d+)", text):
-        result["high_water"][m.group(1)] = {"depth": int(m.group(2)), "high_water": int(m.group(3))}
-    return result
+def run_clocked(out: Path, exe: Path, frames: int, clock_mhz: float, fifo_rules: List[dict]) -> dict:
+    """One call of `frames` frames in the clocked C-simulation; report.json's `clocked` entry
+    and hls/clocked.png (busy and stalled cycles per process)."""
+    result = clocked.run(exe, out / "data", frames, clock_mhz=clock_mhz)
+    entry = clocked.report_entry(result)
+    rules = {r["fifo"]: r for r in fifo_rules}
+    for f in entry["fifos"]:        # the skip rule's depth next to the peak the clocked run saw
+        if f["name"] in rules:
+            f["rule"] = rules[f["name"]]["rule"]
+    if result["processes"]:
+        clocked.plot(result, out / "clocked.png", out.parent.name)
+        entry["plot"] = "clocked.png"
+    return entry
 
 
 # ---------------------------------------------------------------------------------------------
@@ -390,13 +376,13 @@ def run(args) -> int:
 
     data = write_test_data(package, out, args.images, args.images_npy, args.labels_npy)
     count = len(data["images"])
-    # the two builds (plain and bounded-FIFO) in parallel: one g++ each
+    # the builds (plain, clocked, emulation library) two at a time: one g++ each
     with ThreadPoolExecutor(max_workers=2) as pool:
         plain = pool.submit(build_tb, out, package.model)
-        threaded = pool.submit(build_tb, out, package.model, True) if args.fifo_sim_frames > 0 else None
+        clocked_build = pool.submit(clocked.build, out, package.model) if args.clocked_frames > 0 else None
         emu = pool.submit(build_emu, out, package.model) if not args.no_emu else None
         exe, compile_seconds = plain.result()
-        fifo_build = threaded.result() if threaded else None
+        clocked_exe = clocked_build.result() if clocked_build else None
         emu_lib = emu.result() if emu else None
     log(f"C-simulation builds: {compile_seconds:.1f} s (cached by content under build/csim_cache/)")
     sim = run_csim(out, exe, count, args.jobs, args.nice)
@@ -410,15 +396,11 @@ def run(args) -> int:
         top1 = round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(sim["got"]), 1) == labels)), 2)
         top1_ref = round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(expected), 1) == labels)), 2)
 
-    fifo = None
-    if args.fifo_sim_frames > 0:
-        fexe, fcompile = fifo_build
-        fifo = run_fifo_sim(out, fexe, min(args.fifo_sim_frames, count), expected)
-        fifo["compile_seconds"] = round(fcompile, 1)
-        skip = {r["fifo"]: r for r in result.fifos}
-        fifo["skip_fifos"] = {name: dict(v, rule_depth=skip[name]["depth"]) for name, v in fifo["high_water"].items()
-                              if name in skip}
-        del fifo["high_water"]
+    clk = None
+    if clocked_exe:
+        cexe, ccompile = clocked_exe
+        clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
+        clk["compile_seconds"] = round(ccompile, 1)
 
     vitis_result = vitis(out) if not args.no_vitis else None
     report = {
@@ -434,7 +416,7 @@ def run(args) -> int:
         "csim_images_per_second": round(count / max(sim["seconds"], 1e-9), 1),
         "protocol_errors": sim["protocol_errors"],
         "warnings": sim["warnings"],
-        "fifo_sim": fifo,
+        "clocked": clk,
         "vitis_hls": vitis_result,
         "data": data["source"],
         "folding_source": folding_source,
@@ -456,12 +438,12 @@ def run(args) -> int:
         + f", csim {sim['seconds']:.1f} s ({sim['jobs']} jobs, {report['csim_images_per_second']} images/s)")
     if sim["warnings"]:
         log(f"C-simulation warnings: {sim['warnings'][0]}")
-    if fifo is not None:
-        if fifo["completed"]:
-            log(f"bounded-FIFO threaded C-simulation: completed, {fifo['frames']} frames in {fifo['seconds']} s, "
-                f"mismatches {fifo['mismatches']}")
+    if clk is not None:
+        if clk["stall"] is None:
+            log(f"{clocked.summary(clk)}; {clk['frames']} frames in {clk['seconds']} s "
+                f"(build {clk['compile_seconds']} s), mismatches {clk['mismatches']}")
         else:
-            log(f"bounded-FIFO threaded C-simulation: STALLED: {fifo['stall']}")
+            log(clocked.summary(clk))
     if vitis_result is None:
         print("vitis_hls: not on PATH; synthesis, co-simulation and IP export skipped (report.json: vitis_hls = null)")
     else:
@@ -469,9 +451,9 @@ def run(args) -> int:
             f"resources {vitis_result.get('resources')}")
     log(f"wrote {out / 'report.json'}")
     ok = (mismatches == 0 and sim["protocol_errors"] == 0 and not sim["warnings"]
-          and (fifo is None or (fifo["completed"] and fifo["mismatches"] == 0))
+          and (clk is None or (clk["stall"] is None and clk["mismatches"] == 0))
           and (vitis_result is None or vitis_result["exit_status"] == 0))
-    if fifo is not None and not fifo["completed"]:
+    if clk is not None and clk["stall"] is not None:
         return DEADLOCK
     return OK if ok else CHECK
 
@@ -495,8 +477,11 @@ def main(argv=None) -> int:
                     help="folding search: BRAM36 budget in %% of the part (85)")
     ap.add_argument("--budget-dsp", type=non_negative_int, help="folding search: DSP budget (0)")
     ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
-    ap.add_argument("--fifo-sim-frames", type=non_negative_int, default=FIFO_SIM_FRAMES,
-                    help="frames of the bounded-FIFO threaded run (0: skip it)")
+    ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=non_negative_int,
+                    default=CLOCKED_FRAMES, help="frames of the clocked C-simulation run, in one call "
+                    f"(default {CLOCKED_FRAMES}; 0: skip it; --fifo-sim-frames is its former name)")
+    ap.add_argument("--clock-mhz", type=positive_float, default=clocked.DEFAULT_CLOCK_MHZ,
+                    help="design clock for the clocked FPS (default 100)")
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")

@@ -5,9 +5,10 @@
 On the board (--board: host/boards.py; with build/<m>/overlay/<m>.bit, or the deploy folder's): the accelerator
 (`hardware`) and the numpy CPU reference on the same images. Off the board: the emulated
 accelerator (`emulation`: the generated HLS C++ compiled with g++ behind a fake pynq device,
-which runs the very same driver), the CPU reference (`cpu-reference`), the float Brevitas model
-as `make verify` measured it (`torch-float`, read from verify.json: host/ never imports torch)
-and the performance model's hardware FPS (`predicted`, from estimate.json). The accelerator's
+which runs the very same driver), the CPU reference (`cpu-reference`), the same network in
+plain float torch on the same images (`torch-float`, where torch, Brevitas and
+models/<m>/model.pt are here; otherwise the Brevitas model as `make verify` recorded it in
+verify.json; host/ itself never imports torch) and the performance model's hardware FPS (`predicted`, from estimate.json). The accelerator's
 class sums are compared with the reference's on every image.
 
 Writes build/<m>/bench.json (a list of rows {backend, images, seconds, fps, top1, kind, ...})
@@ -163,6 +164,24 @@ def predicted_row(files: Artifacts, images: int, board: str = boards.DEFAULT) ->
                fits=estimate.get("fits"))
 
 
+def plain_float_row(model: str, images: np.ndarray, truth) -> Optional[Dict[str, Any]]:
+    """The same network in plain float torch (training/plain_float.py), timed here on the same
+    images as the other rows; None where torch, Brevitas or the checkpoint is missing. Imported
+    by name, lazily, so that host/ still imports without torch (on the board)."""
+    checkpoint = repo_root() / "models" / model / "model.pt"
+    plain_float = _optional("training.plain_float") if checkpoint.is_file() else None
+    if plain_float is None:
+        return None
+    try:
+        network = plain_float.load(checkpoint, model)
+    except ImportError:   # torch without Brevitas
+        return None
+    torch = importlib.import_module("torch")
+    logits, seconds = plain_float.timed_logits(network, images)
+    return row(f"plain float torch, same network ({torch.get_num_threads()} threads)", "torch-float",
+               len(images), seconds, top1(np.argmax(logits, axis=1), truth), source=str(checkpoint))
+
+
 def torch_float_row(files: Artifacts) -> Optional[Dict[str, Any]]:
     """The float Brevitas model as `make verify` ran it (host/ never imports torch)."""
     try:
@@ -199,7 +218,7 @@ def can_build(files: Artifacts, on_board: bool) -> bool:
 
 
 def make_command(model: str, targets: List[str], images: int, board: str = boards.DEFAULT) -> List[str]:
-    # the bench compiles its own emulation library and needs no bounded-FIFO run: the hls
+    # the bench compiles its own emulation library and needs no clocked run: the hls
     # target here only generates the C++ and checks it on the bench's images
     return ["make", "--no-print-directory", "-C", str(repo_root()), *targets, f"MODEL={model}",
             f"BOARD={board}", f"IMAGES={images}", "HLS_ARGS=--no-emu --fifo-sim-frames 0"]
@@ -365,7 +384,7 @@ def _main(argv) -> int:
         rows.append(accel_row)
     rows.append(ref_row)
 
-    torch_row = torch_float_row(files)
+    torch_row = plain_float_row(model, images, truth) or torch_float_row(files)
     if torch_row is not None:
         rows.append(torch_row)
     else:

@@ -32,9 +32,14 @@ DEADLOCK = 4
 
 class ErnError(Exception):
     """Base of every error the tools raise on purpose; `exit_code` is what a command line exits
-    with when it stops on one."""
+    with when it stops on one: its class's, or the one given to this error."""
 
     exit_code = USAGE
+
+    def __init__(self, *args, exit_code: Optional[int] = None):
+        super().__init__(*args)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 def one_line(error: BaseException) -> str:

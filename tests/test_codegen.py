@@ -107,7 +107,7 @@ def test_generation_is_byte_identical(tmp_path):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     assert render(build(package, folding)) == a.files
     expected = {"ern_top.h", "ern_top.cpp", "tb.cpp", "emu.cpp", "run_hls.tcl", "README.md", "interface.json",
-                "lib/mvu.h", "lib/dataflow.h", "lib/fifo_stream.h", "params_b1_conv1.h"}
+                "lib/mvu.h", "lib/dataflow.h", "lib/clocked_stream.h", "params_b1_conv1.h"}
     assert expected <= set(a.files)
     text = b"".join(a.files.values()).decode()
     assert str(tmp_path) not in text     # nothing depends on where it was generated

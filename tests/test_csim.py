@@ -3,9 +3,10 @@
 - a small random ERN (thermometer, two residual blocks, global sum; odd layer names) and a
   CNV-like network (8-bit input conv, max pool, FC layers), each folded with mixed PE/SIMD so
   that width converters appear, through the AXI-Stream top function and tb.cpp;
-- the threaded bounded-FIFO mode (-DERN_FIFO_SIM): completes with the generated depths (and
-  with the C-model part of the skip rule alone), stops naming the FIFO when a skip FIFO is made
-  too shallow;
+- the clocked mode (-DERN_CLOCKED_SIM, FIFOs bounded to their generated depths, every process
+  stepped once per cycle; tests/test_clocked.py has its cycle counts): completes with the
+  generated depths (and with the C-model part of the skip rule alone), stops with a deadlock
+  naming the FIFO when a skip FIFO is made too shallow;
 - everything compiles warning-free with -Wall -Wextra -Werror;
 - emu.cpp as a shared library through ctypes; the synthesised code paths (ERN_NO_CSIM_FAST).
 
@@ -36,14 +37,13 @@ def generated(case: str, package, folding, **kw):
     return generate(package, GEN / case, folding, **kw)
 
 
-def compile_tb(out: Path, name: str, fifo_sim: bool = False, defines=None, sources=("ern_top.cpp", "tb.cpp"),
+def compile_tb(out: Path, name: str, clocked: bool = False, defines=None, sources=("ern_top.cpp", "tb.cpp"),
                extra=()) -> Path:
     d = dict(defines or {})
-    if fifo_sim:
-        d["ERN_FIFO_SIM"] = None
+    if clocked:
+        d["ERN_CLOCKED_SIM"] = None
     return csim.build([out / s for s in sources], include_dirs=[out, out / "lib"], defines=d, werror=True,
-                      extra_flags=[*STRICT, *csim_flags(), *(["-pthread"] if fifo_sim else []), *extra],
-                      name=name)
+                      extra_flags=[*STRICT, *csim_flags(), *extra], name=name)
 
 
 def write_data(folder: Path, package, images) -> np.ndarray:
@@ -141,18 +141,18 @@ def test_multi_bit_and_heterogeneous_weights_are_bit_exact(case, widths, tmp_pat
     np.testing.assert_array_equal(got(tmp_path, 8), expected)
 
 
-def test_bounded_fifo_simulation_completes_with_the_generated_depths(ern, tmp_path):
+def test_clocked_simulation_completes_with_the_generated_depths(ern, tmp_path):
     package, _, result = ern
-    exe = compile_tb(result.out_dir, "test_ern_tb_fifo", fifo_sim=True)
+    exe = compile_tb(result.out_dir, "test_ern_tb_clocked", clocked=True)
     images = random_images(package, 4)
     expected = write_data(tmp_path, package, images)
     proc, out = run_tb(exe, tmp_path)     # 4 frames in one call: frames overlap in the pipeline
     assert proc.returncode == 0, out
-    assert "FIFO STALL" not in out and "mismatches=0" in out, out
+    assert "CLOCKED STALL" not in out and "mismatches=0" in out, out
     np.testing.assert_array_equal(got(tmp_path, 4), expected)
-    high = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"fifo=(\S+) depth=(\d+) high_water=(\d+)", out)}
+    peak = {m[0]: (int(m[1]), int(m[2])) for m in re.findall(r"clocked: fifo name=(\S+) depth=(\d+) peak=(\d+)", out)}
     for rec in result.fifos:
-        depth, water = high[rec["fifo"]]
+        depth, water = peak[rec["fifo"]]
         assert depth == rec["depth"] and water <= depth
 
 
@@ -161,28 +161,28 @@ def test_the_c_model_part_of_the_skip_rule_is_enough(tmp_path):
     package, folding = random_ern(7, names=ODD_NAMES)
     result = generated("ern_noslack", package, folding, pipeline_slack=0)
     assert all(r["slack"] == 2 for r in result.fifos)
-    exe = compile_tb(result.out_dir, "test_ern_tb_fifo_noslack", fifo_sim=True)
+    exe = compile_tb(result.out_dir, "test_ern_tb_clocked_noslack", clocked=True)
     expected = write_data(tmp_path, package, random_images(package, 3))
     proc, out = run_tb(exe, tmp_path)
-    assert proc.returncode == 0 and "FIFO STALL" not in out, out
+    assert proc.returncode == 0 and "CLOCKED STALL" not in out, out
     np.testing.assert_array_equal(got(tmp_path, 3), expected)
 
 
-def test_bounded_fifo_simulation_catches_a_too_shallow_skip_fifo(tmp_path):
+def test_clocked_simulation_catches_a_too_shallow_skip_fifo(tmp_path):
     package, folding = random_ern(7, names=ODD_NAMES)
     sized = generated("ern_probe", package, folding).fifos
     skip = max((r for r in sized if r["rule"] == "skip"), key=lambda r: r["lead_beats"])
     result = generated("ern_shallow", package, folding, fifo_depths={skip["fifo"]: 2})
     top = (result.out_dir / "ern_top.cpp").read_text()
     assert f"#pragma HLS STREAM variable={skip['fifo']} depth=2" in top
-    exe = compile_tb(result.out_dir, "test_ern_tb_fifo_shallow", fifo_sim=True)
+    exe = compile_tb(result.out_dir, "test_ern_tb_clocked_shallow", clocked=True)
     write_data(tmp_path, package, random_images(package, 2))
     proc, out = run_tb(exe, tmp_path, timeout=120)
     assert proc.returncode == 3, out
-    assert "FIFO STALL: every process is blocked" in out
+    assert "CLOCKED STALL: deadlock: every process is stalled" in out
     stalled = re.search(r"stalled FIFOs: (.*)", out).group(1).split()
     assert skip["fifo"] in stalled
-    assert re.search(rf"{skip['fifo']} 2/2 <- '.*' waits to write \(full\)", out), out
+    assert re.search(rf"fifo_state name={skip['fifo']} fill=2 depth=2 .* waiting=write-full", out), out
 
 
 def test_emulation_library_through_ctypes(ern, tmp_path):
@@ -255,7 +255,10 @@ def test_make_hls_flow_on_a_small_package(tmp_path, capsys):
     assert code == 0, out
     report = json.loads((tmp_path / "build" / "tiny" / "hls" / "report.json").read_text())
     assert report["images"] == 20 and report["mismatches"] == 0 and report["vitis_hls"] is None
-    assert report["fifo_sim"]["completed"] and report["fifo_sim"]["mismatches"] == 0
+    clk = report["clocked"]
+    assert clk["stall"] is None and clk["mismatches"] == 0 and clk["frames"] == 5 and clk["fps"] > 0
+    assert clk["label"] == "clocked C-simulation" and (tmp_path / "build" / "tiny" / "hls" / "clocked.png").is_file()
+    assert {f["name"] for f in clk["fifos"]} >= {f["fifo"] for f in report["fifos"]}
     assert isinstance(report["top1"], float) and report["csim_seconds"] > 0
     assert report["emulation_library"] == "libern_emu.so"
     assert (tmp_path / "build" / "tiny" / "hls" / "libern_emu.so").is_file()

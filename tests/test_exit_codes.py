@@ -20,7 +20,7 @@ ERROR_CLASSES = {
     "host.names": ["BadName"], "host.package": ["PackageError"], "host.ops": ["OpError"],
     "host.datasets": ["DatasetError"], "host.driver": ["DriverError"], "host.emulation": ["EmulationError"],
     "host.deploy": ["DeployError"], "host.boards": ["BoardError"], "host.cxx": ["CxxError", "CxxSetupError"], "hls.csim": ["CsimError"],
-    "hls.hls_flow": ["FlowError"], "hls.lower.graph": ["LoweringError"], "hls.codegen.dataflow": ["CodegenError"],
+    "hls.hls_flow": ["FlowError"], "hls.clocked": ["ClockedError"], "hls.fifos": ["SizingError"], "hls.lower.graph": ["LoweringError"], "hls.codegen.dataflow": ["CodegenError"],
     "hls.perf.opmodels": ["EstimateError"], "hls.perf.folding": ["FoldingError", "FitError"],
     "training.data": ["DataError"], "training.checkpoint": ["CheckpointError"],
 }
@@ -66,7 +66,7 @@ def cli_cases(tmp_path):
     trained = tmp_path / "run"
     trained.mkdir()
     (trained / "model.pt").write_bytes(b"an earlier run")
-    from hls import hls_flow
+    from hls import clocked, fifos, hls_flow
     from hls.codegen.__main__ import main as codegen_main
     from hls.lower.__main__ import main as lower_main
     from hls.perf.estimate import main as estimate_main
@@ -90,6 +90,12 @@ def cli_cases(tmp_path):
         ("tradeoff", load_script("tools/tradeoff.py").main, ["--variants", "nope"], USAGE),
         ("overlay", load_script("overlay/build.py").main, ["--vivado", str(missing / "vivado")], USAGE),
         ("zoo_boards", load_script("benchmarks/zoo_boards.py").main, ["--models", "not_built_here"], USAGE),
+        ("bench_reference", load_script("benchmarks/bench_reference.py").main, ["--models", "not_built_here"],
+         USAGE),
+        ("bench_candidates", load_script("benchmarks/bench_candidates.py").main, ["--model", "not_built_here"], USAGE),
+        ("clocked", clocked.main, ["--model", "nothing", "--build-dir", str(tmp_path)], USAGE),
+        ("clocked", clocked.main, ["--model", "nothing", "--build-dir", str(tmp_path), "--frames", "1"], USAGE),
+        ("fifos", fifos.main, ["--model", "nothing", "--build-dir", str(tmp_path)], USAGE),
     ]
 
 
@@ -105,12 +111,13 @@ def test_every_command_line_gives_its_code_and_one_line(tmp_path, capsys):
 
 def test_every_main_ends_through_the_helper():
     """Each command line's module uses host.errors (cli or fail): no private convention."""
-    for module in ("hls.hls_flow", "hls.lower.__main__", "hls.codegen.__main__", "hls.perf.estimate",
+    for module in ("hls.hls_flow", "hls.clocked", "hls.fifos", "hls.lower.__main__", "hls.codegen.__main__", "hls.perf.estimate",
                    "host.reference", "host.bench", "host.deploy", "training.export", "training.evaluate",
                    "training.train"):
         source = inspect.getsource(importlib.import_module(module))
         assert "cli(" in source, module
         assert "sys.exit(f\"error" not in source and "return 2\n" not in source, module
-    for script in ("tools/verify.py", "tools/tradeoff.py"):
+    for script in ("tools/verify.py", "tools/tradeoff.py", "overlay/build.py", "benchmarks/zoo_boards.py",
+                   "benchmarks/bench_reference.py", "benchmarks/bench_candidates.py"):
         source = (REPO / script).read_text()
-        assert "cli(" in source and "sys.exit(f\"error" not in source, script
+        assert ("cli(" in source or "fail(" in source) and "sys.exit(f\"error" not in source, script

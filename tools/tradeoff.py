@@ -82,8 +82,7 @@ class StepError(ErnError):
     """A step of the sweep failed: the tool exits with that step's code (the same convention)."""
 
     def __init__(self, message: str, exit_code: int):
-        super().__init__(message)
-        self.exit_code = exit_code if exit_code > 0 else CHECK
+        super().__init__(message, exit_code=exit_code if exit_code > 0 else CHECK)
 
 
 def variant_bits(model: str) -> int:

@@ -5,7 +5,8 @@ step: the residual `Add`), the FIFO that must hold what one branch has already r
 the other branch is still working on the same data.
 
 The rule, in the C model every process follows (each process reads and writes its FIFOs in
-program order and blocks on an empty read or a full write; hls/fifo_sim checks exactly this):
+program order and blocks on an empty read or a full write; the clocked C-simulation of
+hls/fifo_sim checks this, with the stricter timing of a stall-style pipeline on top):
 
 1. Each library call knows, for each output beat j of a frame, how many beats of each input it
    has read before it writes that beat (`Process.needs`): an MVU the SF beats of its vector;
@@ -37,8 +38,8 @@ program order and blocks on an empty read or a full write; hls/fifo_sim checks e
 
 So a skip FIFO holds the band of rows the main branch's windows read ahead of what they emit
 (up to K + S rows per window layer): a fraction of a frame on large maps, up to a whole frame
-on small ones (ern_tiny's 7x7 and 4x4 stages). The threaded bounded-FIFO C-simulation
-(hls/fifo_sim) checks the depths and names the stalled FIFOs when one is too small.
+on small ones (ern_tiny's 7x7 and 4x4 stages). The clocked C-simulation (hls/fifo_sim)
+checks the depths and names the stalled FIFOs when one is too small.
 """
 from __future__ import annotations
 

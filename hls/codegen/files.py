@@ -162,7 +162,7 @@ def top_header(df: Dataflow) -> str:
         o.raw(f"#define AP_INT_MAX_W {limit}")
         o.raw("#endif")
         o.raw("")
-    o.raw('#include "dataflow.h"  // first: with -DERN_FIFO_SIM it selects the threaded bounded-FIFO hls::stream')
+    o.raw('#include "dataflow.h"  // first: with -DERN_CLOCKED_SIM it selects the clocked hls::stream')
     o.raw('#include "axi_stream.h"')
     o.raw("")
     o.raw(f'#define ERN_MODEL {c_string(df.package.model)}')
@@ -383,7 +383,7 @@ def readme(df: Dataflow, board: boards.Board = boards.get()) -> str:
           f"| `ern_top.cpp` | the top function: AXI-Stream in/out, s_axilite control, one `DATAFLOW` region "
           f"({len(df.processes)} processes, {len(df.fifos)} FIFOs), one library call per process |",
           "| `params_<layer>.h` | weights, thresholds and directions of each layer as const arrays |",
-          "| `lib/` | the layer library (hls/lib) and the dataflow macros / bounded-FIFO stream (hls/fifo_sim), copied |",
+          "| `lib/` | the layer library (hls/lib) and the dataflow macros / clocked-simulation stream (hls/fifo_sim), copied |",
           "| `tb.cpp` | test bench: `data/images.bin` + `data/expected.bin` -> class sums, exit 1 on a mismatch |",
           "| `emu.cpp` | C ABI `ern_run(...)` for host emulation (ctypes) |",
           "| `run_hls.tcl` | Vitis HLS: csim, csynth, cosim, export as IP |",
@@ -404,11 +404,12 @@ def readme(df: Dataflow, board: boards.Board = boards.get()) -> str:
           "vitis_hls -f run_hls.tcl                      # csim, csynth, cosim, export (needs data/)",
           "AP=<hls4ml>/templates/vivado/ap_types          # g++ C-simulation without Xilinx tools:",
           "g++ -std=c++14 -O2 -Ilib -isystem $AP ern_top.cpp tb.cpp -o tb && ./tb data",
-          "g++ -std=c++14 -O2 -DERN_FIFO_SIM -pthread -Ilib -isystem $AP ern_top.cpp tb.cpp -o tb_fifo && ./tb_fifo data 0 4",
+          "g++ -std=c++14 -O2 -DERN_CLOCKED_SIM -Ilib -isystem $AP ern_top.cpp tb.cpp -o tb_clocked && ./tb_clocked data 0 5",
           "g++ -std=c++14 -O2 -shared -fPIC -Ilib -isystem $AP ern_top.cpp emu.cpp -o libern_emu.so",
           "```", "",
-          "`-DERN_FIFO_SIM` runs every process in its own thread over FIFOs bounded to the depths below; "
-          "a stall (every process blocked) stops with the names of the FIFOs involved (hls/fifo_sim/README.md).", "",
+          "`-DERN_CLOCKED_SIM` runs every process in lock step, one clock cycle at a time, over FIFOs bounded to "
+          "the depths below (clocked C-simulation: cycles per frame, stalls per process, FIFO peaks); a deadlock "
+          "stops with the names of the FIFOs involved (hls/fifo_sim/README.md).", "",
           "## Layers", "",
           "| layer | op, shapes, folding |", "|---|---|"]
     for layer in p.layers:

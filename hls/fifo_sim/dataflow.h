@@ -10,21 +10,26 @@
 //     ERN_PROCESS("conv1.mvu", ern::mvu_threshold<...>(s_x, s_y, ..., frames))
 //
 // Normally (Vitis HLS, and g++ C-simulation) the macros are the plain calls: ERN_PROCESS(name,
-// call) is `call;`, the others are empty. With -DERN_FIFO_SIM (hls/fifo_sim/README.md) every
-// process runs in its own thread over FIFOs bounded to the depths of the pragmas, and a stall
-// (every process blocked) fails with the names of the FIFOs involved.
+// call) is `call;`, the others are empty. With -DERN_CLOCKED_SIM (clocked_stream.h,
+// hls/fifo_sim/README.md) every process is a coroutine stepped once per clock cycle over FIFOs
+// bounded to the depths of the pragmas, with Vitis HLS timing (II, stalls): it reports cycles
+// per frame and stalls per process, and a deadlock stops with the names of the FIFOs involved.
 //
 // This header must come before <hls_stream.h> (the generated top header includes it first).
 #ifndef ERN_DATAFLOW_H
 #define ERN_DATAFLOW_H
 
 #ifdef ERN_FIFO_SIM
-#include "fifo_stream.h"
-/// Starts the processes of the region (in threads) and joins them where the region ends.
-#define ERN_DATAFLOW_SCOPE ::ern::fifo_sim::Scope ern_dataflow_scope_;
-/// Bounds a FIFO to the depth of its STREAM pragma.
+#error "the threaded ERN_FIFO_SIM mode was replaced by the clocked one: -DERN_CLOCKED_SIM (hls/fifo_sim/README.md)"
+#endif
+
+#ifdef ERN_CLOCKED_SIM
+#include "clocked_stream.h"
+/// Runs the processes of the region in lock step, one clock cycle at a time, where it ends.
+#define ERN_DATAFLOW_SCOPE ::ern::clocked::Scope ern_dataflow_scope_;
+/// Bounds a FIFO to the depth of its STREAM pragma (ERN_CLOCKED_DEPTHS may override it).
 #define ERN_FIFO_DEPTH(S, D) (S).set_depth(D);
-/// One dataflow process: a library call, run in its own thread.
+/// One dataflow process: a library call, run as a coroutine.
 #define ERN_PROCESS(NAME, ...) ern_dataflow_scope_.spawn(NAME, [&]() { __VA_ARGS__; });
 #else
 #define ERN_DATAFLOW_SCOPE

@@ -34,6 +34,7 @@ void add(hls::stream<ap_uint<PE * A_BITS> >& a, hls::stream<ap_uint<PE * B_BITS>
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             const ap_uint<PE * A_BITS> x = a.read();
             const ap_uint<PE * B_BITS> y = b.read();
             ap_uint<PE * OUT_BITS> word = 0;

@@ -67,6 +67,7 @@ void axi_stream_in(hls::stream<axis_word<AXI_BITS> >& in, hls::stream<ap_uint<C 
         while (writes > 0) {
 #pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
+            ERN_PIPELINE_ITER(1)
             if (reads > 0 && buf.wants()) {
                 buf.push(in.read().data);
                 reads--;
@@ -110,6 +111,7 @@ void axi_stream_out(hls::stream<ap_uint<PE * IN_BITS> >& in, hls::stream<axis_wo
         while (writes > 0) {
 #pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
+            ERN_PIPELINE_ITER(1)
             if (reads > 0 && buf.wants()) {
                 const ap_uint<PE * IN_BITS> x = in.read();
                 ap_uint<PE * LANE_BITS> wide = 0;

@@ -14,9 +14,21 @@
 // (popcount here, the MVU's bit planes and masked sums in mvu.h) compute the same values with
 // native integers instead of bit loops over ap_uint: the bit loops made the C-simulation of a
 // whole network ~5x slower. Define ERN_NO_CSIM_FAST to C-simulate the synthesised code paths
-// instead (tests/test_csim.py runs a network both ways and requires identical results).
-#if !defined(__SYNTHESIS__) && !defined(ERN_NO_CSIM_FAST) && defined(__GNUC__)
+// instead (tests/test_csim.py runs a network both ways and requires identical results). The
+// clocked C-simulation (-DERN_CLOCKED_SIM) always runs the synthesised paths.
+#if !defined(__SYNTHESIS__) && !defined(ERN_NO_CSIM_FAST) && !defined(ERN_CLOCKED_SIM) && defined(__GNUC__)
 #define ERN_CSIM_FAST 1
+#endif
+
+// ERN_PIPELINE_ITER(II): the first statement of every `#pragma HLS PIPELINE` loop body. In the
+// clocked C-simulation (hls/fifo_sim/clocked_stream.h, included first through dataflow.h) it
+// starts the iteration no earlier than II cycles after the previous one; everywhere else
+// (Vitis HLS, plain and threaded C-simulation) it is nothing.
+#if defined(ERN_CLOCKED_SIM) && !defined(ERN_CLOCKED_STREAM_H)
+#error "the clocked C-simulation needs dataflow.h (or clocked_stream.h) included before the hls/lib headers"
+#endif
+#ifndef ERN_PIPELINE_ITER
+#define ERN_PIPELINE_ITER(II)
 #endif
 
 namespace ern {

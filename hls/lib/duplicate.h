@@ -27,6 +27,7 @@ void duplicate(hls::stream<ap_uint<PE * BITS> >& in, hls::stream<ap_uint<PE * BI
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             const ap_uint<PE * BITS> x = in.read();
             out0.write(x);
             out1.write(x);
@@ -51,6 +52,7 @@ void duplicate(hls::stream<ap_uint<PE * BITS> >& in, hls::stream<ap_uint<PE * BI
     for (unsigned f = 0; f < frames; f++) {
         for (unsigned i = 0; i < PIXELS * (C / PE); i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             const ap_uint<PE * BITS> x = in.read();
             out0.write(x);
             out1.write(x);

@@ -210,6 +210,7 @@ struct OutputSerializer {
     void flush(hls::stream<ap_uint<OUT_PE * BITS> >& out) {
         for (unsigned i = 1; i < BEATS; i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             step(out);
         }
     }
@@ -282,6 +283,7 @@ void mvu_stream(hls::stream<ap_uint<SIMD * IN_BITS> >& in, hls::stream<ap_uint<O
         unsigned sf = 0, nf = 0, tile = 0;
         for (unsigned i = 0; i < VECTORS * NF * SF; i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             const ap_uint<SIMD * IN_BITS> x = mvu_input<SF, NF>(in, inbuf, sf, nf);
             mvu_tile<SIMD, PE, IN_BITS, W_BITS, MASKED, TILES>(x, weights, tile, sf == 0, acc);
             if (sf == SF - 1) {

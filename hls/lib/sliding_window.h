@@ -209,6 +209,7 @@ void window_scan(hls::stream<ap_uint<LANES * BITS> >& in, hls::stream<ap_uint<LA
     while (ry < H || !wdone) {
 #pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
+        ERN_PIPELINE_ITER(1)
         const InRow iy = top + ky;
         const InCol ix = left + kx;
         const bool pad = iy < 0 || iy >= int(H) || ix < 0 || ix >= int(W);
@@ -297,6 +298,7 @@ void window_scan_1x1(hls::stream<ap_uint<WIDTH> >& in, hls::stream<ap_uint<WIDTH
     unsigned x = 0, cf = 0, sy = 0, sx = 0;  // sy = y % S, sx = x % S
     for (unsigned i = 0; i < H * W * CF; i++) {
 #pragma HLS PIPELINE II=1 style=flp
+        ERN_PIPELINE_ITER(1)
         const ap_uint<WIDTH> w = in.read();
         if (sy == 0 && sx == 0) out.write(w);
         if (++cf == CF) {

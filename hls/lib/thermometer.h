@@ -41,6 +41,7 @@ void thermometer(hls::stream<ap_uint<C * 8> >& in, hls::stream<ap_uint<PE * OUT_
 #pragma HLS ARRAY_PARTITION variable=rem complete
         for (unsigned i = 0; i < PIXELS * NF; i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             if (nf == 0) {
                 pixel = in.read();
                 for (unsigned pe = 0; pe < PE; pe++) {

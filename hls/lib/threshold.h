@@ -35,6 +35,7 @@ void threshold(hls::stream<ap_uint<PE * IN_BITS> >& in, hls::stream<ap_uint<PE *
         unsigned nf = 0;
         for (unsigned i = 0; i < PIXELS * NF; i++) {
 #pragma HLS PIPELINE II=1 style=flp
+            ERN_PIPELINE_ITER(1)
             const ap_uint<PE * IN_BITS> x = in.read();
             ap_uint<PE * OUT_BITS> word = 0;
             for (unsigned pe = 0; pe < PE; pe++) {

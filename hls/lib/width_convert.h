@@ -95,6 +95,7 @@ void width_convert(hls::stream<ap_uint<IN_PE * BITS> >& in, hls::stream<ap_uint<
         while (writes > 0) {
 #pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
+            ERN_PIPELINE_ITER(1)
             if (reads > 0 && buf.wants()) {
                 buf.push(in.read());
                 reads--;

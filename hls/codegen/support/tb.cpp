@@ -86,6 +86,9 @@ int main(int argc, char** argv) {
             }
         }
         ern_top(in_stream, out_stream, frames);
+#ifdef ERN_CLOCKED_SIM
+        ern::clocked::print_report(frames);  // cycles of this call (hls/clocked.py parses them)
+#endif
         if (!in_stream.empty()) {
             std::printf("tb: input words left unread after a call of %u frames\n", frames);
             protocol_errors++;
@@ -142,9 +145,6 @@ int main(int argc, char** argv) {
     if (!out || std::fwrite(got.data(), sizeof(int32_t), got.size(), out) != got.size())
         fail_file("cannot write " + out_path);
     std::fclose(out);
-#ifdef ERN_FIFO_SIM
-    ern::fifo_sim::print_summary();
-#endif
     std::printf("images=%ld mismatches=%ld protocol_errors=%ld\n", count, mismatches, protocol_errors);
     return mismatches || protocol_errors ? 1 : 0;
 }

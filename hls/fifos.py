@@ -1,0 +1,212 @@
+"""FIFO sizing for throughput with the clocked C-simulation (hls/clocked.py).
+
+Finds, for a generated design, small FIFO depths at which it still runs at its slowest layer's
+rate (within --tolerance, 2% by default), and writes them to a JSON file whose `depths`
+({FIFO identifier: depth}) hls.codegen.generate(..., fifo_depths=...) reads:
+
+    python -m hls.fifos --model ern_tiny [--frames 4] [--refine-runs 20] [--out build/ern_tiny/fifo_depths.json]
+
+1. every FIFO unbounded: the target rate (cycles per frame);
+2. from the generated depths (deadlock-free by the skip rule), grow: after each run, double every
+   FIFO that filled up while its writer was output-blocked and its reader input-starved (the
+   FIFO that makes two rate-matched neighbours take turns); a FIFO in front of the bottleneck
+   (reader never starved) is left alone, since depth there buys no throughput;
+3. every FIFO cut to the peak it reached in the first run meeting the target: the same schedule
+   (a FIFO that never held more than p words never blocks a write at depth p), so the same
+   cycles; checked by one run;
+4. optionally (--refine-runs), the costliest FIFOs (depth x width bits) bisected one at a time
+   with everything else fixed, as long as runs are left.
+No FIFO goes below its generated depth where that is deeper than the default (the skip FIFOs):
+their depth carries slack for the pipelines' depth, which the clocked simulation does not model.
+
+Every run is a full clocked C-simulation of --frames frames (a few seconds for ern_tiny); the
+figures are clocked C-simulation figures, not hardware measurements.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple
+
+from hls import clocked
+from host.errors import DEADLOCK, NO_FIT, ErnError, cli
+
+MIN_DEPTH = 2          # Vitis HLS's smallest FIFO (and the generator's default)
+MAX_ROUNDS = 16        # doublings: 2 -> 131072
+STALL_SHARE = 0.005    # a writer blocked / a reader starved this share of the cycles counts
+
+
+class SizingError(ErnError, RuntimeError):
+    """The design cannot be sized to its target (one-line message)."""
+
+    exit_code = NO_FIT
+
+
+def stream_widths(top_cpp: Path) -> Dict[str, int]:
+    """Bits per word of every FIFO declared in a generated ern_top.cpp."""
+    text = top_cpp.read_text()
+    return {m.group(2): int(m.group(1)) for m in re.finditer(r"hls::stream<ap_uint<(\d+)> > (\w+)\(", text)}
+
+
+def generated_depths(top_cpp: Path) -> Dict[str, int]:
+    """The depth of every FIFO as generated (its STREAM pragma)."""
+    text = top_cpp.read_text()
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)", text)}
+
+
+class Sizer:
+    """Runs the clocked simulation with candidate depths and keeps the score."""
+
+    def __init__(self, simulate: Callable[[Dict[str, int]], dict], names: List[str], tolerance: float,
+                 log: Callable[[str], None] = print):
+        self.simulate = simulate
+        self.names = names
+        self.tolerance = tolerance
+        self.log = log
+        self.runs = 0
+        self.target: Optional[float] = None
+
+    def run(self, depths: Dict[str, int]) -> Tuple[bool, dict]:
+        """(meets the target, the run's figures); a stall or a missing rate does not meet it."""
+        self.runs += 1
+        r = self.simulate(depths)
+        cpf = clocked.steady_cycles(r)     # the bottleneck's pace, even before the output is steady
+        ok = r["stall"] is None and cpf is not None and \
+            (self.target is None or cpf <= self.target * (1 + self.tolerance))
+        return ok, r
+
+    def unbounded(self) -> dict:
+        ok, r = self.run({"*": 0})
+        if not ok or r["mismatches"]:
+            raise SizingError(f"the design does not complete with unbounded FIFOs: {clocked.summary(r)}",
+                          exit_code=DEADLOCK)
+        self.target = clocked.steady_cycles(r)
+        self.log(f"unbounded FIFOs: {self.target:,.0f} cycles/frame, set by {r['slowest_fifo']['name']} "
+                 f"(the target, +{100 * self.tolerance:g}%)")
+        return r
+
+    def grow(self, depths: Dict[str, int]) -> Tuple[Dict[str, int], dict]:
+        """Double the FIFOs that couple a blocked writer and a starved reader until the run meets
+        the target; (depths, that run)."""
+        for _ in range(MAX_ROUNDS):
+            ok, r = self.run(depths)
+            self.log(f"{sum(d > MIN_DEPTH for d in depths.values())} FIFOs deeper than {MIN_DEPTH}: "
+                     f"{clocked.summary(r)}")
+            if ok:
+                return depths, r
+            grow = self.coupling(r, depths)
+            if not grow:
+                raise SizingError(f"no FIFO to deepen, and the target is not met: {clocked.summary(r)}")
+            depths = dict(depths, **{n: 2 * depths[n] for n in grow})
+        raise SizingError(f"the target is not met after {MAX_ROUNDS} doublings")
+
+    @staticmethod
+    def coupling(r: dict, depths: Dict[str, int]) -> List[str]:
+        """FIFOs that filled up while their writer was blocked and their reader starved (in a
+        deadlock: the full ones a writer waits on)."""
+        if r["stall"] is not None:
+            return [n for n in r["stall"]["full"] if n in depths]
+        procs = {p["name"]: p for p in r["processes"]}
+        floor = STALL_SHARE * (r["cycles"] or 1)
+        found = []
+        for f in r["fifos"]:
+            w, rd = procs.get(f["writer"]), procs.get(f["reader"])
+            if f["name"] in depths and f["peak"] >= depths[f["name"]] and w and rd \
+                    and w["blocked"] > floor and rd["starved"] > floor:
+                found.append(f["name"])
+        return found
+
+    def refine(self, depths: Dict[str, int], widths: Dict[str, int], budget: int,
+               floors: Dict[str, int]) -> Tuple[Dict[str, int], int]:
+        """Bisect the costliest FIFOs one at a time (not below their floor) while runs are left;
+        (depths, runs used)."""
+        used = 0
+        order = sorted((n for n in depths if depths[n] > floors.get(n, MIN_DEPTH)),
+                       key=lambda n: -depths[n] * widths.get(n, 1))
+        for name in order:
+            lo, hi = floors.get(name, MIN_DEPTH) - 1, depths[name]     # hi meets the target
+            while hi - lo > 1 and used < budget:
+                mid = (lo + hi) // 2
+                ok, _ = self.run(dict(depths, **{name: mid}))
+                used += 1
+                lo, hi = (lo, mid) if ok else (mid, hi)
+            if hi < depths[name]:
+                self.log(f"{name}: {depths[name]} -> {hi}")
+                depths = dict(depths, **{name: hi})
+            if used >= budget:
+                break
+        return depths, used
+
+
+def bits(depths: Dict[str, int], widths: Dict[str, int]) -> int:
+    return sum(d * widths.get(n, 0) for n, d in depths.items())
+
+
+def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine_runs: int = 0,
+         log: Callable[[str], None] = print) -> dict:
+    """Size the FIFOs of the generated design in `out` (build/<m>/hls with data/); the result
+    dict (also what main() writes as JSON)."""
+    top = out / "ern_top.cpp"
+    if not top.is_file() or not (out / "data" / "images.bin").is_file():
+        raise ErnError(f"no generated design with test data in {out}: run `make hls MODEL={model}` first")
+    widths, generated = stream_widths(top), generated_depths(top)
+    exe, _ = clocked.build(out, model)
+    sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d), sorted(generated), tolerance, log)
+    sizer.unbounded()
+    depths, r = sizer.grow(dict(generated))
+    floors = {n: d for n, d in generated.items() if d > MIN_DEPTH}   # skip FIFOs: keep the rule's slack
+    cut = {f["name"]: max(MIN_DEPTH, floors.get(f["name"], 0), f["peak"])
+           for f in r["fifos"] if f["name"] in generated}
+    ok, r = sizer.run(cut)
+    if ok:
+        depths = cut
+    log(f"cut to the peaks: {clocked.summary(r)}")
+    if refine_runs > 0:
+        depths, _ = sizer.refine(depths, widths, refine_runs, floors)
+    ok, final = sizer.run(depths)
+    if not ok:
+        raise SizingError(f"the sized depths miss the target: {clocked.summary(final)}")
+    return {"model": model, "label": clocked.LABEL, "frames": frames, "tolerance": tolerance, "runs": sizer.runs,
+            "target_cycles_per_frame": sizer.target, "cycles_per_frame": clocked.steady_cycles(final),
+            "fps": round(final["clock_mhz"] * 1e6 / clocked.steady_cycles(final), 1),
+            "generated": {"cycles_per_frame": None, "bits": bits(generated, widths)},
+            "bits": bits(depths, widths), "depths": dict(sorted(depths.items()))}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return cli("fifos", _main, argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hls.fifos", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="ern_tiny")
+    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--frames", type=int, default=4, help="frames per clocked run (>= 3; default 4)")
+    ap.add_argument("--tolerance", type=float, default=0.02, help="allowed slowdown over unbounded FIFOs (0.02)")
+    ap.add_argument("--refine-runs", type=int, default=0, help="runs for bisecting single FIFOs (default 0)")
+    ap.add_argument("--out", help="JSON to write (default build/<m>/fifo_depths.json)")
+    args = ap.parse_args(argv)
+    out = Path(args.build_dir) / args.model / "hls"
+    target = Path(args.out) if args.out else Path(args.build_dir) / args.model / "fifo_depths.json"
+    if args.frames < 3:
+        raise ErnError("--frames must be at least 3 (steady state from frame 2, over two intervals)")
+    if not 0 <= args.tolerance < 1:
+        raise ErnError("--tolerance must be in [0, 1)")
+    result = size(out, args.model, args.frames, args.tolerance, args.refine_runs,
+                  log=lambda m: print(f"fifos: {m}", flush=True))
+    gen = clocked.run(clocked.build(out, args.model)[0], out / "data", args.frames)
+    result["generated"]["cycles_per_frame"] = clocked.steady_cycles(gen)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"fifos: {clocked.LABEL}: {result['cycles_per_frame']:,.0f} cycles/frame with the sized FIFOs "
+          f"({result['bits']:,} bits) vs {result['generated']['cycles_per_frame']:,.0f} as generated "
+          f"({result['generated']['bits']:,} bits); target {result['target_cycles_per_frame']:,.0f}; "
+          f"{result['runs']} runs; wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
