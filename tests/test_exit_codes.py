@@ -49,13 +49,22 @@ def test_no_error_class_outside_the_table():
     assert found - known - {"ErnError", "StepError"} == set()
 
 
-def test_the_helper_prints_one_line_and_returns_the_code(capsys):
+def raising(error):
     def body(argv):
-        raise ErnError("first line\nsecond line")
-    assert errors.cli("tool", body, []) == USAGE
+        raise error
+    return body
+
+
+def test_the_helper_prints_one_line_and_returns_the_code(capsys):
+    assert errors.cli("tool", raising(ErnError("first line\nsecond line")), []) == USAGE
     assert capsys.readouterr().err == "tool: error: first line (+1 more lines)\n"
+    assert errors.cli("tool", raising(ErnError("late", exit_code=DEADLOCK)), []) == DEADLOCK
+    assert errors.cli("tool", raising(OSError("disk full")), []) == USAGE
+    assert capsys.readouterr().err == "tool: error: late\ntool: error: disk full\n"
     assert errors.cli("tool", lambda argv: None, []) == errors.OK
-    assert errors.cli("tool", lambda argv: (_ for _ in ()).throw(OSError("disk full")), []) == USAGE
+    assert errors.cli("tool", lambda argv: CHECK, []) == CHECK
+    with pytest.raises(KeyError):   # a bug is not an ErnError: its traceback is kept
+        errors.cli("tool", raising(KeyError("bug")), [])
 
 
 def cli_cases(tmp_path):
