@@ -506,8 +506,8 @@ class ErnAccelerator:
         return out
 
     def logits_from_sums(self, sums: np.ndarray) -> np.ndarray:
-        """float64 (N, classes): scale[c] * sums[c] / divisor (as host.reference does)."""
-        return sums.astype(np.float64) * self._scale / self._divisor
+        """float64 (N, classes): scale[c] * sums[c] / divisor + bias[c] (as host.reference does)."""
+        return self.package.logits_from_sums(sums)
 
     def classify(self, images: ImagesLike, progress=None) -> Tuple[np.ndarray, np.ndarray]:
         """(labels int64 (N,), scores float64 (N, classes)): the argmax of the scores, which are

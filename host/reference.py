@@ -98,12 +98,12 @@ class Reference:
         return sums.reshape(len(images), self.package.classes).astype(np.int64, copy=False)
 
     def logits(self, images: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
-        """float64 (N, classes): scale[c] * sums[c] / divisor (the average pool's division)."""
+        """float64 (N, classes): scale[c] * sums[c] / divisor (the average pool's division),
+        + bias[c] where the head has one."""
         return self.logits_from_sums(self.class_sums(images, batch_size))
 
     def logits_from_sums(self, sums: np.ndarray) -> np.ndarray:
-        scale = self.package.head_scale.astype(np.float64)
-        return sums.astype(np.float64) * scale / self.package.head.divisor
+        return self.package.logits_from_sums(sums)
 
     def predict(self, images: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
         """Labels, int64 (N,): the argmax of the logits (first class on a tie)."""

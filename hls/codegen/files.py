@@ -90,7 +90,8 @@ def interface(df: Dataflow, board: boards.Board = boards.get()) -> dict:
                      "and frames * output words out, ap_done (bit 1) when finished",
         },
         "head": {"scale": p.head.scale, "divisor": p.head.divisor,
-                 "note": "logits[c] = scale[c] * sums[c] / divisor (params.npz of the package)"},
+                 **({"bias": p.head.bias} if p.head.bias is not None else {}),
+                 "note": "logits[c] = scale[c] * sums[c] / divisor (+ bias[c]) (params.npz of the package)"},
         "emulation": {
             "sources": ["ern_top.cpp", "emu.cpp"], "include_dirs": ["lib"],
             "build": "g++ -std=c++14 -O2 -shared -fPIC -Ilib -isystem <hls4ml>/templates/vivado/ap_types "

@@ -130,7 +130,7 @@ class ConvBuilder(OpBuilder):
     def check(self, layer, fold, df):
         x = df.stream(layer.inputs[0])
         _raise(rules.conv(layer.name, fold, x.shape[2], df.stream(layer.outputs[0]).shape[2],
-                          layer.operator.kernel, x.signed))
+                          layer.operator.kernel, x.signed, bool(layer.operator.zeros)))
 
     def lanes(self, layer, fold, df):
         pe = int(fold.get("pe", 1))

@@ -3,12 +3,15 @@
 Lowers a QONNX file (training/export.py's output) to a model package (host/FORMAT.md): prints
 one line per layer (op, output shape, stream width, and for thresholds the accumulator range
 and the number of ties checked against the float model), then a summary line. `--report`
-writes those figures as JSON. Errors: one line `hls.lower: error: ...`, exit status 2 (host/errors.py).
+writes those figures as JSON. Errors: one line `hls.lower: error: ...`, exit status 2 (host/errors.py);
+an input quantizer that looks built for [0, 1] inputs prints one line `warning: ...` and the
+lowering goes on.
 """
 import argparse
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from host.errors import cli
@@ -16,6 +19,7 @@ from host.names import check_model_name, model_name_arg
 from host.package import save
 
 from . import lower
+from .embedding import InputRangeWarning
 
 
 def _model_name(onnx_path: Path, out: Path) -> str:
@@ -43,7 +47,14 @@ def _main(argv) -> int:
     check_model_name(name, "model name (from --out; pass --model)")
     report = {}
     start = time.perf_counter()
-    package = lower(onnx_path, name, report)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputRangeWarning)
+        package = lower(onnx_path, name, report)
+    for w in caught:   # one line each (the input range: built for [0, 1], fed 0..255)
+        if issubclass(w.category, InputRangeWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     save(package, out)
     seconds = time.perf_counter() - start
     thresholds = report.get("thresholds", {})

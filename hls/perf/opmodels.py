@@ -243,7 +243,8 @@ class ConvModel(OpModel):
 
     def check(self, layer, fold, g):
         geo = self.geometry(layer, g)
-        return rules.conv(layer["name"], fold, geo["cin"], geo["cout"], geo["k"], g.inp(layer).signed)
+        return rules.conv(layer["name"], fold, geo["cin"], geo["cout"], geo["k"], g.inp(layer).signed,
+                          bool(layer.get("zeros")))
 
     def serial_lanes(self, layer, fold, g, consumer_lanes: int) -> int:
         """The output lanes the MVU writes when its consumer reads `consumer_lanes` per beat:
