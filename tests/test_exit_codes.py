@@ -79,7 +79,7 @@ def cli_cases(tmp_path):
     from hls.codegen.__main__ import main as codegen_main
     from hls.lower.__main__ import main as lower_main
     from hls.perf.estimate import main as estimate_main
-    from host import bench, deploy, reference
+    from host import bench, boards, deploy, reference
     from training import evaluate, export, train
     return [
         ("hls", hls_flow.main, ["--model", "nothing", "--build-dir", str(tmp_path)], USAGE),
@@ -105,6 +105,7 @@ def cli_cases(tmp_path):
         ("clocked", clocked.main, ["--model", "nothing", "--build-dir", str(tmp_path)], USAGE),
         ("clocked", clocked.main, ["--model", "nothing", "--build-dir", str(tmp_path), "--frames", "1"], USAGE),
         ("fifos", fifos.main, ["--model", "nothing", "--build-dir", str(tmp_path)], USAGE),
+        ("boards", boards.main, ["zedboard"], USAGE),
     ]
 
 
