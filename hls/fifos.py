@@ -212,7 +212,7 @@ def write_depths(target: Path, result: dict, folding: dict, source_file: Optiona
     every layer named)."""
     from hls.codegen.design import FIFO_KEY
     from hls.perf.folding import write_folding
-    note = (f"{command}: {LABEL} {result['cycles_per_frame']:,.0f} cycles/frame "
+    note = (f"{command}: {clocked.LABEL} {result['cycles_per_frame']:,.0f} cycles/frame "
             f"({result['fps']:,.0f} FPS at 100 MHz; unbounded FIFOs {result['target_cycles_per_frame']:,.0f}, "
             f"tolerance {100 * result['tolerance']:g}%, {result['frames']} frames), {result['bits']:,} FIFO bits")
     if source_file and Path(source_file).resolve() == target.resolve():
