@@ -180,8 +180,16 @@ def test_committed_models_estimate_and_generated_folder_agree(tmp_path, name):
         # the TorchScript export names the FC layers MatMul_i where `make export` says Gemm_i:
         # the same layers in the same order
         assert len(layers) == len(package.layers)
+        renamed = {k: l.name for k, l in zip(layers, package.layers)}
         folding = {**{k: v for k, v in folding.items() if k.startswith("_")},
                    **{l.name: folding[k] for k, l in zip(layers, package.layers)}}
+        if "_fifo_depths" in folding:      # FIFO identifiers carry the layer name: s_<layer>[_...]
+            def rename(ident):
+                for old, new in sorted(renamed.items(), key=lambda kv: -len(kv[0])):
+                    if ident == f"s_{old}" or ident.startswith(f"s_{old}_"):
+                        return f"s_{new}" + ident[len(f"s_{old}"):]
+                return ident
+            folding["_fifo_depths"] = {rename(k): v for k, v in folding["_fifo_depths"].items()}
     est, top, headers = run_both(tmp_path, package, folding)
     assert disagreements(est, top, headers) == []
     assert len(est["fifos"]) > 10 and len(est["memories"]) >= 3 * sum(l.op == "Conv" for l in package.layers) // 2
