@@ -329,3 +329,16 @@ def test_estimate_and_clocked_agree_within_3_percent_with_sized_fifos(ern_clocke
     r = clocked.run(exe, result.out_dir / "data", frames=4)
     assert r["stall"] is None and r["mismatches"] == 0
     assert abs(d.ii / clocked.steady_cycles(r) - 1) <= 0.03, (d.ii, clocked.steady_cycles(r), d.bottleneck)
+
+
+def test_fifos_cli_never_overwrites_without_force_and_needs_the_file_it_updates(tmp_path):
+    existing = tmp_path / "mine.json"
+    existing.write_text('{"_comment": "the user\'s"}\n')
+    for argv, expect in ((["--update"], "--update needs --folding"),
+                         (["--out", str(existing)], f"{existing} exists; pass --force"),
+                         (["--folding", str(existing), "--update", "--out", str(existing)], "not both")):
+        proc = subprocess.run([sys.executable, "-m", "hls.fifos", "--model", "nope", "--build-dir", str(tmp_path),
+                               *argv], capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert re.fullmatch(r"fifos: error: .*\n", proc.stderr) and expect in proc.stderr, proc.stderr
+    assert existing.read_text() == '{"_comment": "the user\'s"}\n'
