@@ -295,6 +295,63 @@ def run_clocked(out: Path, exe: Path, frames: int, clock_mhz: float, fifo_rules:
     return entry
 
 
+PREDICTED = "predicted (performance model hls/perf, the generated design priced)"
+
+
+def side_by_side(package: Package, build: Path, df, clk: Optional[dict], clock_mhz: float,
+                 board: boards.Board) -> dict:
+    """The estimate of the generated design (predicted) beside the clocked C-simulation, per
+    layer: the predicted cycles per frame, and the clocked busy / input-starved / output-blocked
+    cycles per frame of the layer's processes (the busiest process; totals over the run / frames)."""
+    from hls.perf.estimate import load_graph
+    from hls.perf.generated import evaluate_generated
+    from hls.perf.resources import part_of
+    g = load_graph(build / "dataflow")
+    d = evaluate_generated(g, df, clock_mhz, part_of(board))
+    t = d.totals
+    predicted = {"label": PREDICTED, "cycles_per_frame": d.ii, "fps": round(d.fps, 1), "bottleneck": d.bottleneck,
+                 "lut": round(t.lut), "ff": round(t.ff), "bram36": t.bram36, "dsp": round(t.dsp)}
+    procs = {}
+    frames = (clk or {}).get("frames") or 0
+    if clk and frames:
+        for p in clk.get("processes", []):
+            procs.setdefault(p["name"].split(".")[0], []).append(p)
+    layers = []
+    for l in d.layers:
+        row = {"layer": l["name"], "op": l["op"], "predicted_cycles": l["cycles"]}
+        ps = procs.get(l["name"])
+        if ps:
+            top = max(ps, key=lambda p: p["busy"])
+            row.update({"clocked_process": top["name"], "clocked_busy": round(top["busy"] / frames),
+                        "clocked_starved": round(top["starved"] / frames),
+                        "clocked_blocked": round(top["blocked"] / frames)})
+        layers.append(row)
+    out = {"predicted": predicted, "layers": layers,
+           "note": "predicted_cycles: the estimate (performance model); clocked_*: clocked C-simulation "
+                   "cycles per frame (the run's totals / frames) of the layer's busiest process"}
+    if clk and clk.get("cycles_per_frame"):
+        out["clocked"] = {"label": clocked.LABEL, "cycles_per_frame": clk["cycles_per_frame"], "fps": clk["fps"]}
+        out["fps_ratio_predicted_over_clocked"] = round(predicted["fps"] / clk["fps"], 4)
+    return out
+
+
+def side_by_side_table(sbs: dict) -> str:
+    rows = [f"{'layer':<16} {'predicted cycles':>16} {'clocked busy':>13} {'clocked starved':>16} "
+            f"{'clocked blocked':>16}"]
+    for r in sbs["layers"]:
+        rows.append(f"{r['layer']:<16} {r['predicted_cycles']:>16,} {r.get('clocked_busy', '-'):>13,} "
+                    f"{r.get('clocked_starved', '-'):>16,} {r.get('clocked_blocked', '-'):>16,}"
+                    if "clocked_busy" in r else f"{r['layer']:<16} {r['predicted_cycles']:>16,}")
+    p = sbs["predicted"]
+    rows.append(f"predicted: {p['cycles_per_frame']:,} cycles/frame, {p['fps']:,.1f} FPS (bottleneck {p['bottleneck']}), "
+                f"{p['lut']:,} LUT, {p['bram36']:g} BRAM36, {p['dsp']} DSP")
+    if "clocked" in sbs:
+        c = sbs["clocked"]
+        rows.append(f"clocked C-simulation: {c['cycles_per_frame']:,.0f} cycles/frame, {c['fps']:,.1f} FPS; "
+                    f"predicted / clocked FPS = {sbs['fps_ratio_predicted_over_clocked']:.4f}")
+    return "\n".join(rows)
+
+
 # ---------------------------------------------------------------------------------------------
 # 7. Vitis HLS
 # ---------------------------------------------------------------------------------------------
@@ -402,6 +459,7 @@ def run(args) -> int:
         clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
         clk["compile_seconds"] = round(ccompile, 1)
 
+    sbs = side_by_side(package, build, df, clk, args.clock_mhz, board)
     vitis_result = vitis(out) if not args.no_vitis else None
     report = {
         "model": package.model,
@@ -417,6 +475,7 @@ def run(args) -> int:
         "protocol_errors": sim["protocol_errors"],
         "warnings": sim["warnings"],
         "clocked": clk,
+        "side_by_side": sbs,
         "vitis_hls": vitis_result,
         "data": data["source"],
         "folding_source": folding_source,
@@ -444,6 +503,7 @@ def run(args) -> int:
                 f"(build {clk['compile_seconds']} s), mismatches {clk['mismatches']}")
         else:
             log(clocked.summary(clk))
+    print("per layer, cycles per frame: predicted (estimate) vs clocked C-simulation\n" + side_by_side_table(sbs))
     if vitis_result is None:
         print("vitis_hls: not on PATH; synthesis, co-simulation and IP export skipped (report.json: vitis_hls = null)")
     else:

@@ -20,12 +20,13 @@ from hls.perf.opmodels import EstimateError
 def resolve_folding(package_dir, folding_file, board=None) -> dict:
     """The folding file completed exactly as the estimate completes it on `board` (unnamed
     layers, output serializers, the exchange rate), so a partial file gives one design in both."""
-    from hls.perf.estimate import choose_budget_of_file, estimate, generation_folding, load_graph
+    from hls.perf.estimate import choose_budget_of_file, estimate, generation_folding, load_graph, load_package
     from hls.perf.resources import part_of
     b = boards.get(board)
     g = load_graph(package_dir)
     return generation_folding(estimate(g, folding_file, None, b.clock_mhz,
-                                       budget=choose_budget_of_file(folding_file, part_of(b))))
+                                       budget=choose_budget_of_file(folding_file, part_of(b)),
+                                       package=load_package(Path(package_dir))))
 
 
 def main(argv=None) -> int:

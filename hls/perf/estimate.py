@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hls.perf.cost import SHELL, Design, evaluate
 from hls.perf.generated import generated_pricer
-from hls.perf.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
+from hls.perf.folding import (FIFO_KEY, FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
                          read_budget, read_folding, search, validate_folding, write_folding)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import resources as R
@@ -88,11 +88,19 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.
     if folding_file is not None:
         fixed = validate_folding(read_folding(folding_file), g, str(folding_file))
         rate = fixed.pop(RATE_KEY, budget.part.lut / budget.part.bram36)
+        depths = fixed.pop(FIFO_KEY, None)
         folding = complete(g, fixed, clock_mhz, target_fps, budget.part)
+        if depths:
+            if package is None:
+                raise FoldingError(f"folding file {folding_file}: {FIFO_KEY} needs the generated design "
+                                   f"(--package with params), not the graph model")
+            folding[FIFO_KEY] = depths
         d = price(g, folding, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(rate)))
         d.mode = f"folding file {folding_file}" + (
             f" ({len(folding) - len(fixed)} layers completed automatically)"
-            if len(folding) > len(fixed) else "")
+            if len(folding) - bool(depths) > len(fixed) else "") + (
+            f", {len(depths)} FIFO depths sized" if depths else "")
+        d.fifo_depths = depths or None
     else:
         d = search(g, clock_mhz, target_fps, budget, price=price)
         d.mode = (f"automatic: cheapest design for {target_fps:,.0f} FPS" if target_fps
@@ -103,7 +111,10 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.
 def generation_folding(d: Design) -> dict:
     """The folding to generate `d` from: every layer's fold (out_pe included) and the exchange
     rate its memories were placed at (the generator places them by the same rule)."""
-    return dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
+    out = dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
+    if getattr(d, "fifo_depths", None):
+        out[FIFO_KEY] = dict(d.fifo_depths)
+    return out
 
 
 def report(d: Design, budget: Budget, package: str = "", board: str = boards.DEFAULT) -> dict:
@@ -271,7 +282,7 @@ def _main(argv) -> int:
     rep["plot"], rep["folding_file"] = str(png), str(fold_path)
     out.write_text(json.dumps(rep, indent=1) + "\n")
     plot(rep, png)
-    write_folding(fold_path, d.folding, g, comment=f"folding used by {out} ({rep['mode']})",
+    write_folding(fold_path, generation_folding(d), g, comment=f"folding used by {out} ({rep['mode']})",
                   lut_per_bram=d.lut_per_bram)
     if not a.quiet:
         print(table(rep))
