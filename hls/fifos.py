@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from hls import clocked
-from host.errors import DEADLOCK, NO_FIT, ErnError, cli
+from host.errors import DEADLOCK, NO_FIT, USAGE, ErnError, cli, exit_code
 
 MIN_DEPTH = 2          # Vitis HLS's smallest FIFO (and the generator's default)
 MAX_ROUNDS = 16        # doublings: 2 -> 131072
@@ -200,8 +200,8 @@ def size_folding(model: str, folding_file: Optional[str], build_dir: Path, frame
         out = build / "fifos" / "hls"
         generate(package, out, folding, board=b)
         write_test_data(package, out, frames)
-    except (FlowError, CodegenError) as e:
-        raise SizingError(str(e)) from None
+    except (FlowError, CodegenError) as e:      # bad input: keep its own exit code
+        raise SizingError(str(e), exit_code=exit_code(e)) from None
     log(f"sizing the FIFOs of {source}, generated in {out}")
     result = size(out, model, frames, tolerance, refine_runs, log=log)
     gen = clocked.run(clocked.build(out, model)[0], out / "data", frames)
@@ -252,24 +252,24 @@ def _main(argv: Optional[List[str]]) -> int:
     build_dir = Path(args.build_dir)
     try:
         if args.update and not args.folding:
-            raise SizingError("--update needs --folding (the file to write the depths into)")
+            raise SizingError("--update needs --folding (the file to write the depths into)", exit_code=USAGE)
         if args.update and args.out:
-            raise SizingError("give --update or --out, not both")
+            raise SizingError("give --update or --out, not both", exit_code=USAGE)
         target = Path(args.folding) if args.update else \
             Path(args.out) if args.out else build_dir / args.model / "folding_fifos.json"
         if target.exists() and not args.update and not args.force:
             raise SizingError(f"{target} exists; pass --force to overwrite it (or --update to size the "
-                              f"--folding file in place)")
+                              f"--folding file in place)", exit_code=USAGE)
         if args.frames < 3:
-            raise SizingError("--frames must be at least 3 (steady state from frame 2, over two intervals)")
+            raise SizingError("--frames must be at least 3 (steady state from frame 2, over two intervals)", exit_code=USAGE)
         if not 0 <= args.tolerance < 1:
-            raise SizingError("--tolerance must be in [0, 1)")
+            raise SizingError("--tolerance must be in [0, 1)", exit_code=USAGE)
         result, folding = size_folding(args.model, args.folding, build_dir, args.frames, args.tolerance,
                                        args.refine_runs, args.board, log=lambda m: print(f"fifos: {m}", flush=True))
         command = "python -m hls.fifos " + " ".join(argv if argv is not None else sys.argv[1:])
         write_depths(target, result, folding, args.folding if args.update else None, command)
     except ValueError as e:
-        raise SizingError(str(e).splitlines()[0], exit_code=2) from None
+        raise SizingError(str(e).splitlines()[0], exit_code=USAGE) from None
     print(f"fifos: {clocked.LABEL}: {result['cycles_per_frame']:,.0f} cycles/frame with the sized FIFOs "
           f"({result['bits']:,} bits) vs {result['generated']['cycles_per_frame']:,.0f} as generated "
           f"({result['generated']['bits']:,} bits); target {result['target_cycles_per_frame']:,.0f}; "
