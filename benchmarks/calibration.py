@@ -68,6 +68,15 @@ WHY = {
 }
 
 
+# Clocked C-simulation figures recorded from runs (not recomputed here: a build takes ~7 min).
+# bnn_cnv_w1a2: our 1-channel zoo cnv_w1a2 (Fashion-MNIST, trained) with the same folding
+# (hls/foldings/cnv_w1a2_bnn_pynq.json: Conv_0 SIMD 1 instead of 3, same 32,400 cycles), run
+# 2026-12-07: `make hls MODEL=cnv_w1a2 FOLDING=hls/foldings/cnv_w1a2_bnn_pynq.json IMAGES=16`
+# (FIFOs as generated, depth 2: 63,813 cycles/frame) then `python -m hls.fifos --model cnv_w1a2`
+# (sized FIFOs: 33,091 cycles/frame; unbounded: 32,768).
+CLOCKED = {"bnn_cnv_w1a2": (33091, "1-channel cnv_w1a2, FIFOs by hls.fifos; 63,813 at depth 2")}
+
+
 def predict(build: str) -> dict:
     g = Graph(topologies.TOPOLOGIES[build](), f"--topology {build}")
     d = estimate(g, ROOT / "hls" / "foldings" / f"{build}_bnn_pynq.json", None, CLOCK_MHZ)
@@ -93,6 +102,9 @@ def rows():
         yield build, (fps, lut, bram, dsp, fsrc, rsrc), p, best
 
 
+C_CLOCKED = CLOCKED
+
+
 def main() -> int:
     print("| build | measured FPS / LUT / BRAM36 / DSP | predicted FPS (II) / LUT / BRAM36 / DSP "
           "| FPS error | clocked C-sim | why LUT / BRAM differ |")
@@ -105,8 +117,13 @@ def main() -> int:
             pred += (f"; FIFO stall model of their top.cpp: {p['stall_fps']:,.1f} "
                      f"({p['stall_ii']:,.0f})")
             e += f"; stall model {err(p['stall_fps'], fps):+.2f}%"
+        ck = "not run (needs the byom package)"
+        if build in C_CLOCKED:
+            cyc, what = C_CLOCKED[build]
+            cf = CLOCK_MHZ * 1e6 / cyc
+            ck = f"{cf:,.1f} ({cyc:,}; {err(cf, fps):+.2f}%; {what})"
         print(f"| {build} | {fps:,.2f} / {lut:,} / {bram:g} / {dsp} ({fsrc}; {rsrc}) | {pred} | "
-              f"{e} | not run | {WHY[build]} |")
+              f"{e} | {ck} | {WHY[build]} |")
     return 0
 
 
