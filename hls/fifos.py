@@ -31,15 +31,18 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from hls import clocked, csim
+from hls import clocked
+from host.errors import DEADLOCK, NO_FIT, ErnError, cli
 
 MIN_DEPTH = 2          # Vitis HLS's smallest FIFO (and the generator's default)
 MAX_ROUNDS = 16        # doublings: 2 -> 131072
 STALL_SHARE = 0.005    # a writer blocked / a reader starved this share of the cycles counts
 
 
-class SizingError(RuntimeError):
-    """The design cannot be sized (one-line message)."""
+class SizingError(ErnError, RuntimeError):
+    """The design cannot be sized to its target (one-line message)."""
+
+    exit_code = NO_FIT
 
 
 def stream_widths(top_cpp: Path) -> Dict[str, int]:
@@ -78,7 +81,8 @@ class Sizer:
     def unbounded(self) -> dict:
         ok, r = self.run({"*": 0})
         if not ok or r["mismatches"]:
-            raise SizingError(f"the design does not complete with unbounded FIFOs: {clocked.summary(r)}")
+            raise SizingError(f"the design does not complete with unbounded FIFOs: {clocked.summary(r)}",
+                          exit_code=DEADLOCK)
         self.target = clocked.steady_cycles(r)
         self.log(f"unbounded FIFOs: {self.target:,.0f} cycles/frame, set by {r['slowest_fifo']['name']} "
                  f"(the target, +{100 * self.tolerance:g}%)")
@@ -147,7 +151,7 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
     dict (also what main() writes as JSON)."""
     top = out / "ern_top.cpp"
     if not top.is_file() or not (out / "data" / "images.bin").is_file():
-        raise SizingError(f"no generated design with test data in {out}: run `make hls MODEL={model}` first")
+        raise ErnError(f"no generated design with test data in {out}: run `make hls MODEL={model}` first")
     widths, generated = stream_widths(top), generated_depths(top)
     exe, _ = clocked.build(out, model)
     sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d), sorted(generated), tolerance, log)
@@ -173,6 +177,10 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli("fifos", _main, argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.fifos", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny")
     ap.add_argument("--build-dir", default="build")
@@ -183,18 +191,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.build_dir) / args.model / "hls"
     target = Path(args.out) if args.out else Path(args.build_dir) / args.model / "fifo_depths.json"
-    try:
-        if args.frames < 3:
-            raise SizingError("--frames must be at least 3 (steady state from frame 2, over two intervals)")
-        if not 0 <= args.tolerance < 1:
-            raise SizingError("--tolerance must be in [0, 1)")
-        result = size(out, args.model, args.frames, args.tolerance, args.refine_runs,
-                      log=lambda m: print(f"fifos: {m}", flush=True))
-        gen = clocked.run(clocked.build(out, args.model)[0], out / "data", args.frames)
-        result["generated"]["cycles_per_frame"] = clocked.steady_cycles(gen)
-    except (SizingError, clocked.ClockedError, csim.CsimError) as e:
-        print(f"fifos: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+    if args.frames < 3:
+        raise ErnError("--frames must be at least 3 (steady state from frame 2, over two intervals)")
+    if not 0 <= args.tolerance < 1:
+        raise ErnError("--tolerance must be in [0, 1)")
+    result = size(out, args.model, args.frames, args.tolerance, args.refine_runs,
+                  log=lambda m: print(f"fifos: {m}", flush=True))
+    gen = clocked.run(clocked.build(out, args.model)[0], out / "data", args.frames)
+    result["generated"]["cycles_per_frame"] = clocked.steady_cycles(gen)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=1) + "\n")
     print(f"fifos: {clocked.LABEL}: {result['cycles_per_frame']:,.0f} cycles/frame with the sized FIFOs "

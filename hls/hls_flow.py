@@ -17,12 +17,14 @@ Each step is a plain function that writes its output under build/<model>/ and ca
    in one call: cycles per frame, FPS at the design clock, latency, stalls per process, FIFO
    peaks (report.json `clocked`, hls/clocked.png), or a deadlock naming the FIFOs;
 7. `build_emu`: emu.cpp + ern_top.cpp -> hls/libern_emu.so, the C ABI `ern_run` (ctypes) that
-   host emulation loads (interface.json describes it);
+   host emulation loads instead of building its own while the library's `ern_package_sha256()`
+   is the package's digest (interface.json describes it);
 8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
 Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
-vitis_hls, clocked, ...). Exit status 0 when every class sum matched and the clocked run
-completed; 1 otherwise; 2 on an error before the simulation (one line).
+vitis_hls, clocked, ...). Exit status (host/errors.py): 0 when every class sum matched and the
+clocked run completed; 1 when a class sum differs or a build fails; 2 on bad input (one line);
+4 when the clocked run deadlocks at the generated FIFO depths.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ import numpy as np
 from hls import clocked, csim
 from hls.codegen import CodegenError, generate
 from host import boards
+from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
@@ -56,7 +59,7 @@ CSIM_FLAGS = ("-Wno-aggressive-loop-optimizations",)
 CLOCKED_FRAMES = 5          # frames of the clocked run: the steady state is frames 2..N
 
 
-class FlowError(RuntimeError):
+class FlowError(ErnError, RuntimeError):
     """A step that cannot run (one-line message)."""
 
 
@@ -223,11 +226,12 @@ def build_tb(out: Path, model: str, opt: str = "-O2") -> Tuple[Path, float]:
 
 
 def build_emu(out: Path, model: str) -> Path:
-    """emu.cpp + ern_top.cpp as a shared library (the C ABI `ern_run` for host emulation), copied
-    to build/<m>/hls/libern_emu.so."""
-    lib = csim.build([out / "ern_top.cpp", out / "emu.cpp"], include_dirs=[out, out / "lib"], opt="-O2",
-                     extra_flags=csim_flags() + ["-shared", "-fPIC"], name=f"lib{model}_emu.so")
-    target = out / "libern_emu.so"
+    """emu.cpp + ern_top.cpp as a shared library (the C ABI `ern_run` for host emulation), built
+    by host.emulation's own recipe (so emulation finds the same build) and copied to
+    build/<m>/hls/libern_emu.so, which emulation loads while it names the package's digest."""
+    from host.emulation import INSTALLED_LIBRARY, build_emulator   # pynq only when needed
+    lib = build_emulator(out)
+    target = out / INSTALLED_LIBRARY
     shutil.copyfile(lib, target.with_name(target.name + ".partial"))
     os.replace(target.with_name(target.name + ".partial"), target)
     return target
@@ -395,10 +399,7 @@ def run(args) -> int:
     clk = None
     if clocked_exe:
         cexe, ccompile = clocked_exe
-        try:
-            clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
-        except clocked.ClockedError as e:
-            raise FlowError(str(e)) from None
+        clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
         clk["compile_seconds"] = round(ccompile, 1)
 
     vitis_result = vitis(out) if not args.no_vitis else None
@@ -452,7 +453,9 @@ def run(args) -> int:
     ok = (mismatches == 0 and sim["protocol_errors"] == 0 and not sim["warnings"]
           and (clk is None or (clk["stall"] is None and clk["mismatches"] == 0))
           and (vitis_result is None or vitis_result["exit_status"] == 0))
-    return 0 if ok else 1
+    if clk is not None and clk["stall"] is not None:
+        return DEADLOCK
+    return OK if ok else CHECK
 
 
 def main(argv=None) -> int:
@@ -482,12 +485,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")
-    args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except (FlowError, csim.CsimError, OSError, boards.BoardError) as e:
-        print(f"hls: error: {e}", file=sys.stderr)
-        return 2
+    return cli("hls", lambda argv: run(ap.parse_args(argv)), argv)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
 from host import boards
+from host.errors import CHECK, ErnError
 from host.package import Package, digest, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
@@ -62,8 +63,10 @@ PER_FRAME_TIMEOUT_S = 0.01
 ImagesLike = np.ndarray
 
 
-class DriverError(RuntimeError):
+class DriverError(ErnError, RuntimeError):
     """The accelerator or its DMA did something unexpected (one-line message)."""
+
+    exit_code = CHECK
 
 
 def on_board() -> bool:
@@ -503,8 +506,8 @@ class ErnAccelerator:
         return out
 
     def logits_from_sums(self, sums: np.ndarray) -> np.ndarray:
-        """float64 (N, classes): scale[c] * sums[c] / divisor (as host.reference does)."""
-        return sums.astype(np.float64) * self._scale / self._divisor
+        """float64 (N, classes): scale[c] * sums[c] / divisor + bias[c] (as host.reference does)."""
+        return self.package.logits_from_sums(sums)
 
     def classify(self, images: ImagesLike, progress=None) -> Tuple[np.ndarray, np.ndarray]:
         """(labels int64 (N,), scores float64 (N, classes)): the argmax of the scores, which are

@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from host.errors import ErnError
+
 Shape = Tuple[int, int, int]  # H, W, C of one feature map
 Bounds = Tuple[int, int]  # worst-case (min, max) of the integers on a stream
 
@@ -37,7 +39,7 @@ FLOAT64_EXACT = 2 ** 53
 PATCH_ELEMENTS_PER_CHUNK = 1 << 19
 
 
-class OpError(ValueError):
+class OpError(ErnError, ValueError):
     """What is wrong with one op's attributes, params or shapes (without the layer's name;
     host.package adds the layer and the file)."""
 
@@ -169,16 +171,27 @@ def conv_weight_params(w: np.ndarray, weight_bits: int, masked: Optional[bool] =
                        ) -> Tuple[Dict[str, int], Dict[str, np.ndarray]]:
     """(attributes, params) of FORMAT.md's Conv for the integer weights w (C_out, cols): the
     inverse of Conv.planes. `weights` holds plane 0, `weight_planes` planes 1..B-1 and, when
-    masked (default: when some weight has fewer than B planes), `weight_masks` their masks."""
-    signs, masks = decompose_weights(w, weight_bits)
+    masked (default: when some nonzero weight has fewer than B planes), `weight_masks` their
+    masks. Weights equal to 0 (ternary, Brevitas' narrow 2-bit) add `zeros` = 1 and the
+    `weight_nonzero` mask; their sign and mask bits are written 0."""
+    w = np.asarray(w)
+    nonzero = w != 0
+    has_zeros = not np.all(nonzero)
+    signs, masks = decompose_weights(np.where(nonzero, w, 1 << (weight_bits - 1)), weight_bits)
+    if has_zeros:
+        signs[:, ~nonzero] = -1
+        masks[1:, ~nonzero] = 0
     if masked is None:
-        masked = not np.all(masks)
-    attrs = {"weight_bits": weight_bits, **({"masked": 1} if masked else {})}
+        masked = not np.all(masks[:, nonzero])
+    attrs = {"weight_bits": weight_bits, **({"masked": 1} if masked else {}),
+             **({"zeros": 1} if has_zeros else {})}
     params = {"weights": pack_weights(signs[0])}
     if weight_bits > 1:
         params["weight_planes"] = np.stack([pack_weights(p) for p in signs[1:]])
     if masked:
         params["weight_masks"] = np.stack([np.packbits(m, axis=1, bitorder="little") for m in masks[1:]])
+    if has_zeros:
+        params["weight_nonzero"] = np.packbits(nonzero, axis=1, bitorder="little")
     return attrs, params
 
 
@@ -449,7 +462,7 @@ def check_codes_fit(bounds: Bounds, bits: int, what: str) -> None:
 OPS: Dict[str, Type["Op"]] = {}
 
 
-def register(cls: Type["Op"]) -> Type["Op"]:
+def register_op(cls: Type["Op"]) -> Type["Op"]:
     """Class decorator: make the op known under its class name (the `op` of model.json)."""
     if cls.__name__ in OPS:
         raise ValueError(f"op {cls.__name__} registered twice")
@@ -545,7 +558,7 @@ def _rows(params: Dict[str, np.ndarray], name: str) -> int:
     return array.shape[0]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Thermometer(Op):
     """Pixel embedding: each uint8 channel becomes k channels of out_bits-wide codes."""
@@ -576,7 +589,7 @@ class Thermometer(Op):
         return [thermometer(inputs[0], params["thresholds"], self.k)]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Conv(Op):
     """Sliding window + matrix-vector unit over unsigned codes with +-1 weights (also FC: a
@@ -596,6 +609,9 @@ class Conv(Op):
     masked: Optional[int] = attribute("1: per-weight bit counts (heterogeneous binarization), "
                                       "planes 1..B-1 carry masks in `weight_masks`",
                                       choices=(0, 1), optional=True)
+    zeros: Optional[int] = attribute("1: some weights are 0 (ternary -1/0/+1 for B = 1): "
+                                     "`weight_nonzero` masks every plane of them",
+                                     choices=(0, 1), optional=True)
 
     def __post_init__(self):
         super().__post_init__()
@@ -618,6 +634,8 @@ class Conv(Op):
             names += ("weight_planes",)
         if self.masked:
             names += ("weight_masks",)
+        if self.zeros:
+            names += ("weight_nonzero",)
         return names
 
     def param_names(self):
@@ -644,6 +662,8 @@ class Conv(Op):
             specs["weight_planes"] = ParamSpec(lower, np.uint8)
         if self.masked:
             specs["weight_masks"] = ParamSpec(lower, np.uint8)
+        if self.zeros:
+            specs["weight_nonzero"] = ParamSpec((c_out, row_bytes), np.uint8)
         if self.thresholded:
             specs.update(threshold_specs(c_out, self.out_bits))
         return specs
@@ -668,11 +688,20 @@ class Conv(Op):
                                        bitorder="little") if self.masked else masks[0])
         return np.stack(signs), np.stack(masks)
 
+    def nonzero(self, params: Dict[str, np.ndarray]) -> np.ndarray:
+        """(C_out, cols) 0/1: which weights are nonzero (all ones without `zeros`)."""
+        if not self.zeros:
+            return np.ones((_rows(params, "weights"), self.cols), np.int8)
+        return np.unpackbits(params["weight_nonzero"], axis=1, count=self.cols,
+                             bitorder="little").astype(np.int8)
+
     def weight_matrix(self, params: Dict[str, np.ndarray]) -> np.ndarray:
-        """The integer weights (C_out, cols): +-1 for weight_bits = 1."""
+        """The integer weights (C_out, cols): +-1 for weight_bits = 1 (-1/0/+1 with zeros)."""
         if self.weight_bits == 1:
-            return unpack_weights(params["weights"], self.cols)
-        return weight_matrix(*self.planes(params))
+            w = unpack_weights(params["weights"], self.cols)
+        else:
+            w = weight_matrix(*self.planes(params))
+        return w * self.nonzero(params) if self.zeros else w
 
     def accumulator_bounds(self, in_bounds: Sequence[Bounds],
                            params: Optional[Dict[str, np.ndarray]] = None) -> Bounds:
@@ -707,7 +736,7 @@ class Conv(Op):
         return [conv_accumulate(inputs[0], weights, self.kernel, self.stride, self.pad)]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Threshold(Op):
     """BN + activation on an integer stream (the residual stream) as per-channel thresholds."""
@@ -734,7 +763,7 @@ class Threshold(Op):
         return [multi_threshold(inputs[0], params["thresholds"], params["direction"])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Add(Op):
     """The residual add of two integer streams of the same shape."""
@@ -755,7 +784,7 @@ class Add(Op):
         return [add(inputs[0], inputs[1])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Duplicate(Op):
     """A fork: every output is the input. The number of copies is the number of outputs."""
@@ -785,7 +814,7 @@ class Duplicate(Op):
         return [inputs[0]] * self.copies
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class GlobalSum(Op):
     """H x W x C -> 1 x 1 x C: the sum over all pixels (the host divides: head.divisor)."""
@@ -803,7 +832,7 @@ class GlobalSum(Op):
         return [global_sum(inputs[0])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class MaxPool(Op):
     """Max over K x K windows with stride S, no padding, over unsigned codes."""

@@ -21,15 +21,17 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from host import ops
+from host.errors import ErnError
 from host.names import BadName, check_model_name
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 PARAMS_FILE = "params.npz"
 HEAD_SCALE_KEY = "head.scale"
+HEAD_BIAS_KEY = "head.bias"
 
 
-class PackageError(ValueError):
+class PackageError(ErnError, ValueError):
     """A model package that breaks the format. The message is always a single line."""
 
     def __init__(self, message: str):
@@ -112,14 +114,19 @@ class Stream:
 
 @dataclasses.dataclass(frozen=True)
 class Head:
-    """What the host applies to the class sums: logits[c] = scale[c] * sums[c] / divisor."""
+    """What the host applies to the class sums: logits[c] = scale[c] * sums[c] / divisor
+    (+ bias[c] when the head has a bias: a folded affine head such as bnn_pynq's TensorNorm, or
+    the offset of codes that travel unsigned)."""
 
     scale: str = HEAD_SCALE_KEY  # params.npz key of the per-class float scale, shape (classes,)
     divisor: int = 1  # H * W of the map the global sum ran over (the average pool's division)
+    bias: Optional[str] = None  # params.npz key of the per-class float64 bias, or None
 
     def __post_init__(self):
         if not isinstance(self.scale, str):
             raise PackageError(f"head: scale must be a params key (a string), got {self.scale!r}")
+        if self.bias is not None and not isinstance(self.bias, str):
+            raise PackageError(f"head: bias must be a params key (a string), got {self.bias!r}")
         if not _is_int(self.divisor) or self.divisor < 1:
             raise PackageError(f"head: divisor must be a positive integer, got {self.divisor!r}")
         object.__setattr__(self, "divisor", int(self.divisor))
@@ -196,13 +203,26 @@ class Package:
         return self.params[self.head.scale]
 
     @property
+    def head_bias(self) -> np.ndarray:
+        """float64 (classes,): the head's bias (zeros when it has none)."""
+        if self.head.bias is None:
+            return np.zeros(self.classes, np.float64)
+        return self.params[self.head.bias].astype(np.float64)
+
+    def logits_from_sums(self, sums: np.ndarray) -> np.ndarray:
+        """float64 (N, classes): scale[c] * sums[c] / divisor + bias[c]."""
+        logits = np.asarray(sums).astype(np.float64) * self.head_scale.astype(np.float64) / self.head.divisor
+        return logits + self.head_bias if self.head.bias is not None else logits
+
+    @property
     def input_shape(self) -> Tuple[int, int, int]:
         return self.streams[self.input].shape
 
     def to_json(self) -> Dict[str, Any]:
         return {"format_version": self.format_version, "model": self.model, "input": self.input,
                 "output": self.output, "classes": self.classes,
-                "head": {"scale": self.head.scale, "divisor": self.head.divisor},
+                "head": {"scale": self.head.scale, "divisor": self.head.divisor,
+                         **({"bias": self.head.bias} if self.head.bias is not None else {})},
                 "streams": {name: s.to_json() for name, s in self.streams.items()},
                 "layers": [layer.to_json() for layer in self.layers]}
 
@@ -258,6 +278,16 @@ def _check_header(package: Package) -> None:
     if not np.isfinite(scale).all():
         raise PackageError(f"head: param {package.head.scale!r} holds a non-finite value "
                            f"({scale[~np.isfinite(scale)][0]}) at class {int(np.argmin(np.isfinite(scale)))}")
+    if package.head.bias is not None:
+        bias = package.params.get(package.head.bias)
+        if bias is None:
+            raise PackageError(f"head: param {package.head.bias!r} missing from {PARAMS_FILE}")
+        if bias.shape != (package.classes,) or bias.dtype.kind != "f":
+            raise PackageError(f"head: param {package.head.bias!r} must be float ({package.classes},), "
+                               f"got {bias.dtype} {bias.shape}")
+        if not np.isfinite(bias).all():
+            raise PackageError(f"head: param {package.head.bias!r} holds a non-finite value "
+                               f"at class {int(np.argmin(np.isfinite(bias)))}")
 
 
 def _check_wiring(package: Package) -> None:
@@ -332,7 +362,7 @@ def _check_layer(package: Package, layer: Layer) -> None:
 
 def _check_params_all_used(package: Package) -> None:
     """A params entry no layer reads is most likely a misspelt name."""
-    used = {package.head.scale}
+    used = {package.head.scale} | ({package.head.bias} if package.head.bias is not None else set())
     for layer in package.layers:
         used.update(layer.param_key(p) for p in layer.operator.param_names())
     unused = sorted(set(package.params) - used)
@@ -376,7 +406,7 @@ def from_json(doc: Any, params: Dict[str, np.ndarray]) -> Package:
                            f"(this reader knows {FORMAT_VERSION})")
     _no_unknown_keys(doc, _TOP_LEVEL_KEYS + (DIGEST_KEY,), MODEL_FILE)
     head = _get(doc, "head", dict, MODEL_FILE)
-    _no_unknown_keys(head, ("scale", "divisor"), f"{MODEL_FILE}: head")
+    _no_unknown_keys(head, ("scale", "divisor", "bias"), f"{MODEL_FILE}: head")
     streams = {}
     for name, stream in _get(doc, "streams", dict, MODEL_FILE).items():
         where = f"{MODEL_FILE}: stream {name!r}"
@@ -403,7 +433,8 @@ def from_json(doc: Any, params: Dict[str, np.ndarray]) -> Package:
                    output=_get(doc, "output", str, MODEL_FILE),
                    classes=_get(doc, "classes", int, MODEL_FILE),
                    head=Head(_get(head, "scale", str, f"{MODEL_FILE}: head"),
-                             _get(head, "divisor", int, f"{MODEL_FILE}: head")),
+                             _get(head, "divisor", int, f"{MODEL_FILE}: head"),
+                             _get(head, "bias", str, f"{MODEL_FILE}: head") if "bias" in head else None),
                    streams=streams, layers=tuple(layers), params=params, format_version=version)
 
 
@@ -543,10 +574,16 @@ class PackageBuilder:
         self.params.update({layer.param_key(k): v for k, v in params.items()})
         return outputs
 
-    def build(self, output: str, head_scale: np.ndarray, divisor: int) -> Package:
-        """The validated Package; divisor is H*W of the map the global sum ran over."""
+    def build(self, output: str, head_scale: np.ndarray, divisor: int,
+              head_bias: Optional[np.ndarray] = None) -> Package:
+        """The validated Package; divisor is H*W of the map the global sum ran over; head_bias
+        (float64, per class) only where the head has one."""
         classes = self.streams[output].shape[2]
         params = dict(self.params)
         params[HEAD_SCALE_KEY] = np.asarray(head_scale, dtype=np.float32)
-        return Package(self.model, self.input, output, classes, Head(HEAD_SCALE_KEY, divisor),
+        bias_key = None
+        if head_bias is not None:
+            bias_key = HEAD_BIAS_KEY
+            params[bias_key] = np.asarray(head_bias, dtype=np.float64)
+        return Package(self.model, self.input, output, classes, Head(HEAD_SCALE_KEY, divisor, bias_key),
                        dict(self.streams), tuple(self.layers), params)

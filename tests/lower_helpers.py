@@ -131,8 +131,15 @@ def compare_streams(model: ModelWrapper, report: Dict, trace: Dict[str, np.ndarr
         context = run(model, x, full=True)
         for stream, source in report["streams"].items():
             value = np.asarray(context[source["onnx"]], np.float64)
+            crop = source.get("crop", 0)   # the padded original of a map (pixel-space padding)
+            if crop:
+                value = value[:, :, crop:-crop, crop:-crop]
+            got = trace[stream][i:i + 1]
+            if value.ndim == 2 and got.shape[1:3] != (1, 1):   # a flattened map: ONNX order C, H, W
+                value = value.reshape((1, got.shape[3]) + got.shape[1:3])
             value = value.transpose(0, 2, 3, 1) if value.ndim == 4 else value.reshape(value.shape[0], 1, 1, -1)
-            expected = np.rint(value * source["divisor"] / np.asarray(source["scale"]))
+            expected = np.rint(value * source["divisor"] / np.asarray(source["scale"])
+                               + np.asarray(source.get("offset", 0.0)))
             got = trace[stream][i:i + 1]
             bad, total = result.get(stream, (0, 0))
             result[stream] = (bad + int(np.sum(expected != got)), total + got.size)

@@ -20,7 +20,10 @@ def conv_net(act=None, weights=None, conv_attrs=None, head=None, signed=0, bits=
         w = g.quant(g.const(raw), 0.1, 2, signed=1, name="WeightQuant")
     elif weights in ("planes_with_zero", "planes_not_narrow"):
         raw[0, 0, 0, 0] = 0.01 if weights == "planes_with_zero" else raw[0, 0, 0, 0]
-        w = g.quant(g.const(raw), 0.5, 3, signed=1, narrow=int(weights == "planes_with_zero"), name="WeightQuant")
+        w = g.quant(g.const(raw), 0.5, 3 if weights == "planes_with_zero" else 4, signed=1,
+                    narrow=int(weights == "planes_with_zero"), name="WeightQuant")
+    elif weights == "wide":
+        w = g.quant(g.const(raw), 0.1, 6, signed=1, narrow=1, name="WeightQuant")
     elif weights == "float":
         w = g.const(raw)
     else:
@@ -58,8 +61,14 @@ def test_unsupported_op():
     one_line_error(conv_net(act="sigmoid"), "node 'Sigmoid_0' (Sigmoid): op is not supported", "supported: ")
 
 
-def test_signed_activation_quantizer():
-    one_line_error(conv_net(signed=1), "node 'Quant_1' (Quant): signed activation quantizer", "supported: unsigned")
+def test_signed_activation_quantizer_lowers_to_offset_codes():
+    """A signed 2-bit Quant after Relu: codes q - qmin travel unsigned; the graph is supported."""
+    assert lower(conv_net(signed=1), "t").classes == 2
+
+
+def test_one_bit_signed_quant_is_refused():
+    one_line_error(conv_net(signed=1, bits=1), "node 'Quant_1' (Quant): 1-bit signed activations",
+                   "BipolarQuant", "reads 'Relu_0_out' from node 'Relu_0' (Relu)")
 
 
 def test_activation_bit_width():
@@ -67,22 +76,46 @@ def test_activation_bit_width():
 
 
 def test_activation_zero_point():
-    one_line_error(conv_net(zero_point=1.0), "node 'Quant_1' (Quant): zero point 1", "supported: unsigned Quant")
+    one_line_error(conv_net(zero_point=1.0), "node 'Quant_1' (Quant): zero point 1", "supported: Quant")
 
 
-def test_multi_bit_weight_quantizer():
-    one_line_error(conv_net(weights="quant"), "node 'WeightQuant' (Quant): 2-bit weights are not supported",
-                   "supported: BipolarQuant", "bit-plane weights: signed narrow Quant of 3..4 bits")
+def test_two_bit_weights_are_ternary_not_refused():
+    """Brevitas' narrow signed 2-bit weights are -1/0/+1 (no longer 'not supported')."""
+    package = lower(conv_net(weights="quant"), "t")
+    conv = [layer for layer in package.layers if layer.op == "Conv"][0]
+    assert conv.attrs["weight_bits"] == 2 and conv.attrs.get("zeros") == 1   # not narrow: -2..1
 
 
-def test_bit_plane_weights_that_quantize_to_zero():
-    one_line_error(conv_net(weights="planes_with_zero"), "node 'WeightQuant' (Quant):",
-                   "weights quantize to 0, which no sum of sign planes gives")
+def test_weight_bit_width_message_names_what_is_supported():
+    one_line_error(conv_net(weights="wide"), "node 'WeightQuant' (Quant): 6-bit weights are not supported",
+                   "2 bits narrow: ternary", "1-bit weights export as BipolarQuant", "for node 'Conv_0' (Conv)")
 
 
-def test_bit_plane_weights_must_be_narrow_range():
+def test_bit_plane_weights_that_quantize_to_zero_get_a_nonzero_mask():
+    package = lower(conv_net(weights="planes_with_zero"), "t")
+    conv = [layer for layer in package.layers if layer.op == "Conv"][0]
+    assert conv.attrs["weight_bits"] == 2 and conv.attrs.get("zeros") == 1
+    assert (conv.operator.weight_matrix(package.layer_params(conv)) == 0).sum() >= 1
+
+
+def test_every_unsupported_node_in_one_line():
+    """Two Sigmoids (one reason, grouped) and a 1-bit signed Quant: all three named in one line,
+    each with the tensor it reads and the node writing it."""
+    g = GraphBuilder([1, 1, 4, 4])
+    q = g.quant(g.input.name, 64.0, 2, rounding="FLOOR", name="Quant_0")
+    s1 = g.node("Sigmoid", [q], name="Sig_a")
+    s2 = g.node("Sigmoid", [s1], name="Sig_b")
+    bad = g.quant(s2, 1.0, 1, signed=1, name="Quant_9")
+    text = one_line_error(g.build(bad), "3 unsupported nodes (2 reasons)",
+                          "node 'Sig_a' (Sigmoid) reads 'Quant_0_out' from node 'Quant_0' (Quant)",
+                          "node 'Sig_b' (Sigmoid) reads 'Sig_a_out' from node 'Sig_a' (Sigmoid)",
+                          "node 'Quant_9' (Quant) reads 'Sig_b_out'")
+    assert text.count("op is not supported") == 1   # the shared reason once, for both nodes
+
+
+def test_wide_weights_that_are_not_narrow_range():
     one_line_error(conv_net(weights="planes_not_narrow"), "node 'WeightQuant' (Quant):",
-                   "signed, narrow-range, zero point 0")
+                   "4-bit non-narrow weights are not supported", "for node 'Conv_0' (Conv)")
 
 
 def test_float_weights():
@@ -145,7 +178,7 @@ def test_cli_prints_one_error_line_and_exits_2(tmp_path, capsys):
     path.write_bytes(b"\x08\x01garbage")
     assert main(["--onnx", str(path), "--out", str(tmp_path / "df")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.startswith("hls.lower: error: ") and err.count("\n") == 1
 
 
 def test_cli_writes_a_loadable_package(good_file, tmp_path, capsys):

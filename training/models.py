@@ -219,8 +219,48 @@ for _w, _bits in (("1", Bits(1)), ("1p4", Bits(3, 1.4)), ("2", Bits(2))):
 # embedding) and in the classifier, a 3-bit stem activation, 1-bit codes inside the first block.
 ZOO["ern_tiny_mixed"] = _ern_tiny(Bits(), (("stem.0", Bits(2)), ("stem.2", Bits(act=3)),
                                            ("blocks.0.act1", Bits(act=1)), ("classifier", Bits(2))))
+class BnnPynq(nn.Module):
+    """One of brevitas_examples.bnn_pynq's configs (CNV, LFC, SFC, TFC x 1W1A / 1W2A / 2W2A),
+    built with brevitas_examples' own factory (random init: pretrained weights cannot be
+    downloaded here), behind a front that takes our raw 0..255 pixels: x / 255, the [0, 1]
+    range those models were trained on (the lowering absorbs the division into the first
+    thresholds). For CNV, a 1-channel image is repeated to its 3 channels and a smaller image
+    zero-padded to 32 x 32 (pixel 0 gives CNV's lowest input code, so the lowering turns the
+    border into the first conv's padding)."""
+
+    def __init__(self, config: str, in_channels: int = 1, num_classes: int = 10):
+        super().__init__()
+        from brevitas_examples.bnn_pynq.models import get_model_cfg, model_impl
+        cfg = get_model_cfg(config)
+        cfg.set("MODEL", "NUM_CLASSES", str(num_classes))
+        self.config, self.arch = config, cfg.get("MODEL", "ARCH")
+        expected = cfg.getint("MODEL", "IN_CHANNELS")
+        if in_channels not in (1, expected):
+            raise ValueError(f"{config} takes {expected} input channels (or 1, repeated), not {in_channels}")
+        self.repeat = expected if in_channels != expected else 1
+        self.net = model_impl[self.arch](cfg)
+
+    def forward(self, x):
+        if self.arch == "CNV" and x.shape[-1] < 32:
+            pad = (32 - x.shape[-1]) // 2
+            x = F.pad(x, (pad, pad, pad, pad))
+        x = x / 255.0
+        if self.repeat > 1:
+            x = x.repeat(1, self.repeat, 1, 1)
+        return self.net(x)
+
+
+def _bnn_name(config: str) -> str:
+    """brevitas' `cnv_1w2a` -> our `bnn_cnv_w1a2`."""
+    arch, widths = config.split("_")
+    return f"bnn_{arch}_w{widths[0]}a{widths[2]}"
+
+
+BNN_PYNQ_CONFIGS = ("cnv_1w1a", "cnv_1w2a", "cnv_2w2a", "lfc_1w1a", "lfc_1w2a", "sfc_1w1a", "sfc_1w2a",
+                    "sfc_2w2a", "tfc_1w1a", "tfc_1w2a", "tfc_2w2a")
+BNN_PYNQ = {_bnn_name(c): c for c in BNN_PYNQ_CONFIGS}   # bnn_cnv_w1a2 -> cnv_1w2a, ...
 PEERS = {"cnv_w1a2": CNV}
-MODEL_NAMES = tuple(ZOO) + tuple(PEERS)
+MODEL_NAMES = tuple(ZOO) + tuple(PEERS) + tuple(BNN_PYNQ)
 
 
 def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> nn.Module:
@@ -229,6 +269,8 @@ def build_model(name: str, in_channels: int = 1, num_classes: int = 10) -> nn.Mo
         return ERN(ZOO[name], in_channels, num_classes)
     if name in PEERS:
         return PEERS[name](in_channels, num_classes)
+    if name in BNN_PYNQ:
+        return BnnPynq(BNN_PYNQ[name], in_channels, num_classes)
     raise ValueError(f"unknown model {name!r}; known: {', '.join(MODEL_NAMES)}")
 
 

@@ -10,7 +10,7 @@ A builder knows, for one layer and its folding ({"pe": .., "simd": .., "mem": ..
   FIFO sizing, fifos.py);
 - `headers`: the library headers it uses.
 
-A new op: one class here with `@register("OpName")` (plus its header in hls/lib).
+A new op: one class here with `@builder_for("OpName")` (plus its header in hls/lib).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from hls.codegen.layout import (DIRECTION_RESHAPE, THRESHOLD_RESHAPE, WEIGHT_RES
 BUILDERS: Dict[str, "OpBuilder"] = {}
 
 
-def register(op: str):
+def builder_for(op: str):
     """Class decorator: the builder of model-package op `op`."""
     def deco(cls):
         if op in BUILDERS:
@@ -96,7 +96,7 @@ class OpBuilder:
         return h * w
 
 
-@register("Thermometer")
+@builder_for("Thermometer")
 class ThermometerBuilder(OpBuilder):
     headers = ("thermometer.h",)
 
@@ -121,7 +121,7 @@ class ThermometerBuilder(OpBuilder):
                    {(0, 0): lambda n=y.beats: need_repeat(n, nf)})
 
 
-@register("Conv")
+@builder_for("Conv")
 class ConvBuilder(OpBuilder):
     """Sliding window (unless 1x1, stride 1, no padding) + matrix-vector(-threshold) unit."""
 
@@ -130,7 +130,7 @@ class ConvBuilder(OpBuilder):
     def check(self, layer, fold, df):
         x = df.stream(layer.inputs[0])
         _raise(rules.conv(layer.name, fold, x.shape[2], df.stream(layer.outputs[0]).shape[2],
-                          layer.operator.kernel, x.signed))
+                          layer.operator.kernel, x.signed, bool(layer.operator.zeros)))
 
     def lanes(self, layer, fold, df):
         pe = int(fold.get("pe", 1))
@@ -199,7 +199,7 @@ class ConvBuilder(OpBuilder):
         return wp, template
 
 
-@register("Threshold")
+@builder_for("Threshold")
 class ThresholdBuilder(OpBuilder):
     headers = ("threshold.h",)
 
@@ -217,7 +217,7 @@ class ThresholdBuilder(OpBuilder):
                    {(0, 0): lambda n=y.beats: need_same(n)})
 
 
-@register("Add")
+@builder_for("Add")
 class AddBuilder(OpBuilder):
     headers = ("add.h",)
 
@@ -232,7 +232,7 @@ class AddBuilder(OpBuilder):
                    {(0, 0): lambda n=y.beats: need_same(n), (1, 0): lambda n=y.beats: need_same(n)})
 
 
-@register("Duplicate")
+@builder_for("Duplicate")
 class DuplicateBuilder(OpBuilder):
     headers = ("duplicate.h",)
 
@@ -250,7 +250,7 @@ class DuplicateBuilder(OpBuilder):
                    {(0, k): (lambda n=x.beats: need_same(n)) for k in range(len(ys))})
 
 
-@register("GlobalSum")
+@builder_for("GlobalSum")
 class GlobalSumBuilder(OpBuilder):
     headers = ("global_sum.h",)
 
@@ -267,7 +267,7 @@ class GlobalSumBuilder(OpBuilder):
                    {(0, 0): lambda: (pixels - 1) * nf + np.arange(1, nf + 1, dtype=np.int64)})
 
 
-@register("MaxPool")
+@builder_for("MaxPool")
 class MaxPoolBuilder(OpBuilder):
     headers = ("max_pool.h",)
 

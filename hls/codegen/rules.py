@@ -70,9 +70,13 @@ def duplicate(name: str, fold: dict, channels: int, outputs: int) -> Optional[st
 
 
 def conv(name: str, fold: dict, c_in: int, c_out: int, kernel: int,
-         input_signed: bool) -> Optional[str]:
+         input_signed: bool, zeros: bool = False) -> Optional[str]:
     """Sliding window + MVU (hls/lib/sliding_window.h, mvu.h)."""
     op = "Conv"
+    if zeros:
+        return (f"{where(name, op)}: weights equal to 0 (`zeros`, e.g. ternary -1/0/+1) have no HLS path yet "
+                "(hls/lib/mvu.h masks planes 1..B-1 only); the numpy reference (make lower, make verify) "
+                "runs them")
     err = keys(name, op, fold, CONV_KEYS)
     if err:
         return err

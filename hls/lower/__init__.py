@@ -6,21 +6,25 @@
 Small passes over a qonnx ModelWrapper, each a qonnx Transformation whose `apply` returns
 (model, changed), each tested alone on a tiny graph (tests/test_lower_*.py):
 
-  CheckSupported        every op, quantizer and attribute is supported, or one line says why
+  CheckSupported        every op, quantizer and attribute is supported, or one line names every
+                        node that is not, and why
   MergePadIntoConv      CNV's zero Pad -> the first conv's own padding
-  LowerInputEmbedding   input .. first Quant -> Thermometer thresholds (or the 8-bit identity)
-  LowerConv             Conv/Gemm with BipolarQuant weights on codes -> Conv (accumulator)
+  LowerInputEmbedding   input .. first Quant/BipolarQuant -> Thermometer thresholds (or the 8-bit
+                        identity); signed/bipolar codes travel unsigned with an offset
+  LowerConv             Conv/Gemm with BipolarQuant, bit-plane or ternary weights on codes -> Conv
+                        (accumulator), the codes' offset moved into its Scale
   SplitScaleForks       one Scale per reader of a forked stream
-  AbsorbActivation      [Mul] BN [Mul] Relu Quant on an integer stream -> thresholds
+  AbsorbActivation      [Mul] BN [Mul] [Relu] Quant/BipolarQuant on an integer stream -> thresholds
   LowerAdd              residual add of two streams of one shared scale -> integer Add
   LowerMaxPool          MaxPool of codes
   LowerGlobalPool       ReduceMean over H, W -> GlobalSum (the host divides)
+  AbsorbHeadAffine      a scalar/per-class affine on the logits (TensorNorm) -> the host's head
   InsertDuplicates      explicit forks, once everything else is lowered
   to_package            the IR graph -> Package (bounds and widths from each op's rules)
 
 The rewriting passes run in that order, repeatedly, until none changes the graph; each rewrite
 keeps the graph executable with qonnx (hls.lower.ir), so a pass can be checked by running the
-graph before and after it. What is left unlowered then stops with one line naming the node.
+graph before and after it. What is left unlowered then stops with one line naming every such node.
 """
 import copy
 import time
@@ -35,7 +39,8 @@ from .check import SUPPORTED_OPS, CheckSupported
 from .conv import LowerConv
 from .embedding import LowerInputEmbedding
 from .emit import head_of, to_package
-from .graph import LoweringError, consumers, node_error, producer, topological_order
+from .graph import LoweringError, all_errors, consumers, producer, topological_order
+from .head import AbsorbHeadAffine
 from .load import check_structure, load_onnx
 from .pad import MergePadIntoConv
 from .streams import InsertDuplicates, LowerAdd, LowerGlobalPool, LowerMaxPool, SplitScaleForks
@@ -47,7 +52,7 @@ __all__ = ["LoweringError", "lower", "lower_graph", "load_onnx", "to_package", "
 def rewriting_passes():
     """Fresh instances of the rewriting passes, in the order they are tried."""
     return [MergePadIntoConv(), LowerInputEmbedding(), LowerConv(), SplitScaleForks(),
-            AbsorbActivation(), LowerAdd(), LowerMaxPool(), LowerGlobalPool()]
+            AbsorbActivation(), LowerAdd(), LowerMaxPool(), LowerGlobalPool(), AbsorbHeadAffine()]
 
 
 # Why a node of each op can be left over, for the final one-line error.
@@ -61,7 +66,12 @@ _LEFTOVER_HINTS = {
     "Mul": "it does not sit between an integer stream and an unsigned activation Quant",
     "Quant": "its input is not an integer stream's BN/activation chain (a Quant must follow a binary "
              "conv, a residual add or the input embedding)",
-    "Add": "its inputs are not both integer streams (binary convs or adds)",
+    "BipolarQuant": "its input is not an integer stream's BN chain (a BipolarQuant activation must follow a "
+                    "binary conv, a residual add or the input embedding)",
+    "Sub": "supported only in the input embedding or as an affine map on the logits (TensorNorm)",
+    "Div": "supported only in the input embedding or as an affine map on the logits (TensorNorm)",
+    "Add": "its inputs are not both integer streams (binary convs or adds); adding a constant (a bias) "
+           "is supported only on the logits",
     "MaxPool": "its input is not the codes of an activation Quant",
     "ReduceMean": "its input is not an integer stream (a binary conv)",
     "GlobalAveragePool": "its input is not an integer stream (a binary conv)",
@@ -72,8 +82,13 @@ _LEFTOVER_HINTS = {
 
 
 def check_lowered(model) -> None:
-    """Every node is an IR package node, except one Scale writing the graph output (the head)."""
-    head, _ = head_of(model)
+    """Every node is an IR package node, except one Scale writing the graph output (the head);
+    else one LoweringError naming every node left over."""
+    try:
+        head, head_error = head_of(model)[0], None
+    except LoweringError as e:   # reported unless leftover nodes explain it
+        head, head_error = None, e
+    problems = []
     for node in topological_order(model):
         if ir.is_ir(node) and not ir.is_scale(node):
             continue
@@ -84,12 +99,21 @@ def check_lowered(model) -> None:
             reader = readers[0] if readers else None
             source = producer(model, node.input[0])
             origin = f"{source.name!r} ({source.op_type})" if source is not None else repr(node.input[0])
-            if reader is not None:
-                raise node_error(reader, f"reads the integer stream of {origin} as floats and could not be "
-                                         f"lowered: {_LEFTOVER_HINTS.get(reader.op_type, 'unsupported here')}")
-            raise LoweringError(f"the integer stream of {origin} is not used")
+            if reader is None:
+                raise LoweringError(f"the integer stream of {origin} is not used")
+            if any(n is reader for n, _ in problems):
+                continue
+            problems.append((reader, f"reads the integer stream of {origin} as floats and could not be "
+                                     f"lowered: {_LEFTOVER_HINTS.get(reader.op_type, 'unsupported here')}"))
+            continue
+        if any(n is node for n, _ in problems):
+            continue
         hint = _LEFTOVER_HINTS.get(node.op_type, "unsupported at this place of the graph")
-        raise node_error(node, f"could not be lowered: {hint}")
+        problems.append((node, f"could not be lowered: {hint}"))
+    if problems:
+        raise all_errors(model, problems)
+    if head_error is not None:
+        raise head_error
 
 
 def lower_graph(model, report: Optional[Dict] = None, max_rounds: int = 10000):

@@ -1,12 +1,15 @@
 """AbsorbActivation: BN + Mul + Relu + Quant on an integer stream become integer thresholds.
 
-    Scale(acc, unit) -> [Mul c]* -> [BatchNormalization] -> [Mul c]* -> [Relu] -> Quant(s, bits)
+    Scale(acc, unit, offset) -> [Mul c]* -> [BatchNormalization] -> [Mul c]* -> [Relu] -> Quant(s, bits)
 
-becomes `Threshold(acc)` (or, when acc comes straight from an accumulator-mode Conv read by
-nothing else, that Conv in threshold mode) -> codes -> Scale(s). The thresholds come from
-hls.lower.thresholds (exact derivation, direction -1 where the BN scale is negative) over the
-stream's worst-case range, and are checked there by brute force against the float32 chain;
-the counts of that check (ties) are kept in `self.report`, one entry per layer.
+(the Quant unsigned or signed, or a BipolarQuant) becomes `Threshold(acc)` (or, when acc comes
+straight from an accumulator-mode Conv read by nothing else, that Conv in threshold mode) ->
+codes -> Scale(s, offset). The thresholds come from hls.lower.thresholds (exact derivation,
+direction -1 where the BN scale is negative, the stream's offset folded in) over the stream's
+worst-case range, and are checked there by brute force against the float32 chain; the counts of
+that check (ties) are kept in `self.report`, one entry per layer. The codes travel unsigned:
+signed `q - qmin`, bipolar `(q + 1) / 2` (the XNOR form), and the Scale after them carries the
+quantizer's offset on to whoever reads them.
 """
 import numpy as np
 from qonnx.transformation.base import Transformation
@@ -18,7 +21,8 @@ from .graph import (LoweringError, attr, constant, consumers, fresh_name, indexe
 from .quantizers import act_quant
 from .thresholds import ActivationChain, BatchNorm, derive, verify
 
-CHAIN_OPS = ("Mul", "BatchNormalization", "Relu", "Quant")
+CHAIN_OPS = ("Mul", "BatchNormalization", "Relu", "Quant", "BipolarQuant")
+QUANT_OPS = ("Quant", "BipolarQuant")
 
 
 def _mul_constant(model, node, count):
@@ -55,8 +59,10 @@ def find_chain(model, scale_node):
             return None
         if node.op_type == "Mul" and list(node.input).index(tensor) != 0 and constant(model, node.input[0]) is None:
             return None
+        if node.op_type in QUANT_OPS and constant(model, node.input[0]) is not None:
+            return None
         chain.append(node)
-        if node.op_type == "Quant":
+        if node.op_type in QUANT_OPS:
             return chain
         tensor = node.output[0]
 
@@ -82,6 +88,10 @@ class AbsorbActivation(Transformation):
         if ir.divisor_of(scale_node) != 1:
             raise node_error(chain_nodes[0], "an activation after a global pool is not supported")
         unit = ir.scale_of(model, scale_node).copy()
+        if unit.size == 1:
+            unit = np.full(count, unit[0])
+        offset = ir.offset_of(model, scale_node)
+        relu = any(n.op_type == "Relu" for n in chain_nodes)
         bn, gain, pre_gain = None, [], []
         for node in chain_nodes[:-1]:
             if node.op_type == "BatchNormalization":
@@ -93,7 +103,8 @@ class AbsorbActivation(Transformation):
                 (pre_gain if bn is None else gain).append(m)
         chain = ActivationChain(unit=unit, pre_gain=pre_gain, bn=bn, gain=gain,
                                 quant_scale=spec.scale, bits=spec.bits,
-                                narrow=spec.narrow, rounding=spec.rounding)
+                                narrow=spec.narrow, rounding=spec.rounding, signed=spec.signed,
+                                bipolar=spec.bipolar, relu=relu, offset=offset)
         acc = scale_node.input[0]
         lo, hi = integer_bounds(model, acc)
         where_text = f"{quant.name} (after {chain_nodes[0].name})"
@@ -114,7 +125,7 @@ class AbsorbActivation(Transformation):
             model.set_tensor_shape(codes, codes_shape)
             attrs = dict(ir.node_attrs(source), output="threshold", out_bits=spec.bits)
             data, conv_params = ir.split_inputs(source)
-            for weight_param in ("weights", "weight_planes", "weight_masks"):   # the planes, if any
+            for weight_param in ("weights", "weight_planes", "weight_masks", "weight_nonzero"):  # if any
                 if weight_param in conv_params:
                     params[weight_param] = model.get_initializer(conv_params[weight_param])
             layer = ir.make_node(model, "Conv", name, data, [codes], attrs, params)
@@ -126,7 +137,7 @@ class AbsorbActivation(Transformation):
             layer = ir.make_node(model, "Threshold", name, [acc], [codes], {"out_bits": spec.bits}, params)
             anchor = scale_node
         back = ir.make_scale(model, fresh_name(model, f"{name}_scale"), codes, quant.output[0],
-                             np.full(count, spec.scale, np.float64))
+                             np.full(count, spec.code_unit, np.float64), offset=np.float64(spec.code_offset))
         insert_before(model, anchor, [layer])
         insert_before(model, quant, [back])
         quant_out = quant.output[0]

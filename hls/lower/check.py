@@ -1,14 +1,16 @@
 """CheckSupported: the first pass. Every node's op, quantizer and attributes are checked before
-anything is rewritten, so an unsupported graph stops at once with one line naming the node,
-its op and what is supported (not with a puzzling failure three passes later)."""
+anything is rewritten, so an unsupported graph stops at once with one line naming every
+unsupported node (its op, the tensor it reads and the node writing that tensor; nodes that
+share a reason grouped) and what is supported (not with a puzzling failure three passes later,
+nor one node per run)."""
 from typing import List
 
 import numpy as np
 from qonnx.transformation.base import Transformation
 
 from . import ir
-from .graph import attr, constant, node_error, producer
-from .quantizers import WEIGHT_SUPPORTED, act_quant, check_weight_quant
+from .graph import LoweringError, all_errors, attr, constant, node_error, producer, reason_of
+from .quantizers import act_quant, check_weight_quant
 
 # Ops the lowering maps onto the dataflow.
 LAYER_OPS = ("Quant", "BipolarQuant", "Conv", "Gemm", "MatMul", "BatchNormalization", "Mul", "Relu", "Add",
@@ -40,8 +42,7 @@ def check_node(model, node) -> None:
             act_quant(model, node)
     elif op == "BipolarQuant":
         if constant(model, node.input[0]) is None:
-            raise node_error(node, f"binary activations are not supported (supported: {WEIGHT_SUPPORTED} "
-                                   "on constant weights, unsigned Quant on activations)")
+            act_quant(model, node)
     elif op == "Conv":
         kernel = _ints(node, "kernel_shape", [])
         if int(attr(node, "group", 1)) != 1:
@@ -98,9 +99,15 @@ def check_node(model, node) -> None:
 
 
 class CheckSupported(Transformation):
-    """Raise LoweringError at the first unsupported node; never changes the model."""
+    """Raise one LoweringError listing every unsupported node; never changes the model."""
 
     def apply(self, model):
+        problems = []
         for node in model.graph.node:
-            check_node(model, node)
+            try:
+                check_node(model, node)
+            except LoweringError as e:
+                problems.append((node, reason_of(e, node)))
+        if problems:
+            raise all_errors(model, problems)
         return model, False

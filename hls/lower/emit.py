@@ -1,7 +1,8 @@
 """ToPackage: the fully lowered IR graph -> a validated host.package.Package.
 
 The graph must then be IR package nodes only, plus one Scale writing the graph output: the
-head (logits = scale[c] * class_sums[c] / divisor). Layers keep their node names; each stream
+head (logits = scale[c] * (class_sums[c] - offset[c]) / divisor, written as the package head's
+scale, divisor and bias = -scale * offset / divisor). Layers keep their node names; each stream
 is named after the layer that writes it (a Duplicate's outputs `<name>_<i>`), the image is
 `in0`. Shapes, worst-case bounds and widths come from host.package's builder (each op's own
 rules), and each shape is checked against the ONNX graph's.
@@ -94,10 +95,17 @@ def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
             if builder.streams[stream].shape != tuple(expected):
                 raise node_error(node, f"internal error: stream {stream!r} has shape "
                                        f"{list(builder.streams[stream].shape)}, the graph {list(expected)}")
-    scale = ir.scale_of(model, head)
+    classes = channel_last_shape(model, sums)[2]
+    scale = np.broadcast_to(ir.scale_of(model, head), (classes,)).astype(np.float64)
+    offset = np.broadcast_to(ir.offset_of(model, head), (classes,)).astype(np.float64)
+    divisor = ir.divisor_of(head)
+    # logits = scale * (sums - offset) / divisor = scale * sums / divisor + bias, with the scale
+    # as the package stores it (float32), so that equal sums - offset give equal logits
+    stored = scale.astype(np.float32).astype(np.float64)
+    bias = -stored * offset / divisor if np.any(offset != 0) else None
     if report is not None:
         report["streams"] = traced
     try:
-        return builder.build(streams[sums], scale.astype(np.float32), ir.divisor_of(head))
+        return builder.build(streams[sums], scale.astype(np.float32), divisor, bias)
     except PackageError as e:
         raise LoweringError(f"internal error building the package: {e}") from None

@@ -8,8 +8,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 import numpy as np
 from onnx import NodeProto, helper
 
+from host.errors import ErnError
 
-class LoweringError(ValueError):
+
+class LoweringError(ErnError, ValueError):
     """What stops the lowering: always one line, naming the node, its op and what is supported."""
 
     def __init__(self, message: str):
@@ -23,6 +25,44 @@ def where(node: NodeProto) -> str:
 
 def node_error(node: NodeProto, message: str) -> LoweringError:
     return LoweringError(f"{where(node)}: {message}")
+
+
+def reason_of(error: LoweringError, node: NodeProto) -> str:
+    """The message of a node_error without its `node 'X' (Op): ` prefix."""
+    text, prefix = str(error), f"{where(node)}: "
+    return text[len(prefix):] if text.startswith(prefix) else text
+
+
+def reads(model, node: NodeProto) -> str:
+    """`reads 't' from node 'P' (Op)`: the first computed tensor a node reads, and its writer
+    (bare ONNX names repeat across graphs, so a node is named with what feeds it)."""
+    for tensor in node.input:
+        if tensor and constant(model, tensor) is None:
+            source = producer(model, tensor)
+            origin = where(source) if source is not None else "the graph input"
+            return f"reads {tensor!r} from {origin}"
+    readers = consumers(model, node.output[0]) if node.output else []
+    if readers:
+        return f"reads only constants, for {where(readers[0])}"
+    return "reads only constants"
+
+
+def all_errors(model, problems) -> LoweringError:
+    """One LoweringError (one line) for every (node, reason) in `problems`, nodes that share a
+    reason grouped: `node 'X' (Op): reason (reads 't' from node 'P' (Op))` for one node, else
+    `K unsupported nodes: reason: node 'A' (Op) reads ..., node 'B' ...; other reason: ...`."""
+    problems = list(problems)
+    if len(problems) == 1:
+        node, reason = problems[0]
+        return LoweringError(f"{where(node)}: {reason} ({reads(model, node)})")
+    groups: Dict[str, List[NodeProto]] = {}
+    for node, reason in problems:
+        groups.setdefault(reason, []).append(node)
+    parts = []
+    for reason, nodes in groups.items():
+        listed = ", ".join(f"{where(n)} {reads(model, n)}" for n in nodes)
+        parts.append(f"{reason}: {listed}")
+    return LoweringError(f"{len(problems)} unsupported nodes ({len(groups)} reasons): " + "; ".join(parts))
 
 
 # -- reading -----------------------------------------------------------------------------------

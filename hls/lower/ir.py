@@ -9,7 +9,7 @@ before and after it):
   attributes, and its params are initializers named `<node>.<param>` appended to its inputs in
   the op's `param_names()` order, already in their params.npz form (packed weights, int32
   thresholds, int8 directions). Execution is host.ops' own `execute`, on integer arrays.
-- `Scale`: the only float IR op. `y = x * scale[c] / divisor` turns an integer stream back into
+- `Scale`: the only float IR op. `y = (x - offset[c]) * scale[c] / divisor` turns an integer stream back into
   the float tensor the original graph had there. Every integer stream leaves the integer world
   through a Scale until a pass absorbs the Scale (into thresholds, an add, the head); what is
   left at the end is the head's per-class scale and divisor. The scale is float64: a product of
@@ -95,17 +95,26 @@ def make_node(model, op: str, name: str, inputs: Sequence[str], outputs: Sequenc
                             domain=DOMAIN, **op_obj.attrs())
 
 
-def make_scale(model, name: str, x: str, out: str, scale: np.ndarray, divisor: int = 1) -> NodeProto:
-    """A Scale node: out = x * scale[c] / divisor (scale: one float64 per channel). Records in
-    the model's provenance that integer tensor x is the original tensor `out` times
-    divisor / scale (so streams can be compared with the original graph, layer by layer)."""
+def make_scale(model, name: str, x: str, out: str, scale: np.ndarray, divisor: int = 1,
+               offset: Optional[np.ndarray] = None) -> NodeProto:
+    """A Scale node: out = (x - offset[c]) * scale[c] / divisor (scale, offset: one float64 per
+    channel or one for all; no offset: 0). Records in the model's provenance that integer
+    tensor x is the original tensor `out` times divisor / scale, plus offset (so streams can be
+    compared with the original graph, layer by layer)."""
     key = f"{name}.scale"
     scale = np.asarray(scale, dtype=np.float64).reshape(-1)
     model.set_initializer(key, scale)
+    inputs = [x, key]
+    entry = {"onnx": out, "scale": scale.tolist(), "divisor": int(divisor)}
+    if offset is not None and np.any(np.asarray(offset) != 0):
+        offset = np.asarray(offset, dtype=np.float64).reshape(-1)
+        inputs.append(f"{name}.offset")
+        model.set_initializer(inputs[-1], offset)
+        entry["offset"] = offset.tolist()
     record = provenance(model)
-    record[x] = {"onnx": out, "scale": scale.tolist(), "divisor": int(divisor)}
+    record[x] = entry
     model.set_metadata_prop(PROVENANCE_KEY, json.dumps(record))
-    return helper.make_node(SCALE, [x, key], [out], name=name, domain=DOMAIN, divisor=int(divisor))
+    return helper.make_node(SCALE, inputs, [out], name=name, domain=DOMAIN, divisor=int(divisor))
 
 
 def provenance(model) -> Dict[str, Dict]:
@@ -117,6 +126,18 @@ def provenance(model) -> Dict[str, Dict]:
 
 def scale_of(model, node: NodeProto) -> np.ndarray:
     return np.asarray(model.get_initializer(node.input[1]), dtype=np.float64)
+
+
+def offset_of(model, node: NodeProto) -> np.ndarray:
+    """The Scale's offset (float64, one per channel or one for all; [0.] when it has none)."""
+    if len(node.input) > 2 and node.input[2]:
+        return np.asarray(model.get_initializer(node.input[2]), dtype=np.float64).reshape(-1)
+    return np.zeros(1, np.float64)
+
+
+def uniform(values: np.ndarray) -> bool:
+    values = np.asarray(values).reshape(-1)
+    return bool(np.all(values == values[0]))
 
 
 def divisor_of(node: NodeProto) -> int:
@@ -178,7 +199,9 @@ class _IROp(CustomOp):
 
 
 class Scale(CustomOp):
-    """y = x * scale[c] / divisor, as float32 (what the original graph's float tensor held)."""
+    """y = (x - offset[c]) * scale[c] / divisor, as float32 (what the original graph's float
+    tensor held). The offset (optional third input) carries codes that travel unsigned for a
+    signed or bipolar quantizer (code - offset = the quantizer's integer)."""
 
     def get_nodeattr_types(self):
         return {"divisor": ("i", False, 1)}
@@ -196,8 +219,11 @@ class Scale(CustomOp):
         node = self.onnx_node
         x = np.asarray(context[node.input[0]], dtype=np.float64)
         scale = np.asarray(context[node.input[1]], dtype=np.float64).reshape(-1)
-        view = scale.reshape((1, -1) + (1,) * (x.ndim - 2)) if scale.size > 1 else scale.reshape(())
-        y = x * view / divisor_of(node)
+        def view(v):
+            return v.reshape((1, -1) + (1,) * (x.ndim - 2)) if v.size > 1 else v.reshape(())
+        if len(node.input) > 2 and node.input[2]:
+            x = x - view(np.asarray(context[node.input[2]], dtype=np.float64).reshape(-1))
+        y = x * view(scale) / divisor_of(node)
         context[node.output[0]] = y.astype(np.float32)
 
 

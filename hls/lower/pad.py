@@ -15,8 +15,9 @@ from qonnx.transformation.base import Transformation
 from .graph import attr, constant, consumers, is_graph_output, node_error, remove_nodes, shape
 
 
-def _spatial_pad(model, node):
-    """p when the Pad adds p zeros on every side of H and W only, else None."""
+def spatial_pad(model, node, any_value=False):
+    """p when the Pad adds p zeros (any_value: p copies of one constant) on every side of H and W
+    only, else None."""
     if attr(node, "mode", "constant") != "constant":
         return None
     pads = attr(node, "pads", None)
@@ -27,7 +28,7 @@ def _spatial_pad(model, node):
     pads = [int(p) for p in np.asarray(pads).reshape(-1)]
     if len(node.input) > 2 and node.input[2]:
         value = constant(model, node.input[2])
-        if value is None or np.any(np.asarray(value) != 0):
+        if value is None or (np.any(np.asarray(value) != 0) and not any_value):
             return None
     if len(node.input) > 3 and node.input[3]:
         return None  # explicit axes: not the plain 4-D form
@@ -53,7 +54,7 @@ def _set_pads(node, pads):
 class MergePadIntoConv(Transformation):
     def apply(self, model):
         for pad_node in [n for n in model.graph.node if n.op_type == "Pad"]:
-            p = _spatial_pad(model, pad_node)
+            p = spatial_pad(model, pad_node)
             if p is None:
                 continue
             padded = pad_node.output[0]

@@ -1,13 +1,16 @@
 """Reading QONNX quantizers: activation Quant nodes and binary weights.
 
 What is supported (everything else stops with a one-line error naming the node):
-- activations: `Quant`, unsigned, zero point 0, 1..8 bits, one positive scale per tensor,
-  rounding ROUND (half to even), FLOOR, CEIL, HALF_UP or HALF_DOWN;
+- activations: `Quant`, unsigned or signed (narrow or not), zero point 0, 1..8 bits, one
+  positive scale per tensor, rounding ROUND (half to even), FLOOR, CEIL, HALF_UP or HALF_DOWN;
+  or `BipolarQuant` (+-s). Codes always travel unsigned: code = q - qmin (signed: the offset
+  -qmin is folded into whoever reads them), bipolar code = (q + 1) / 2 (the XNOR form);
 - weights: `BipolarQuant` (sign(W), +1 at 0, times a positive scale per output channel or per
   tensor), or a constant already of the form +-a_c per output channel; or multi-bit weights
   (training/quant.py's bit-plane quantizer): a signed narrow-range `Quant` of B + 1 bits
-  (B = 2..3), zero point 0, positive scale per output channel, round-to-nearest, whose
-  integers are all nonzero (each is a sum of sign planes, host.ops.decompose_weights).
+  (B = 2..3), zero point 0, positive scale per output channel, round-to-nearest (each nonzero
+  integer is a sum of sign planes, host.ops.decompose_weights); Brevitas' narrow signed
+  2-bit weights are ternary {-1, 0, +1}: a sign plane and a nonzero mask (Conv `zeros`).
 """
 import dataclasses
 
@@ -17,24 +20,58 @@ from onnx import NodeProto
 from .graph import attr, constant, node_error, producer, where
 from .thresholds import ROUNDING_MODES
 
-ACT_SUPPORTED = ("unsigned Quant with zero point 0, 1..8 bits, one positive scale per tensor, "
-                 f"rounding {'/'.join(ROUNDING_MODES)}")
+ACT_SUPPORTED = ("Quant (unsigned or signed) with zero point 0, 1..8 bits, one positive scale per tensor, "
+                 f"rounding {'/'.join(ROUNDING_MODES)}, or BipolarQuant")
 WEIGHT_SUPPORTED = ("BipolarQuant (binary weights: sign(W) times a positive scale per output channel), or "
-                    "bit-plane weights: signed narrow Quant of 3..4 bits, zero point 0, nonzero integers")
+                    "a signed Quant of 2..4 bits (narrow; 2..3 bits not narrow), zero point 0, one scale "
+                    "per output channel (2 bits narrow: ternary -1/0/+1; else bit planes)")
 MAX_ACT_BITS = 8
 
 
 @dataclasses.dataclass(frozen=True)
 class ActQuant:
-    """An unsigned activation quantizer: code = clamp(round(x / scale), 0, qmax)."""
+    """An activation quantizer: q = clamp(round(x / scale), qmin, qmax) (bipolar: q = +-1,
+    +1 where x >= 0). On the dataflow its codes travel unsigned, `code = q - qmin` (bipolar:
+    (q + 1) / 2), so the float value is `code_unit * (code - code_offset)`."""
     scale: float
     bits: int
     narrow: bool
     rounding: str
+    signed: bool = False
+    bipolar: bool = False
+
+    @property
+    def qmin(self) -> int:
+        if self.bipolar:
+            return -1
+        if not self.signed:
+            return 0
+        return -(2 ** (self.bits - 1)) + (1 if self.narrow else 0)
 
     @property
     def qmax(self) -> int:
-        return 2 ** self.bits - (2 if self.narrow else 1)
+        if self.bipolar:
+            return 1
+        if not self.signed:
+            return 2 ** self.bits - (2 if self.narrow else 1)
+        return 2 ** (self.bits - 1) - 1
+
+    @property
+    def code_max(self) -> int:
+        """The largest unsigned code."""
+        return 1 if self.bipolar else self.qmax - self.qmin
+
+    @property
+    def code_offset(self) -> float:
+        return 0.5 if self.bipolar else float(-self.qmin)
+
+    @property
+    def code_unit(self) -> float:
+        return 2.0 * self.scale if self.bipolar else self.scale
+
+    def codes(self, values: np.ndarray) -> np.ndarray:
+        """The unsigned codes of the quantizer's float outputs (integers up to float rounding)."""
+        return np.rint(np.asarray(values, np.float64) / self.code_unit + self.code_offset)
 
 
 def _scalar(model, node: NodeProto, index: int, what: str) -> float:
@@ -48,13 +85,17 @@ def _scalar(model, node: NodeProto, index: int, what: str) -> float:
 
 
 def act_quant(model, node: NodeProto) -> ActQuant:
-    """The parameters of an activation Quant node, or a one-line error saying what is supported."""
+    """The parameters of an activation Quant or BipolarQuant node, or a one-line error saying
+    what is supported."""
     if constant(model, node.input[0]) is not None:
-        bits = constant(model, node.input[3]) if len(node.input) > 3 else None
+        bits = constant(model, node.input[3]) if node.op_type == "Quant" and len(node.input) > 3 else None
         bits_text = f"{float(np.asarray(bits).reshape(-1)[0]):g}-bit " if bits is not None else ""
         raise node_error(node, f"{bits_text}weight quantizer is not supported (supported: {WEIGHT_SUPPORTED})")
-    if attr(node, "signed", 1):
-        raise node_error(node, f"signed activation quantizer is not supported (supported: {ACT_SUPPORTED})")
+    if node.op_type == "BipolarQuant":
+        scale = _scalar(model, node, 1, "scale")
+        if not scale > 0:
+            raise node_error(node, f"scale {scale} is not positive (supported: {ACT_SUPPORTED})")
+        return ActQuant(float(np.float32(scale)), 1, False, "ROUND", signed=True, bipolar=True)
     scale = _scalar(model, node, 1, "scale")
     zero_point = _scalar(model, node, 2, "zero point")
     bits = _scalar(model, node, 3, "bit width")
@@ -62,12 +103,15 @@ def act_quant(model, node: NodeProto) -> ActQuant:
         raise node_error(node, f"scale {scale} is not positive (supported: {ACT_SUPPORTED})")
     if zero_point != 0:
         raise node_error(node, f"zero point {zero_point:g} is not supported (supported: {ACT_SUPPORTED})")
-    if bits != int(bits) or not 1 <= bits <= MAX_ACT_BITS:
-        raise node_error(node, f"{bits:g}-bit activations are not supported (supported: 1..{MAX_ACT_BITS} bits)")
+    signed = bool(attr(node, "signed", 1))
+    if bits != int(bits) or not 1 <= bits <= MAX_ACT_BITS or (signed and bits < 2):
+        raise node_error(node, f"{bits:g}-bit {'signed ' if signed else ''}activations are not supported "
+                               f"(supported: 1..{MAX_ACT_BITS} bits unsigned, 2..{MAX_ACT_BITS} signed, "
+                               "or BipolarQuant)")
     rounding = str(attr(node, "rounding_mode", "ROUND")).upper()
     if rounding not in ROUNDING_MODES:
         raise node_error(node, f"rounding mode {rounding} is not supported (supported: {', '.join(ROUNDING_MODES)})")
-    return ActQuant(float(np.float32(scale)), int(bits), bool(attr(node, "narrow", 0)), rounding)
+    return ActQuant(float(np.float32(scale)), int(bits), bool(attr(node, "narrow", 0)), rounding, signed=signed)
 
 
 def binary_weights(model, node: NodeProto, index: int = 1):
@@ -123,11 +167,15 @@ def _plane_quant(model, node: NodeProto, source: NodeProto):
     if raw is None or scale is None or zero_point is None or bits is None:
         raise node_error(source, f"weight quantizer of computed values or parameters (supported: {WEIGHT_SUPPORTED})")
     bits = float(np.asarray(bits).reshape(-1)[0])
-    planes = int(bits) - 1
-    if bits != int(bits) or not 2 <= planes <= MAX_PLANES:
-        raise node_error(source, f"{bits:g}-bit weights are not supported (supported: {WEIGHT_SUPPORTED})")
-    if not attr(source, "signed", 1) or not attr(source, "narrow", 0) or np.any(np.asarray(zero_point) != 0):
-        raise node_error(source, f"weights must be signed, narrow-range, zero point 0 (supported: {WEIGHT_SUPPORTED})")
+    narrow = bool(attr(source, "narrow", 0))
+    # narrow: |w| <= 2^(bits-1) - 1 (2 bits: ternary, 1 plane + the nonzero mask); else w may
+    # also be -2^(bits-1), one plane more
+    planes = max(1, int(bits) - 1) if narrow else int(bits)
+    if bits != int(bits) or not 2 <= bits or planes > MAX_PLANES:
+        raise node_error(source, f"{bits:g}-bit{'' if narrow else ' non-narrow'} weights are not supported "
+                                 f"(supported: {WEIGHT_SUPPORTED}; 1-bit weights export as BipolarQuant)")
+    if not attr(source, "signed", 1) or np.any(np.asarray(zero_point) != 0):
+        raise node_error(source, f"weights must be signed, zero point 0 (supported: {WEIGHT_SUPPORTED})")
     rounding = str(attr(source, "rounding_mode", "ROUND")).upper()
     if rounding != "ROUND":
         raise node_error(source, f"rounding mode {rounding} of weights is not supported (supported: ROUND)")
@@ -146,9 +194,10 @@ def check_weight_quant(model, node: NodeProto) -> None:
 
 def plane_weights(model, node: NodeProto, index: int = 1):
     """(integers, scales, planes B) of the weights a Conv/Gemm node reads at input `index`:
-    integers an int8 array of the weight tensor's shape, each nonzero with |w| <= 2^B - 1 (a sum
-    of B sign planes, masked where fewer), scales float32 (C_out,) with weights = integers *
-    scale[out channel]. B = 1 (binary_weights): integers are the signs."""
+    integers an int8 array of the weight tensor's shape with |w| <= 2^B - 1 (a sum of B sign
+    planes, masked where fewer; 0 where the weight is 0: host.ops' `zeros`), scales float32
+    (C_out,) with weights = integers * scale[out channel]. B = 1 (binary_weights): integers are
+    the signs; B = 1 from a 2-bit Quant: ternary -1/0/+1."""
     source = producer(model, node.input[index])
     if source is None or source.op_type != "Quant":
         signs, scales = binary_weights(model, node, index)
@@ -162,7 +211,4 @@ def plane_weights(model, node: NodeProto, index: int = 1):
     if np.any(rows != rows[:, :1]):
         raise node_error(source, f"weight scales are not one per output channel (supported: {WEIGHT_SUPPORTED})")
     integers = np.rint(value / scale)
-    if np.any(integers == 0):
-        raise node_error(source, f"{int(np.sum(integers == 0))} weights quantize to 0, which no sum of sign "
-                                 f"planes gives (supported: {WEIGHT_SUPPORTED})")
     return integers.astype(np.int8), rows[:, 0].astype(np.float32), planes

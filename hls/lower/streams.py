@@ -33,7 +33,7 @@ class SplitScaleForks(Transformation):
                     continue
                 copy_out = new_tensor(model, f"{out}_{i}", shape(model, out))
                 copy = ir.make_scale(model, fresh_name(model, f"{node.name}_{i}"), node.input[0], copy_out,
-                                     ir.scale_of(model, node), ir.divisor_of(node))
+                                     ir.scale_of(model, node), ir.divisor_of(node), ir.offset_of(model, node))
                 insert_before(model, node, [copy])
                 for k, t in enumerate(reader.input):
                     if t == out:
@@ -50,14 +50,14 @@ def _scale_input(model, node, index):
     return None
 
 
-def _replace(model, node, op, inputs, attrs, scale, divisor=1):
-    """node -> op_ir(inputs) -> Scale(scale, divisor) writing node's output."""
+def _replace(model, node, op, inputs, attrs, scale, divisor=1, offset=None):
+    """node -> op_ir(inputs) -> Scale(scale, divisor, offset) writing node's output."""
     out = node.output[0]
     name = node.name
     node.name = f"{name}__lowered"
     integer = new_tensor(model, f"{name}_out", shape(model, out))
     layer = ir.make_node(model, op, name, inputs, [integer], attrs)
-    back = ir.make_scale(model, fresh_name(model, f"{name}_scale"), integer, out, scale, divisor)
+    back = ir.make_scale(model, fresh_name(model, f"{name}_scale"), integer, out, scale, divisor, offset)
     insert_before(model, node, [layer, back])
     model.graph.node.remove(node)
     remove_dead(model)
@@ -67,11 +67,7 @@ class LowerAdd(Transformation):
     def apply(self, model):
         for node in [n for n in model.graph.node if n.op_type == "Add" and not ir.is_ir(n)]:
             if any(model.get_initializer(t) is not None for t in node.input):
-                feeds = [producer(model, t) for t in node.input]
-                if any(ir.is_scale(f) for f in feeds):
-                    raise node_error(node, "adding a constant (a bias) to a stream is not supported "
-                                           "(supported: residual adds of two integer streams)")
-                continue
+                continue   # a bias: only on the logits (AbsorbHeadAffine), else left over
             a, b = _scale_input(model, node, 0), _scale_input(model, node, 1)
             if a is None or b is None:
                 continue
@@ -80,7 +76,9 @@ class LowerAdd(Transformation):
                 raise node_error(node, f"adds streams of different scales ({_describe(ua)} and "
                                        f"{_describe(ub)}); supported: residual adds whose writers share "
                                        "one constant scale (binary weights times 1/32, reading codes)")
-            _replace(model, node, "Add", [a.input[0], b.input[0]], {}, ua)
+            # (a - oa) u + (b - ob) u = (a + b - (oa + ob)) u
+            _replace(model, node, "Add", [a.input[0], b.input[0]], {}, ua, 1,
+                     ir.offset_of(model, a) + ir.offset_of(model, b))
             return model, True
         return model, False
 
@@ -103,7 +101,8 @@ class LowerMaxPool(Transformation):
             if lo < 0:
                 raise node_error(node, "max pool of a signed stream is not supported (supported: over codes)")
             attrs = {"kernel": int(attr(node, "kernel_shape")[0]), "stride": int(attr(node, "strides", [1, 1])[0])}
-            _replace(model, node, "MaxPool", [feed.input[0]], attrs, unit)
+            # max of (x - o) u is (max x - o) u for u > 0: the offset passes through
+            _replace(model, node, "MaxPool", [feed.input[0]], attrs, unit, 1, ir.offset_of(model, feed))
             return model, True
         return model, False
 
@@ -116,7 +115,9 @@ class LowerGlobalPool(Transformation):
             if feed is None:
                 continue
             _, _, h, w = shape(model, node.input[0])
-            _replace(model, node, "GlobalSum", [feed.input[0]], {}, ir.scale_of(model, feed), h * w)
+            # sum over H*W pixels of (x - o) is (sum x) - H*W*o
+            _replace(model, node, "GlobalSum", [feed.input[0]], {}, ir.scale_of(model, feed), h * w,
+                     h * w * ir.offset_of(model, feed))
             return model, True
         return model, False
 

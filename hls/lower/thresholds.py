@@ -6,12 +6,18 @@ The float chain (what the exported graph computes on an integer stream `acc`, ch
     y = (x - mean) / sqrt(var + eps) * gamma + beta    BatchNormalization (optional)
     z = gain[c] * y                                    positive Mul constants (TwoBitAct's 1.5)
     r = max(z, 0)                                      Relu (optional: see below)
-    q = clamp(round(r / s), 0, qmax)                   an unsigned Quant, zero point 0
+    q = clamp(round(r / s), qmin, qmax)                a Quant, zero point 0 (unsigned: qmin = 0)
+    code = q - qmin                                    (BipolarQuant: code = [z >= 0], the XNOR form)
 
-`q >= j` (j = 1..2^bits-1) is `z / s` past a boundary b_j (ROUND, half to even: b_j = j - 1/2,
-reached at equality only for even j; FLOOR: b_j = j; ...), and z is affine in acc: so
-`q >= j` is `acc >= T_j` where gamma > 0 and `acc <= T'_j` where gamma < 0, i.e.
-`-acc >= -T'_j` (direction -1). Relu changes nothing: every b_j is positive.
+The stream's own float value may carry an offset, x = unit[c] * (acc - offset[c]) (codes of a
+signed or bipolar quantizer travel unsigned, and a conv reading them sums the offset into
+every output channel): it is folded into the thresholds too.
+
+`code >= j` (j = 1..2^bits-1) is `z / s` past a boundary b = b_{qmin+j} (ROUND, half to even:
+b_i = i - 1/2, reached at equality only for even i; FLOOR: b_i = i; ...), and z is affine in
+acc: so `code >= j` is `acc >= T_j` where gamma > 0 and `acc <= T'_j` where gamma < 0, i.e.
+`-acc >= -T'_j` (direction -1). Relu changes nothing where b > 0 (every unsigned level); a
+level whose boundary Relu already passes is reached by every acc.
 
 Every parameter is a float32 (or a float64 product of float32s), hence an exact rational. The
 thresholds are derived in exact arithmetic: a float64 estimate of the crossing, then the exact
@@ -61,16 +67,20 @@ class BatchNorm:
 
 @dataclasses.dataclass
 class ActivationChain:
-    """The float chain from an integer stream to the codes of an unsigned quantizer."""
+    """The float chain from an integer stream to the unsigned codes of a quantizer."""
     unit: np.ndarray               # (C,) float64 > 0: the stream's float value per unit
     bn: Optional[BatchNorm]        # None: no BatchNormalization
     gain: List[np.ndarray]         # (C,) positive multipliers after the BN, in graph order
     quant_scale: float             # s (float32 value)
-    bits: int                      # unsigned code width
-    narrow: bool = False           # codes 0..2^bits-2
+    bits: int                      # code width (1 for a bipolar quantizer)
+    narrow: bool = False           # unsigned: codes 0..2^bits-2; signed: qmin = -(2^(bits-1) - 1)
     rounding: str = "ROUND"
     pre_gain: List[np.ndarray] = dataclasses.field(default_factory=list)  # (C,) positive
     #                                multipliers between the stream and the BN, in graph order
+    signed: bool = False           # a signed Quant: code = q - qmin
+    bipolar: bool = False          # a BipolarQuant: code = [z >= 0]
+    relu: bool = False             # a Relu before the quantizer (irrelevant when unsigned)
+    offset: Optional[np.ndarray] = None   # (C,) or scalar float64: x = unit * (acc - offset)
 
     @property
     def channels(self) -> int:
@@ -81,8 +91,30 @@ class ActivationChain:
         return 2 ** self.bits - 1
 
     @property
+    def qmin(self) -> int:
+        if self.bipolar:
+            return -1
+        return -(2 ** (self.bits - 1)) + int(self.narrow) if self.signed else 0
+
+    @property
     def qmax(self) -> int:
+        """The largest code (code = q - qmin)."""
+        if self.bipolar:
+            return 1
+        if self.signed:
+            return 2 ** (self.bits - 1) - 1 - self.qmin
         return self.levels - 1 if self.narrow else self.levels
+
+    def offsets(self) -> np.ndarray:
+        if self.offset is None:
+            return np.zeros(self.channels, np.float64)
+        return np.broadcast_to(np.asarray(self.offset, np.float64).reshape(-1), (self.channels,))
+
+    def boundary(self, j: int) -> Tuple[Fraction, bool]:
+        """(b, inclusive): code >= j  <=>  z / s > b, or z / s == b when inclusive."""
+        if self.bipolar:
+            return Fraction(0), True
+        return level_boundary(self.rounding, self.qmin + j)
 
 
 def _sign_of_difference(left: Fraction, right: Fraction, square: Fraction) -> int:
@@ -105,6 +137,8 @@ class _Channel:
 
     def __init__(self, chain: ActivationChain, c: int):
         self.unit = Fraction(float(chain.unit[c]))
+        self.offset = Fraction(float(chain.offsets()[c]))
+        self.chain = chain
         for g in chain.pre_gain:
             self.unit *= Fraction(float(g[c]))
         gain = Fraction(1)
@@ -128,14 +162,18 @@ class _Channel:
 
     def target(self, j: int) -> Tuple[Fraction, bool]:
         """(R, inclusive): code >= j  <=>  (unit*acc - mean)*gamma vs R*sqrt(var+eps)."""
-        b, inclusive = level_boundary(self.rounding, j)
+        b, inclusive = self.chain.boundary(j)
         return b * self.s / self.gain - self.beta, inclusive
 
     def holds(self, acc: int, j: int) -> bool:
         if j > self.qmax:
             return False
+        if self.chain.relu and self.chain.signed:
+            b, inclusive = self.chain.boundary(j)
+            if b < 0 or (b == 0 and inclusive):
+                return True   # z >= 0 after the Relu is past this boundary
         r, inclusive = self.target(j)
-        left = (self.unit * acc - self.mean) * self.gamma
+        left = (self.unit * (acc - self.offset) - self.mean) * self.gamma
         sign = _sign_of_difference(left, r, self.square)
         return sign > 0 or (sign == 0 and inclusive)
 
@@ -144,7 +182,8 @@ class _Channel:
         r, _ = self.target(j)
         if self.gamma == 0:
             return math.nan
-        return (float(self.mean) + float(r) * math.sqrt(float(self.square)) / float(self.gamma)) / float(self.unit)
+        return (float(self.mean) + float(r) * math.sqrt(float(self.square)) / float(self.gamma)) \
+            / float(self.unit) + float(self.offset)
 
 
 def derive(chain: ActivationChain, lo: int, hi: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -174,7 +213,11 @@ def derive(chain: ActivationChain, lo: int, hi: int) -> Tuple[np.ndarray, np.nda
             def p(a, j=j):
                 return ch.holds(d * a, j)
             guess = ch.estimate(j)
-            if math.isnan(guess) or math.isinf(guess):
+            if p(a_lo):     # reached by every acc (or, next, by none): no walk through the range
+                n = a_lo
+            elif not p(a_hi):
+                n = a_hi + 1
+            elif math.isnan(guess) or math.isinf(guess):
                 n = a_lo if p(a_lo) else a_hi + 1
             else:
                 a_guess = d * guess
@@ -200,7 +243,7 @@ def float32_codes(chain: ActivationChain, acc: np.ndarray) -> np.ndarray:
     f32 = np.float32
     c = chain.channels
     col = lambda v: np.asarray(v, np.float64).reshape(c, 1)  # noqa: E731
-    x = (acc.astype(np.float64) * col(chain.unit)).astype(f32)
+    x = ((acc.astype(np.float64) - col(chain.offsets())) * col(chain.unit)).astype(f32)
     for g in chain.pre_gain:
         x = x * col(g).astype(f32)
     if chain.bn is not None:
@@ -209,8 +252,11 @@ def float32_codes(chain: ActivationChain, acc: np.ndarray) -> np.ndarray:
             * col(bn.gamma).astype(f32) + col(bn.beta).astype(f32)
     for g in chain.gain:
         x = x * col(g).astype(f32)
-    x = np.maximum(x, f32(0))
-    v = np.clip(x / f32(chain.quant_scale), f32(0), f32(chain.qmax))
+    if chain.relu or not chain.signed:
+        x = np.maximum(x, f32(0))
+    if chain.bipolar:
+        return (x >= 0).astype(np.int64)
+    v = np.clip(x / f32(chain.quant_scale), f32(chain.qmin), f32(chain.qmin + chain.qmax))
     mode = chain.rounding.upper()
     if mode in ("ROUND", "HALF_EVEN"):
         q = np.round(v)
@@ -222,14 +268,14 @@ def float32_codes(chain: ActivationChain, acc: np.ndarray) -> np.ndarray:
         q = np.floor(v + f32(0.5))
     else:
         q = np.ceil(v - f32(0.5))
-    return q.astype(np.int64)
+    return q.astype(np.int64) - chain.qmin
 
 
 def _margins(chain: ActivationChain, acc: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """float64 (distance of z/s to its nearest boundary, size of the terms), both (C, M)."""
     c = chain.channels
     col = lambda v: np.asarray(v, np.float64).reshape(c, 1)  # noqa: E731
-    x = acc.astype(np.float64) * col(chain.unit)
+    x = (acc.astype(np.float64) - col(chain.offsets())) * col(chain.unit)
     for g in chain.pre_gain:
         x = x * col(g)
     size = np.abs(x)
@@ -244,10 +290,13 @@ def _margins(chain: ActivationChain, acc: np.ndarray) -> Tuple[np.ndarray, np.nd
     v = x * gain / float(chain.quant_scale)
     size = size * gain / float(chain.quant_scale) + np.abs(v)
     mode = chain.rounding.upper()
+    if chain.bipolar:
+        return np.abs(v), size
     offset = 0.5 if mode in ("ROUND", "HALF_EVEN", "HALF_UP", "HALF_DOWN") else 0.0
     distance = np.abs(v - offset - np.round(v - offset))
-    # Only boundaries of reachable levels matter: 0 < boundary <= qmax (+ the offset).
-    outside = (v < 0.25) | (v > chain.qmax + 0.75)
+    # Only boundaries of reachable levels matter: qmin < boundary <= qmax (+ the offset).
+    low = chain.qmin + 0.25 if (chain.signed and not chain.relu) else max(chain.qmin, 0) + 0.25
+    outside = (v < low) | (v > chain.qmin + chain.qmax + 0.75)
     distance = np.where(outside, np.inf, distance)
     return distance, size
 

@@ -10,8 +10,8 @@
 Reads only model.json (params are not needed). Prints a per-layer table and writes
 estimate.json (default: beside the package folder, i.e. build/<model>/estimate.json), a PNG of
 the per-layer cycles, and the folding it used (``--save-folding``; the HLS generator reads it).
-Exit status: 0 when the design fits the part, 1 when an explicit folding does not fit, 2 on a
-bad package / folding file or when no folding fits the budget.
+Exit status (host/errors.py): 0 when the design fits the part; 2 on a bad package or folding
+file; 3 when it does not fit (an explicit folding, or no folding within the budget).
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import resources as R
 from hls.perf import topologies
 from host import boards
+from host.errors import cli
 from host.names import non_negative_int, positive_float
 
 
@@ -223,6 +224,10 @@ def plot(rep: dict, png) -> Path:
 
 
 def main(argv=None) -> int:
+    return cli("estimate", _main, argv)
+
+
+def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.estimate", description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--package", help="model package folder (build/<model>/dataflow) or model.json")
@@ -243,28 +248,20 @@ def main(argv=None) -> int:
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")
     ap.add_argument("--quiet", action="store_true", help="no table")
     a = ap.parse_args(argv)
-    try:
-        board = boards.get(a.board)
-        clock = board.check_clock(a.clock_mhz if a.clock_mhz is not None else board.clock_mhz)
-    except boards.BoardError as e:
-        print(f"estimate: {e}", file=sys.stderr)
-        return 2
-    try:
-        budget = choose_budget(a, R.part_of(board))
-        package = None
-        if a.package:
-            g = load_graph(a.package)
-            pkg = Path(a.package)
-            folder = pkg if pkg.is_dir() else pkg.parent
-            out = Path(a.out) if a.out else folder.parent / "estimate.json"
-            package = load_package(folder)
-        else:
-            g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
-            out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
-        d = estimate(g, a.folding, a.target_fps, clock, budget, package)
-    except (FitError, FoldingError, EstimateError) as e:
-        print(f"estimate: {e}", file=sys.stderr)
-        return 2
+    board = boards.get(a.board)
+    clock = board.check_clock(a.clock_mhz if a.clock_mhz is not None else board.clock_mhz)
+    budget = choose_budget(a, R.part_of(board))
+    package = None
+    if a.package:
+        g = load_graph(a.package)
+        pkg = Path(a.package)
+        folder = pkg if pkg.is_dir() else pkg.parent
+        out = Path(a.out) if a.out else folder.parent / "estimate.json"
+        package = load_package(folder)
+    else:
+        g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
+        out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
+    d = estimate(g, a.folding, a.target_fps, clock, budget, package)
     rep = report(d, budget, str(a.package or a.topology), board.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     png = Path(a.plot) if a.plot else out.with_suffix(".png")
@@ -280,9 +277,7 @@ def main(argv=None) -> int:
         print(table(rep))
     print(f"wrote {out}, {png}, {fold_path}")
     if not rep["fits"]:
-        print(f"estimate: the design does not fit {rep['part']} (see the totals above)",
-              file=sys.stderr)
-        return 1
+        raise FitError(f"the design does not fit {rep['part']} (see the totals above)")
     return 0
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from hls.perf import resources as R
 from hls.perf.cost import Design, evaluate, stream_cost, stream_offsets
 from hls.perf.opmodels import Ctx, EstimateError, Graph
+from host.errors import NO_FIT
 
 
 class FoldingError(EstimateError):
@@ -42,6 +43,8 @@ class FoldingError(EstimateError):
 
 class FitError(EstimateError):
     """No folding fits the budget; the message names the costliest layers and what would fit."""
+
+    exit_code = NO_FIT
 
 
 # --------------------------------------------------------------------------------------------
