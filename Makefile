@@ -36,7 +36,7 @@ PY       := .venv/bin/python
 BUILD    := build/$(MODEL)
 FMNIST   := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup test train eval export lower verify estimate hls overlay deploy bench data clean tradeoff
+.PHONY: setup test train eval export lower verify estimate fifos hls overlay deploy bench data clean tradeoff
 
 setup: .venv/.stamp
 
@@ -99,6 +99,16 @@ HLS_ARGS ?=
 hls: setup data $(BUILD)/dataflow/model.json
 	$(PY) -m hls --model $(MODEL) --board $(BOARD) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) \
 	  $(ESTIMATE_ARGS) $(HLS_ARGS)
+
+# ---- FIFO sizing for throughput (hls/fifos.py, clocked C-simulation): writes `_fifo_depths` into
+# the folding file FOLDING= names on the command line; otherwise into a new file
+# build/<m>/folding_fifos.json (FORCE=1 to overwrite it). FIFOS_ARGS: e.g. "--tolerance 0.05"
+FIFOS_ARGS ?=
+
+fifos: setup data $(BUILD)/dataflow/model.json
+	$(PY) -m hls.fifos --model $(MODEL) --board $(BOARD) $(if $(FOLDING),--folding $(FOLDING)) \
+	  $(if $(and $(FOLDING),$(filter command line environment,$(origin FOLDING))),--update) \
+	  $(if $(FORCE),--force) $(FIFOS_ARGS)
 
 # ---- stage 4: overlay (needs Vivado), deploy folder, bench ----------------------------------
 # overlay/build.py needs only the standard library: without vivado it says what it needs in one

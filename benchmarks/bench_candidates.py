@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from host import kernels, ops  # noqa: E402
+from host.errors import cli  # noqa: E402
 from host.package import load  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
@@ -126,8 +127,12 @@ def time_networks(args) -> int:
     return 0
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    return cli("bench_candidates", _main, argv)
+
+
+def _main(argv) -> int:
+    ap = argparse.ArgumentParser(prog="python benchmarks/bench_candidates.py", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny")
     ap.add_argument("--layer", default="Conv_1")
     ap.add_argument("--images", type=int, default=64)

@@ -36,6 +36,7 @@ if str(ROOT) not in sys.path:
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 BACKENDS = ("numpy reference", "golden ops", "plain float torch", "Brevitas eval")
 
+from host.errors import ErnError, cli  # noqa: E402
 from host.names import model_name_arg, positive_int  # noqa: E402
 
 
@@ -118,7 +119,9 @@ def run_worker(threads: int, args) -> dict:
                "--onnx-images", str(args.onnx_images), "--models", *args.models]
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"bench_reference: the {threads}-thread run failed:\n{done.stderr.strip()}")
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ErnError(f"the {threads}-thread run failed (exit {done.returncode}): {last}",
+                       exit_code=done.returncode if done.returncode > 0 else 1)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -151,8 +154,12 @@ def notes(runs, args) -> str:
             f"machine is shared: above ~0.5 other processes took part of the cores). {checks}.")
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    return cli("bench_reference", _main, argv)
+
+
+def _main(argv) -> int:
+    p = argparse.ArgumentParser(prog="python benchmarks/bench_reference.py", description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["ern_tiny", "cnv_w1a2"], type=model_name_arg)
     p.add_argument("--images", type=positive_int, default=2000)
     p.add_argument("--threads", type=int, nargs="+", default=[2, 1])
@@ -165,9 +172,7 @@ def main(argv=None):
         return worker(args)
     missing = [m for m in args.models if not (ROOT / "build" / m / "dataflow" / "model.json").is_file()]
     if missing:
-        print(f"bench_reference: no package for {', '.join(missing)}: run `make lower MODEL=...` first",
-              file=sys.stderr)
-        return 2
+        raise ErnError(f"no package for {', '.join(missing)}: run `make lower MODEL=...` first")
     runs = [run_worker(threads, args) for threads in args.threads]
     text = notes(runs, args) + "\n\n" + table(runs) + "\n"
     print(text)

@@ -22,6 +22,7 @@ from hls.perf import resources as R  # noqa: E402
 from hls.perf.estimate import estimate, load_graph, load_package, report  # noqa: E402
 from hls.perf.folding import Budget, FitError  # noqa: E402
 from host import boards  # noqa: E402
+from host.errors import ErnError, cli  # noqa: E402
 
 
 def predict(model: str, board: boards.Board) -> dict:
@@ -90,7 +91,11 @@ def plot(rows, png: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return cli("zoo_boards", _main, argv)
+
+
+def _main(argv) -> int:
+    ap = argparse.ArgumentParser(prog="python benchmarks/zoo_boards.py", description=__doc__.splitlines()[0])
     ap.add_argument("--models", default="ern_tiny,cnv_w1a2")
     ap.add_argument("--boards", default=",".join(boards.BOARDS))
     ap.add_argument("--png", default=str(ROOT / "benchmarks" / "zoo_boards.png"))
@@ -98,9 +103,7 @@ def main(argv=None) -> int:
     rows = []
     for model in a.models.split(","):
         if not (ROOT / "build" / model / "dataflow" / "model.json").is_file():
-            print(f"zoo_boards: build/{model}/dataflow missing: run `make lower MODEL={model}` first",
-                  file=sys.stderr)
-            return 2
+            raise ErnError(f"build/{model}/dataflow missing: run `make lower MODEL={model}` first")
         for name in a.boards.split(","):
             t0 = time.time()
             rows.append(predict(model, boards.get(name)))

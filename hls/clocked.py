@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from hls import csim
+from host.errors import CHECK, DEADLOCK, OK, USAGE, ErnError, cli
 
 DEFAULT_FRAMES = 5
 DEFAULT_CLOCK_MHZ = 100.0
@@ -36,8 +37,10 @@ LIVELOCK_STATUS = 4     # clocked_stream.h: no word moved for ERN_CLOCKED_MAX_ID
 LABEL = "clocked C-simulation"
 
 
-class ClockedError(RuntimeError):
+class ClockedError(ErnError, RuntimeError):
     """A build or run that gave no figures (one-line message)."""
+
+    exit_code = CHECK
 
 
 def build(out: Path, model: str, extra_flags: Sequence[str] = ()) -> Tuple[Path, float]:
@@ -240,12 +243,17 @@ def parse_depths(text: Optional[str]) -> Dict[str, int]:
     for item in filter(None, (text or "").split(",")):
         name, sep, value = item.partition("=")
         if not sep or not name or not value.isdigit():
-            raise ClockedError(f"--depths: bad entry {item!r} (want name=depth, depth >= 0, 0 = unbounded)")
+            raise ClockedError(f"--depths: bad entry {item!r} (want name=depth, depth >= 0, 0 = unbounded)",
+                               exit_code=USAGE)
         depths[name] = int(value)
     return depths
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli("clocked", _main, argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.clocked", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny")
     ap.add_argument("--build-dir", default="build")
@@ -256,16 +264,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--json", help="write the parsed figures here")
     args = ap.parse_args(argv)
     out = Path(args.build_dir) / args.model / "hls"
-    try:
-        if args.frames < 2:
-            raise ClockedError("--frames must be at least 2 (the steady state is measured from frame 2 on)")
-        if not (out / "ern_top.cpp").is_file() or not (out / "data" / "images.bin").is_file():
-            raise ClockedError(f"no generated design with test data in {out}: run `make hls MODEL={args.model}` first")
-        exe, build_s = build(out, args.model)
-        result = run(exe, out / "data", args.frames, parse_depths(args.depths), args.clock_mhz)
-    except (ClockedError, csim.CsimError) as e:
-        print(f"clocked: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
+    if args.frames < 2:
+        raise ErnError("--frames must be at least 2 (the steady state is measured from frame 2 on)")
+    if not (out / "ern_top.cpp").is_file() or not (out / "data" / "images.bin").is_file():
+        raise ErnError(f"no generated design with test data in {out}: run `make hls MODEL={args.model}` first")
+    exe, build_s = build(out, args.model)
+    result = run(exe, out / "data", args.frames, parse_depths(args.depths), args.clock_mhz)
     print(f"clocked: build {build_s:.1f} s, run {result['seconds']} s ({args.frames} frames)")
     print(summary(result))
     for p in result["processes"]:
@@ -274,7 +278,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         plot(result, Path(args.plot), args.model)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
-    return 0 if result["stall"] is None and not result["mismatches"] else 1
+    if result["stall"] is not None:
+        return DEADLOCK
+    return CHECK if result["mismatches"] else OK
 
 
 if __name__ == "__main__":

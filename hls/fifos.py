@@ -1,10 +1,16 @@
 """FIFO sizing for throughput with the clocked C-simulation (hls/clocked.py).
 
 Finds, for a generated design, small FIFO depths at which it still runs at its slowest layer's
-rate (within --tolerance, 2% by default), and writes them to a JSON file whose `depths`
-({FIFO identifier: depth}) hls.codegen.generate(..., fifo_depths=...) reads:
+rate (within --tolerance, 2% by default), and writes them as a folding file's `_fifo_depths`
+({FIFO identifier: depth}):
 
-    python -m hls.fifos --model ern_tiny [--frames 4] [--refine-runs 20] [--out build/ern_tiny/fifo_depths.json]
+    python -m hls.fifos --model ern_tiny --folding F --update [--tolerance 0.02] [--refine-runs 20]
+    make fifos MODEL=ern_tiny FOLDING=F          # the same: writes `_fifo_depths` into F
+
+The design sized is the folding's, generated with the skip rule's depths; the depths go into the
+folding file (`_fifo_depths`, read by codegen, the estimate and `make hls` through
+hls/perf/folding.py's reader); without --update into a new folding file (--out, default
+build/<m>/folding_fifos.json, never overwritten without --force).
 
 1. every FIFO unbounded: the target rate (cycles per frame);
 2. from the generated depths (deadlock-free by the skip rule), grow: after each run, double every
@@ -31,15 +37,18 @@ import sys
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
-from hls import clocked, csim
+from hls import clocked
+from host.errors import DEADLOCK, NO_FIT, USAGE, ErnError, cli, exit_code
 
 MIN_DEPTH = 2          # Vitis HLS's smallest FIFO (and the generator's default)
 MAX_ROUNDS = 16        # doublings: 2 -> 131072
 STALL_SHARE = 0.005    # a writer blocked / a reader starved this share of the cycles counts
 
 
-class SizingError(RuntimeError):
-    """The design cannot be sized (one-line message)."""
+class SizingError(ErnError, RuntimeError):
+    """The design cannot be sized to its target (one-line message)."""
+
+    exit_code = NO_FIT
 
 
 def stream_widths(top_cpp: Path) -> Dict[str, int]:
@@ -78,7 +87,8 @@ class Sizer:
     def unbounded(self) -> dict:
         ok, r = self.run({"*": 0})
         if not ok or r["mismatches"]:
-            raise SizingError(f"the design does not complete with unbounded FIFOs: {clocked.summary(r)}")
+            raise SizingError(f"the design does not complete with unbounded FIFOs: {clocked.summary(r)}",
+                          exit_code=DEADLOCK)
         self.target = clocked.steady_cycles(r)
         self.log(f"unbounded FIFOs: {self.target:,.0f} cycles/frame, set by {r['slowest_fifo']['name']} "
                  f"(the target, +{100 * self.tolerance:g}%)")
@@ -147,7 +157,7 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
     dict (also what main() writes as JSON)."""
     top = out / "ern_top.cpp"
     if not top.is_file() or not (out / "data" / "images.bin").is_file():
-        raise SizingError(f"no generated design with test data in {out}: run `make hls MODEL={model}` first")
+        raise ErnError(f"no generated design with test data in {out}: run `make hls MODEL={model}` first")
     widths, generated = stream_widths(top), generated_depths(top)
     exe, _ = clocked.build(out, model)
     sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d), sorted(generated), tolerance, log)
@@ -172,35 +182,98 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
             "bits": bits(depths, widths), "depths": dict(sorted(depths.items()))}
 
 
+def size_folding(model: str, folding_file: Optional[str], build_dir: Path, frames: int, tolerance: float,
+                 refine_runs: int, board: str, log: Callable[[str], None] = print) -> Tuple[dict, dict]:
+    """Generate the design of `folding_file` (or of what `make hls` would choose without one) with
+    the rule's depths (its `_fifo_depths` ignored) into build/<m>/fifos/hls, with `frames` test
+    images, and size it; (the sizing result, the folding it was made for)."""
+    from host import boards
+    from hls.codegen import CodegenError, generate
+    from hls.codegen.design import FIFO_KEY
+    from hls.hls_flow import FlowError, choose_folding, ensure_package, write_test_data
+    build = build_dir / model
+    b = boards.get(board)
+    try:
+        package = ensure_package(build)
+        folding, source = choose_folding(package, build, folding_file, None, {}, b)
+        folding = {k: v for k, v in folding.items() if k != FIFO_KEY}      # from the rule's depths
+        out = build / "fifos" / "hls"
+        generate(package, out, folding, board=b)
+        write_test_data(package, out, frames)
+    except (FlowError, CodegenError) as e:      # bad input: keep its own exit code
+        raise SizingError(str(e), exit_code=exit_code(e)) from None
+    log(f"sizing the FIFOs of {source}, generated in {out}")
+    result = size(out, model, frames, tolerance, refine_runs, log=log)
+    gen = clocked.run(clocked.build(out, model)[0], out / "data", frames)
+    result["generated"]["cycles_per_frame"] = clocked.steady_cycles(gen)
+    result["folding_source"] = source
+    return result, folding
+
+
+def write_depths(target: Path, result: dict, folding: dict, source_file: Optional[str], command: str) -> Path:
+    """`target` with `_fifo_depths` = the sized depths: the folding file itself when it is
+    `source_file` (its other keys kept as they are), else a new folding file (the folding sized,
+    every layer named)."""
+    from hls.codegen.design import FIFO_KEY
+    from hls.perf.folding import write_folding
+    note = (f"{command}: {clocked.LABEL} {result['cycles_per_frame']:,.0f} cycles/frame "
+            f"({result['fps']:,.0f} FPS at 100 MHz; unbounded FIFOs {result['target_cycles_per_frame']:,.0f}, "
+            f"tolerance {100 * result['tolerance']:g}%, {result['frames']} frames), {result['bits']:,} FIFO bits")
+    if source_file and Path(source_file).resolve() == target.resolve():
+        raw = json.loads(target.read_text())
+        raw["_fifo_comment"] = note
+        raw[FIFO_KEY] = result["depths"]
+        target.write_text(json.dumps(raw, indent=1) + "\n")
+        return target
+    extra = {"_fifo_comment": note}
+    return write_folding(target, dict(folding, **{FIFO_KEY: result["depths"]}),
+                         comment=f"{result['folding_source']}, FIFOs sized", extra=extra)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli("fifos", _main, argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.fifos", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny")
     ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--board", default="pynq-z2", help="the board (its part and clock) of the folding")
+    ap.add_argument("--folding", help="folding file to size (default: what `make hls` would choose)")
+    ap.add_argument("--update", action="store_true",
+                    help="write `_fifo_depths` into the --folding file itself (`make fifos FOLDING=F` does)")
+    ap.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     ap.add_argument("--frames", type=int, default=4, help="frames per clocked run (>= 3; default 4)")
     ap.add_argument("--tolerance", type=float, default=0.02, help="allowed slowdown over unbounded FIFOs (0.02)")
     ap.add_argument("--refine-runs", type=int, default=0, help="runs for bisecting single FIFOs (default 0)")
-    ap.add_argument("--out", help="JSON to write (default build/<m>/fifo_depths.json)")
+    ap.add_argument("--out", help="folding file to write (default build/<m>/folding_fifos.json; "
+                    "with --update the --folding file)")
     args = ap.parse_args(argv)
-    out = Path(args.build_dir) / args.model / "hls"
-    target = Path(args.out) if args.out else Path(args.build_dir) / args.model / "fifo_depths.json"
+    build_dir = Path(args.build_dir)
     try:
+        if args.update and not args.folding:
+            raise SizingError("--update needs --folding (the file to write the depths into)", exit_code=USAGE)
+        if args.update and args.out:
+            raise SizingError("give --update or --out, not both", exit_code=USAGE)
+        target = Path(args.folding) if args.update else \
+            Path(args.out) if args.out else build_dir / args.model / "folding_fifos.json"
+        if target.exists() and not args.update and not args.force:
+            raise SizingError(f"{target} exists; pass --force to overwrite it (or --update to size the "
+                              f"--folding file in place)", exit_code=USAGE)
         if args.frames < 3:
-            raise SizingError("--frames must be at least 3 (steady state from frame 2, over two intervals)")
+            raise SizingError("--frames must be at least 3 (steady state from frame 2, over two intervals)", exit_code=USAGE)
         if not 0 <= args.tolerance < 1:
-            raise SizingError("--tolerance must be in [0, 1)")
-        result = size(out, args.model, args.frames, args.tolerance, args.refine_runs,
-                      log=lambda m: print(f"fifos: {m}", flush=True))
-        gen = clocked.run(clocked.build(out, args.model)[0], out / "data", args.frames)
-        result["generated"]["cycles_per_frame"] = clocked.steady_cycles(gen)
-    except (SizingError, clocked.ClockedError, csim.CsimError) as e:
-        print(f"fifos: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(result, indent=1) + "\n")
+            raise SizingError("--tolerance must be in [0, 1)", exit_code=USAGE)
+        result, folding = size_folding(args.model, args.folding, build_dir, args.frames, args.tolerance,
+                                       args.refine_runs, args.board, log=lambda m: print(f"fifos: {m}", flush=True))
+        command = "python -m hls.fifos " + " ".join(argv if argv is not None else sys.argv[1:])
+        write_depths(target, result, folding, args.folding if args.update else None, command)
+    except ValueError as e:
+        raise SizingError(str(e).splitlines()[0], exit_code=USAGE) from None
     print(f"fifos: {clocked.LABEL}: {result['cycles_per_frame']:,.0f} cycles/frame with the sized FIFOs "
           f"({result['bits']:,} bits) vs {result['generated']['cycles_per_frame']:,.0f} as generated "
           f"({result['generated']['bits']:,} bits); target {result['target_cycles_per_frame']:,.0f}; "
-          f"{result['runs']} runs; wrote {target}")
+          f"{result['runs']} runs; wrote `_fifo_depths` into {target}")
     return 0
 
 

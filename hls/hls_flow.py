@@ -17,12 +17,14 @@ Each step is a plain function that writes its output under build/<model>/ and ca
    in one call: cycles per frame, FPS at the design clock, latency, stalls per process, FIFO
    peaks (report.json `clocked`, hls/clocked.png), or a deadlock naming the FIFOs;
 7. `build_emu`: emu.cpp + ern_top.cpp -> hls/libern_emu.so, the C ABI `ern_run` (ctypes) that
-   host emulation loads (interface.json describes it);
+   host emulation loads instead of building its own while the library's `ern_package_sha256()`
+   is the package's digest (interface.json describes it);
 8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
 Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
-vitis_hls, clocked, ...). Exit status 0 when every class sum matched and the clocked run
-completed; 1 otherwise; 2 on an error before the simulation (one line).
+vitis_hls, clocked, ...). Exit status (host/errors.py): 0 when every class sum matched and the
+clocked run completed; 1 when a class sum differs or a build fails; 2 on bad input (one line);
+4 when the clocked run deadlocks at the generated FIFO depths.
 """
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ import numpy as np
 from hls import clocked, csim
 from hls.codegen import CodegenError, generate
 from host import boards
+from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
@@ -56,7 +59,7 @@ CSIM_FLAGS = ("-Wno-aggressive-loop-optimizations",)
 CLOCKED_FRAMES = 5          # frames of the clocked run: the steady state is frames 2..N
 
 
-class FlowError(RuntimeError):
+class FlowError(ErnError, RuntimeError):
     """A step that cannot run (one-line message)."""
 
 
@@ -223,11 +226,12 @@ def build_tb(out: Path, model: str, opt: str = "-O2") -> Tuple[Path, float]:
 
 
 def build_emu(out: Path, model: str) -> Path:
-    """emu.cpp + ern_top.cpp as a shared library (the C ABI `ern_run` for host emulation), copied
-    to build/<m>/hls/libern_emu.so."""
-    lib = csim.build([out / "ern_top.cpp", out / "emu.cpp"], include_dirs=[out, out / "lib"], opt="-O2",
-                     extra_flags=csim_flags() + ["-shared", "-fPIC"], name=f"lib{model}_emu.so")
-    target = out / "libern_emu.so"
+    """emu.cpp + ern_top.cpp as a shared library (the C ABI `ern_run` for host emulation), built
+    by host.emulation's own recipe (so emulation finds the same build) and copied to
+    build/<m>/hls/libern_emu.so, which emulation loads while it names the package's digest."""
+    from host.emulation import INSTALLED_LIBRARY, build_emulator   # pynq only when needed
+    lib = build_emulator(out)
+    target = out / INSTALLED_LIBRARY
     shutil.copyfile(lib, target.with_name(target.name + ".partial"))
     os.replace(target.with_name(target.name + ".partial"), target)
     return target
@@ -289,6 +293,63 @@ def run_clocked(out: Path, exe: Path, frames: int, clock_mhz: float, fifo_rules:
         clocked.plot(result, out / "clocked.png", out.parent.name)
         entry["plot"] = "clocked.png"
     return entry
+
+
+PREDICTED = "predicted (performance model hls/perf, the generated design priced)"
+
+
+def side_by_side(package: Package, build: Path, df, clk: Optional[dict], clock_mhz: float,
+                 board: boards.Board) -> dict:
+    """The estimate of the generated design (predicted) beside the clocked C-simulation, per
+    layer: the predicted cycles per frame, and the clocked busy / input-starved / output-blocked
+    cycles per frame of the layer's processes (the busiest process; totals over the run / frames)."""
+    from hls.perf.estimate import load_graph
+    from hls.perf.generated import evaluate_generated
+    from hls.perf.resources import part_of
+    g = load_graph(build / "dataflow")
+    d = evaluate_generated(g, df, clock_mhz, part_of(board))
+    t = d.totals
+    predicted = {"label": PREDICTED, "cycles_per_frame": d.ii, "fps": round(d.fps, 1), "bottleneck": d.bottleneck,
+                 "lut": round(t.lut), "ff": round(t.ff), "bram36": t.bram36, "dsp": round(t.dsp)}
+    procs = {}
+    frames = (clk or {}).get("frames") or 0
+    if clk and frames:
+        for p in clk.get("processes", []):
+            procs.setdefault(p["name"].split(".")[0], []).append(p)
+    layers = []
+    for l in d.layers:
+        row = {"layer": l["name"], "op": l["op"], "predicted_cycles": l["cycles"]}
+        ps = procs.get(l["name"])
+        if ps:
+            top = max(ps, key=lambda p: p["busy"])
+            row.update({"clocked_process": top["name"], "clocked_busy": round(top["busy"] / frames),
+                        "clocked_starved": round(top["starved"] / frames),
+                        "clocked_blocked": round(top["blocked"] / frames)})
+        layers.append(row)
+    out = {"predicted": predicted, "layers": layers,
+           "note": "predicted_cycles: the estimate (performance model); clocked_*: clocked C-simulation "
+                   "cycles per frame (the run's totals / frames) of the layer's busiest process"}
+    if clk and clk.get("cycles_per_frame"):
+        out["clocked"] = {"label": clocked.LABEL, "cycles_per_frame": clk["cycles_per_frame"], "fps": clk["fps"]}
+        out["fps_ratio_predicted_over_clocked"] = round(predicted["fps"] / clk["fps"], 4)
+    return out
+
+
+def side_by_side_table(sbs: dict) -> str:
+    rows = [f"{'layer':<16} {'predicted cycles':>16} {'clocked busy':>13} {'clocked starved':>16} "
+            f"{'clocked blocked':>16}"]
+    for r in sbs["layers"]:
+        rows.append(f"{r['layer']:<16} {r['predicted_cycles']:>16,} {r.get('clocked_busy', '-'):>13,} "
+                    f"{r.get('clocked_starved', '-'):>16,} {r.get('clocked_blocked', '-'):>16,}"
+                    if "clocked_busy" in r else f"{r['layer']:<16} {r['predicted_cycles']:>16,}")
+    p = sbs["predicted"]
+    rows.append(f"predicted: {p['cycles_per_frame']:,} cycles/frame, {p['fps']:,.1f} FPS (bottleneck {p['bottleneck']}), "
+                f"{p['lut']:,} LUT, {p['bram36']:g} BRAM36, {p['dsp']} DSP")
+    if "clocked" in sbs:
+        c = sbs["clocked"]
+        rows.append(f"clocked C-simulation: {c['cycles_per_frame']:,.0f} cycles/frame, {c['fps']:,.1f} FPS; "
+                    f"predicted / clocked FPS = {sbs['fps_ratio_predicted_over_clocked']:.4f}")
+    return "\n".join(rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -395,12 +456,10 @@ def run(args) -> int:
     clk = None
     if clocked_exe:
         cexe, ccompile = clocked_exe
-        try:
-            clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
-        except clocked.ClockedError as e:
-            raise FlowError(str(e)) from None
+        clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
         clk["compile_seconds"] = round(ccompile, 1)
 
+    sbs = side_by_side(package, build, df, clk, args.clock_mhz, board)
     vitis_result = vitis(out) if not args.no_vitis else None
     report = {
         "model": package.model,
@@ -416,6 +475,7 @@ def run(args) -> int:
         "protocol_errors": sim["protocol_errors"],
         "warnings": sim["warnings"],
         "clocked": clk,
+        "side_by_side": sbs,
         "vitis_hls": vitis_result,
         "data": data["source"],
         "folding_source": folding_source,
@@ -443,6 +503,7 @@ def run(args) -> int:
                 f"(build {clk['compile_seconds']} s), mismatches {clk['mismatches']}")
         else:
             log(clocked.summary(clk))
+    print("per layer, cycles per frame: predicted (estimate) vs clocked C-simulation\n" + side_by_side_table(sbs))
     if vitis_result is None:
         print("vitis_hls: not on PATH; synthesis, co-simulation and IP export skipped (report.json: vitis_hls = null)")
     else:
@@ -452,7 +513,9 @@ def run(args) -> int:
     ok = (mismatches == 0 and sim["protocol_errors"] == 0 and not sim["warnings"]
           and (clk is None or (clk["stall"] is None and clk["mismatches"] == 0))
           and (vitis_result is None or vitis_result["exit_status"] == 0))
-    return 0 if ok else 1
+    if clk is not None and clk["stall"] is not None:
+        return DEADLOCK
+    return OK if ok else CHECK
 
 
 def main(argv=None) -> int:
@@ -482,12 +545,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")
-    args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except (FlowError, csim.CsimError, OSError, boards.BoardError) as e:
-        print(f"hls: error: {e}", file=sys.stderr)
-        return 2
+    return cli("hls", lambda argv: run(ap.parse_args(argv)), argv)
 
 
 if __name__ == "__main__":

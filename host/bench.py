@@ -16,7 +16,8 @@ and build/<m>/bench.png (a bar chart); prints a table. In a repository checkout 
 a first run builds what it lacks with make (the model package: `make lower`, predicted:
 `make estimate`, the C++ for emulation: `make hls`; a few minutes, once; --no-build to skip);
 torch-float needs `make verify`. A missing input skips its row with a note, never the whole
-bench. Exit status: 0; 1 when the accelerator disagrees with the reference; 2 on an error.
+bench. Exit status (host/errors.py): 0; 1 when the accelerator disagrees with the reference; 2 on
+bad input (one line).
 
 Runs on the board: Python 3.10, numpy, pynq (tqdm and matplotlib when installed).
 """
@@ -63,6 +64,7 @@ import numpy as np  # noqa: E402
 
 from host import boards, datasets  # noqa: E402
 from host.artifacts import Artifacts, deployed, repo_root  # noqa: E402
+from host.errors import cli, fail  # noqa: E402
 from host.names import BadName, model_name_arg, non_negative_int, positive_int  # noqa: E402
 from host.package import PackageError, load  # noqa: E402
 from host.reference import Reference  # noqa: E402
@@ -285,6 +287,10 @@ def plot(rows: List[Dict[str, Any]], path: Path, model: str) -> Optional[Path]:
 # ---------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
+    return cli("bench", _main, argv)
+
+
+def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python host/bench.py", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, type=model_name_arg,
                    help="default: ern_tiny (a deploy folder's own model)")
@@ -308,8 +314,7 @@ def main(argv=None) -> int:
         target = boards.get(args.board)
         files = Artifacts.find(args.model, args.build_dir)
     except (boards.BoardError, BadName) as e:   # a bad --board, or a deploy.json naming a bad model
-        print(f"bench: {e}", file=sys.stderr)
-        return 2
+        return fail(e, "bench")
     model = files.model
     progress = not args.no_progress
     notes: List[str] = []
@@ -326,16 +331,14 @@ def main(argv=None) -> int:
             notes.append(failed)
 
     if not (files.package_dir / "model.json").is_file():
-        print(f"bench: {files.package_dir} missing: run `make lower MODEL={model}` first "
-              f"(and `make estimate`, `make hls` for the predicted and emulation rows)", file=sys.stderr)
-        return 2
+        raise PackageError(f"{files.package_dir} missing: run `make lower MODEL={model}` first "
+                           f"(and `make estimate`, `make hls` for the predicted and emulation rows)")
     try:
         package = load(files.package_dir)
         images, truth, _, source = datasets.load_test_images(package.input_shape, args.images,
                                                               files.samples_dir)
-    except (PackageError, datasets.DatasetError, OSError, ValueError) as e:
-        print(f"bench: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:   # PackageError, DatasetError are ValueErrors too
+        return fail(e, "bench")
     print(f"{model}: {len(images)} images from {source}")
 
     reference = Reference(package, batch_size=min(args.batch_size, 256))
@@ -411,8 +414,7 @@ def main(argv=None) -> int:
         files.bench_json.write_text(json.dumps(rows, indent=2) + "\n")
         chart = plot(rows, files.bench_png, model)
     except OSError as e:
-        print(f"bench: cannot write results: {e}", file=sys.stderr)
-        return 2
+        return fail(OSError(f"cannot write results: {e}"), "bench")
     print(f"wrote {files.bench_json}" + (f" and {chart}" if chart else " (no matplotlib: no chart)"))
     return status
 

@@ -38,10 +38,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional
 
+from host.errors import ErnError, fail
+
 DEFAULT = "pynq-z2"
 
 
-class BoardError(ValueError):
+class BoardError(ErnError, ValueError):
     """An unknown board name (one line that lists the known ones)."""
 
 
@@ -156,8 +158,7 @@ def main(argv=None) -> int:
         try:
             b = get(args[0])
         except BoardError as e:
-            print(f"boards: {e}", file=sys.stderr)
-            return 2
+            return fail(e, "boards")
         print(f"{b.name}: {b.title}, {b.part}, {b.lut:,} LUT, {b.bram36} BRAM36, {b.uram} URAM, "
               f"{b.dsp:,} DSP, {b.clock_mhz:g} MHz (max {b.max_clock_mhz:g})")
         return 0

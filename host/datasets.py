@@ -25,6 +25,8 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from host.errors import ErnError
+
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "ERN_DATA_FASHION_MNIST"
 CIFAR10_DIR = "data/cifar-10-batches-py"
@@ -40,7 +42,7 @@ SHAPES = {"fashion_mnist": (28, 28, 1), "cifar10": (32, 32, 3)}
 Split = Tuple[np.ndarray, np.ndarray, Tuple[str, ...]]  # images, labels, class names
 
 
-class DatasetError(ValueError):
+class DatasetError(ErnError, ValueError):
     """A dataset file that is missing or not what it should be (one-line message)."""
 
 

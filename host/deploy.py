@@ -17,7 +17,8 @@ from the folder unchanged):
                                 CPU reference's expected class sums, logits and labels (.npy)
 
 Needs the model package (make lower) and the test set (Fashion-MNIST IDX files, or CIFAR-10);
-the rest is copied when it exists. Prints one line per item and a summary; exit 2 on an error.
+the rest is copied when it exists. Prints one line per item and a summary; on an error one line
+`deploy: error: ...` and exit 2 (host/errors.py).
 """
 import argparse
 import json
@@ -34,8 +35,9 @@ import numpy as np  # noqa: E402
 from host import boards, datasets  # noqa: E402
 from host.artifacts import DEPLOY_MANIFEST, Artifacts, repo_root  # noqa: E402
 from host.driver import package_digest  # noqa: E402
+from host.errors import ErnError, cli, fail  # noqa: E402
 from host.names import model_name_arg, positive_int  # noqa: E402
-from host.package import PackageError, load, save  # noqa: E402
+from host.package import load, save  # noqa: E402
 from host.reference import Reference  # noqa: E402
 
 NOTEBOOK = repo_root() / "notebooks" / "ern_pynq_z2.ipynb"
@@ -127,7 +129,7 @@ PROJECT_FOLDERS = ("host", "hls", "training", "overlay", "models", "tests", "too
                    "benchmarks", ".git", ".venv", "shared")
 
 
-class DeployError(ValueError):
+class DeployError(ErnError, ValueError):
     """An output folder the deploy refuses (one line)."""
 
 
@@ -253,6 +255,10 @@ def deploy(model: Optional[str] = None, build_dir=None, out=None, samples: int =
 
 
 def main(argv=None) -> int:
+    return cli("deploy", _main, argv)
+
+
+def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m host.deploy", description=__doc__.splitlines()[0])
     p.add_argument("--model", default=None, type=model_name_arg, help="default: ern_tiny")
     p.add_argument("--build-dir", default=None, help="default: build/<model>")
@@ -265,9 +271,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     try:
         deploy(args.model, args.build_dir, args.out, args.samples, args.force, args.board)
-    except (PackageError, datasets.DatasetError, OSError, ValueError) as e:
-        print(f"deploy: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:   # PackageError, DatasetError, DeployError, BadName are ValueErrors too
+        return fail(e, "deploy")
     return 0
 
 

@@ -39,6 +39,7 @@ from pynq import DefaultIP
 from pynq.lib.dma import DMA
 
 from host import boards
+from host.errors import CHECK, ErnError
 from host.package import Package, digest, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
@@ -62,8 +63,10 @@ PER_FRAME_TIMEOUT_S = 0.01
 ImagesLike = np.ndarray
 
 
-class DriverError(RuntimeError):
+class DriverError(ErnError, RuntimeError):
     """The accelerator or its DMA did something unexpected (one-line message)."""
+
+    exit_code = CHECK
 
 
 def on_board() -> bool:

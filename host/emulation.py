@@ -10,7 +10,9 @@ object here says EMULATION.
 The core behind the device is one of
 - `CompiledCore`: build/<m>/hls/emu.cpp (the HLS generator's C-ABI wrapper
   `int ern_run(const uint64_t* in, size_t in_words, uint64_t* out, size_t out_words, unsigned frames)`)
-  with its headers, compiled by g++ -O2 -shared -fPIC into a cached .so and loaded with ctypes;
+  with its headers, as a shared library loaded with ctypes: the build/<m>/hls/libern_emu.so that
+  `make hls` built, when it names this package's digest (`ern_package_sha256()`), else compiled
+  by host/cxx.py (the one C++ builder, cached by content under build/csim_cache/);
 - `ReferenceCore`: a stand-in with the same byte protocol computed by host.reference (for tests,
   and until the generator has run).
 
@@ -26,12 +28,7 @@ Needs g++ and the Xilinx ap_types headers (from the hls4ml wheel, or $ERN_AP_TYP
 CompiledCore. Not needed on the board.
 """
 import ctypes
-import hashlib
-import importlib.util
 import json
-import os
-import shutil
-import subprocess
 import tempfile
 import weakref
 from pathlib import Path
@@ -42,16 +39,22 @@ import numpy as np
 import pynq
 from pynq.buffer import PynqBuffer
 
-from host import boards
-from host.artifacts import Artifacts, repo_root
+from host import boards, cxx
+from host.artifacts import Artifacts
 from host.driver import DMA_VLNV, ErnAccelerator, Interface, interface_for
-from host.package import Package, load
+from host.errors import CHECK, ErnError
+from host.package import Package, digest, load
 from host.reference import Reference
 
 DMA_BASE = 0x4040_0000  # where Vivado's address editor puts axi_dma_0 on a Zynq-7000
 CORE_BASE = 0x43C0_0000  # and the first AXI-Lite slave (the HLS core)
 REGION = 0x1_0000
 MEMORY_BASE = boards.PS["zynq7"].ddr_base  # fake physical addresses of allocated buffers
+# The emulation library's flags (host.cxx adds -I the folders and -isystem the ap_types headers);
+# `make hls` (hls_flow.build_emu) builds with these same flags through build_emulator.
+EMULATION_FLAGS = ("-std=c++14", "-O2", "-shared", "-fPIC", "-pthread", "-DERN_NO_AP_AXI_SDATA",
+                   "-Wno-unknown-pragmas", "-Wno-maybe-uninitialized", "-Wno-uninitialized")
+INSTALLED_LIBRARY = "libern_emu.so"   # make hls's copy in build/<m>/hls/
 
 
 def address_map(board: boards.Board):
@@ -62,15 +65,15 @@ def address_map(board: boards.Board):
     if ps.name == "zynq7":
         return DMA_BASE, CORE_BASE, ps.ddr_base
     return ps.peripheral_base, ps.peripheral_base + REGION, ps.ddr_base
-CXX_FLAGS = ("-std=c++14", "-O2", "-shared", "-fPIC", "-pthread", "-DERN_NO_AP_AXI_SDATA",
-             "-Wno-unknown-pragmas", "-Wno-maybe-uninitialized", "-Wno-uninitialized")
-HEADER_SUFFIXES = (".h", ".hpp", ".inc")
+
 
 CoreFn = Callable[[np.ndarray, int], np.ndarray]  # (input words, frames) -> output words
 
 
-class EmulationError(RuntimeError):
+class EmulationError(ErnError, RuntimeError):
     """Building or running the emulated accelerator failed (the message says why)."""
+
+    exit_code = CHECK
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,106 +133,18 @@ class CompiledCore:
 # Building the shared library
 # ---------------------------------------------------------------------------------------------
 
-def ap_types_dir() -> Path:
-    """The Xilinx ap_types headers: $ERN_AP_TYPES, else inside the installed hls4ml (found
-    without importing it)."""
-    env = os.environ.get("ERN_AP_TYPES")
-    candidates: List[Path] = [Path(env)] if env else []
-    if not env:
-        try:
-            spec = importlib.util.find_spec("hls4ml")
-        except (ImportError, ValueError):
-            spec = None
-        if spec is not None and spec.submodule_search_locations:
-            for location in spec.submodule_search_locations:
-                candidates.append(Path(location) / "templates" / "vivado" / "ap_types")
-    for path in candidates:
-        if (path / "ap_int.h").is_file():
-            return path
-    raise EmulationError("no ap_types headers (ap_int.h): pip install hls4ml==1.3.0 "
-                         "or set ERN_AP_TYPES=<folder with ap_int.h>")
-
-
-def default_cache_dir() -> Path:
-    """build/emu_cache in the repository (a temporary folder if that is not writable)."""
-    env = os.environ.get("ERN_EMU_CACHE")
-    if env:
-        return Path(env)
-    folder = repo_root() / "build" / "emu_cache"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if os.access(folder, os.W_OK):
-            return folder
-    except OSError:
-        pass
-    return Path(tempfile.gettempdir()) / "ern_emu_cache"
-
-
-def _compiler() -> str:
-    cxx = os.environ.get("CXX", "g++")
-    if shutil.which(cxx) is None:
-        raise EmulationError(f"C++ compiler {cxx!r} not found (install g++ or set CXX)")
-    return cxx
-
-
-def _headers(folder: Path) -> List[Path]:
-    return sorted(p for p in folder.rglob("*") if p.suffix in HEADER_SUFFIXES and p.is_file())
-
-
-def build_library(sources: Sequence[Path], include_dirs: Sequence[Path] = (),
-                  system_include_dirs: Sequence[Path] = (), name: str = "emu",
+def build_library(sources: Sequence[Path], include_dirs: Sequence[Path] = (), name: str = "emu",
                   cache_dir: Optional[Path] = None, extra_flags: Sequence[str] = ()) -> Path:
-    """Compile `sources` into a shared library, cached by content (compiler, flags, sources and
-    every header in the include folders); returns its path. EmulationError on failure."""
-    cxx = _compiler()
-    sources = [Path(s) for s in sources]
-    for src in sources:
-        if not src.is_file():
-            raise EmulationError(f"{src}: no such source file")
-    flags = list(CXX_FLAGS) + list(extra_flags)
-    flags += [f"-I{d}" for d in include_dirs] + [f"-isystem{d}" for d in system_include_dirs]
-    key = hashlib.sha256()
-    version = subprocess.run([cxx, "--version"], capture_output=True, text=True, check=False).stdout
-    key.update(f"{cxx}\n{version}\n{' '.join(flags)}\n".encode())
-    for path in list(sources) + [h for d in include_dirs for h in _headers(Path(d))]:
-        key.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    for d in system_include_dirs:  # large and stable: their names and sizes are enough
-        for h in _headers(Path(d)):
-            key.update(f"{h}:{h.stat().st_size}".encode())
-    cache = Path(cache_dir or default_cache_dir())
-    cache.mkdir(parents=True, exist_ok=True)
-    target = cache / f"{name}-{key.hexdigest()[:20]}.so"
-    if target.is_file():
-        return target
-    fd, partial = tempfile.mkstemp(suffix=".so", dir=cache)
-    os.close(fd)
-    cmd = [cxx, *flags, *map(str, sources), "-o", partial]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        os.unlink(partial)
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-30:])
-        raise EmulationError(f"g++ failed building {name} ({' '.join(map(str, sources))}):\n{tail}")
-    os.replace(partial, target)
-    (cache / f"{target.stem}.log").write_text(" ".join(cmd) + "\n" + result.stderr)
-    _prune(cache, name, keep=3)
-    return target
-
-
-def _prune(cache: Path, name: str, keep: int) -> None:
-    """Delete all but the `keep` newest builds of `name` (each is a few MB)."""
-    builds = sorted(cache.glob(f"{name}-*.so"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in builds[keep:]:
-        for path in (old, old.with_suffix(".log")):
-            try:
-                path.unlink()
-            except OSError:
-                pass
+    """Compile `sources` into a shared library with the emulation's flags (host.cxx: cached by
+    content, CxxError in one line on failure); returns its path."""
+    return cxx.build(sources, [*EMULATION_FLAGS, *extra_flags], include_dirs=include_dirs, name=name,
+                     cache_dir=cache_dir)
 
 
 def build_emulator(hls_dir: Path, cache_dir: Optional[Path] = None) -> Path:
     """build/<m>/hls/ -> a cached .so: the sources and include folders interface.json's
-    "emulation" entry names (default: ern_top.cpp + emu.cpp with hls_dir and its lib/), built
-    against the ap_types headers."""
+    "emulation" entry names (default: ern_top.cpp + emu.cpp with hls_dir and its lib/). `make hls`
+    builds this same library and leaves a copy as hls/libern_emu.so (see `library_for`)."""
     hls_dir = Path(hls_dir)
     if not (hls_dir / "emu.cpp").is_file():
         raise EmulationError(f"{hls_dir / 'emu.cpp'}: not generated yet (run make hls MODEL=...)")
@@ -242,8 +157,34 @@ def build_emulator(hls_dir: Path, cache_dir: Optional[Path] = None) -> Path:
     sources = [hls_dir / s for s in spec.get("sources", [])] or \
         [p for p in (hls_dir / "ern_top.cpp", hls_dir / "emu.cpp") if p.is_file()]
     includes = [hls_dir] + [hls_dir / d for d in spec.get("include_dirs", ["lib"]) if (hls_dir / d).is_dir()]
-    return build_library(sources, includes, [ap_types_dir()], name=f"emu_{hls_dir.parent.name}",
-                         cache_dir=cache_dir)
+    return build_library(sources, includes, name=f"libemu_{hls_dir.parent.name}.so", cache_dir=cache_dir)
+
+
+def library_package(library: Path) -> Optional[str]:
+    """The package digest a built emulation library names (ern_package_sha256()), None when it
+    cannot be loaded or names none (built before the generator wrote it)."""
+    try:
+        lib = ctypes.CDLL(str(library))
+        fn = lib.ern_package_sha256
+    except (OSError, AttributeError):
+        return None
+    fn.restype = ctypes.c_char_p
+    value = fn()
+    return value.decode() if value else None
+
+
+def library_for(hls_dir: Path, package: Package, cache_dir: Optional[Path] = None) -> Path:
+    """The emulation library of `package`: what `make hls` left (hls/libern_emu.so) when it names
+    this package's digest (host.package.digest), else built (and cached) from hls/'s sources.
+
+    Both the file (its bytes hold the digest) and what this process gets when it loads that path
+    (the dynamic loader hands back a library already loaded from it, even if the file was
+    replaced since) must name the package."""
+    installed = Path(hls_dir) / INSTALLED_LIBRARY
+    want = digest(package)
+    if installed.is_file() and want.encode() in installed.read_bytes() and library_package(installed) == want:
+        return installed
+    return build_emulator(hls_dir, cache_dir)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -543,7 +484,7 @@ def make_core(kind: str, package: Package, iface: Interface, hls_dir: Optional[P
     if kind == "compiled" or (kind == "auto" and emu is not None and emu.is_file()):
         if emu is None:
             raise EmulationError("a compiled core needs the HLS folder (build/<m>/hls)")
-        return CompiledCore(build_emulator(emu.parent), iface, source=emu)
+        return CompiledCore(library_for(emu.parent, package), iface, source=emu)
     return ReferenceCore(package, iface)
 
 
@@ -572,4 +513,5 @@ def open_emulated(model: Optional[str] = None, package=None, hls_dir=None, core:
 
 
 __all__ = ["EmulatedDevice", "EmulatedHardware", "CompiledCore", "ReferenceCore", "EmulationError",
-           "build_library", "build_emulator", "make_core", "open_emulated", "ap_types_dir"]
+           "build_library", "build_emulator", "library_for", "library_package", "make_core",
+           "open_emulated", "EMULATION_FLAGS", "INSTALLED_LIBRARY"]

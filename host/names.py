@@ -16,12 +16,14 @@ import argparse
 import math
 import re
 
+from host.errors import ErnError
+
 MAX_MODEL_NAME = 64
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 ALLOWED = "letters, digits, '_', '.', '-'"
 
 
-class BadName(ValueError):
+class BadName(ErnError, ValueError):
     """A name or a number the tools refuse; the message is one line naming it."""
 
 

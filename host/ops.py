@@ -22,6 +22,8 @@ from typing import Any, ClassVar, Dict, List, NamedTuple, Optional, Sequence, Tu
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from host.errors import ErnError
+
 Shape = Tuple[int, int, int]  # H, W, C of one feature map
 Bounds = Tuple[int, int]  # worst-case (min, max) of the integers on a stream
 
@@ -37,7 +39,7 @@ FLOAT64_EXACT = 2 ** 53
 PATCH_ELEMENTS_PER_CHUNK = 1 << 19
 
 
-class OpError(ValueError):
+class OpError(ErnError, ValueError):
     """What is wrong with one op's attributes, params or shapes (without the layer's name;
     host.package adds the layer and the file)."""
 
@@ -460,7 +462,7 @@ def check_codes_fit(bounds: Bounds, bits: int, what: str) -> None:
 OPS: Dict[str, Type["Op"]] = {}
 
 
-def register(cls: Type["Op"]) -> Type["Op"]:
+def register_op(cls: Type["Op"]) -> Type["Op"]:
     """Class decorator: make the op known under its class name (the `op` of model.json)."""
     if cls.__name__ in OPS:
         raise ValueError(f"op {cls.__name__} registered twice")
@@ -556,7 +558,7 @@ def _rows(params: Dict[str, np.ndarray], name: str) -> int:
     return array.shape[0]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Thermometer(Op):
     """Pixel embedding: each uint8 channel becomes k channels of out_bits-wide codes."""
@@ -587,7 +589,7 @@ class Thermometer(Op):
         return [thermometer(inputs[0], params["thresholds"], self.k)]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Conv(Op):
     """Sliding window + matrix-vector unit over unsigned codes with +-1 weights (also FC: a
@@ -734,7 +736,7 @@ class Conv(Op):
         return [conv_accumulate(inputs[0], weights, self.kernel, self.stride, self.pad)]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Threshold(Op):
     """BN + activation on an integer stream (the residual stream) as per-channel thresholds."""
@@ -761,7 +763,7 @@ class Threshold(Op):
         return [multi_threshold(inputs[0], params["thresholds"], params["direction"])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Add(Op):
     """The residual add of two integer streams of the same shape."""
@@ -782,7 +784,7 @@ class Add(Op):
         return [add(inputs[0], inputs[1])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class Duplicate(Op):
     """A fork: every output is the input. The number of copies is the number of outputs."""
@@ -812,7 +814,7 @@ class Duplicate(Op):
         return [inputs[0]] * self.copies
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class GlobalSum(Op):
     """H x W x C -> 1 x 1 x C: the sum over all pixels (the host divides: head.divisor)."""
@@ -830,7 +832,7 @@ class GlobalSum(Op):
         return [global_sum(inputs[0])]
 
 
-@register
+@register_op
 @dataclasses.dataclass(frozen=True)
 class MaxPool(Op):
     """Max over K x K windows with stride S, no padding, over unsigned codes."""

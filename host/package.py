@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from host import ops
+from host.errors import ErnError
 from host.names import BadName, check_model_name
 
 FORMAT_VERSION = 1
@@ -30,7 +31,7 @@ HEAD_SCALE_KEY = "head.scale"
 HEAD_BIAS_KEY = "head.bias"
 
 
-class PackageError(ValueError):
+class PackageError(ErnError, ValueError):
     """A model package that breaks the format. The message is always a single line."""
 
     def __init__(self, message: str):

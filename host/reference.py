@@ -21,7 +21,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from host import kernels
-from host.datasets import DatasetError, check_labels
+from host.datasets import check_labels
+from host.errors import cli, fail
 from host.names import positive_int
 from host.package import Package, load
 
@@ -114,6 +115,10 @@ class Reference:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    return cli("reference", _main, argv)
+
+
+def _main(argv: Optional[List[str]]) -> int:
     parser = argparse.ArgumentParser(prog="python -m host.reference", description=__doc__.split("\n")[0])
     parser.add_argument("--package", required=True, help="model package folder (model.json, params.npz)")
     parser.add_argument("--images", required=True, help=".npy of uint8 images N x H x W x C")
@@ -127,18 +132,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         start = time.perf_counter()
         sums = reference.class_sums(images)
         seconds = time.perf_counter() - start
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except ValueError as e:   # numpy's: not an .npy, or images of another shape
+        return fail(e, "reference")
     labels = np.argmax(reference.logits_from_sums(sums), axis=1)
     line = f"images={len(images)} seconds={seconds:.3f} fps={len(images) / max(seconds, 1e-9):.1f}"
     if args.labels:
         try:
             truth = check_labels(np.load(args.labels, allow_pickle=False), len(images),
                                  reference.package.classes, args.labels)
-        except (DatasetError, ValueError, OSError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        except ValueError as e:
+            return fail(e, "reference")
         line += f" top1={100.0 * np.mean(labels == truth):.2f}"
     if args.save:
         np.savez(args.save, predictions=labels, class_sums=sums)

@@ -11,9 +11,9 @@ overlay_summary.txt, vivado.log).
 
 Written for Vivado 2022.2 / Vitis HLS 2022.2 with the board's board files installed. Needs only
 the standard library (the system python3 runs it). Without `vivado` on PATH it prints one line
-saying what it needs and exits 2. Exit status: 0 built, 1 Vivado failed, 2 an input or Vivado is
-missing (or the board is unknown, or the core was generated for another board), 3 the design
-missed timing (the bitstream is still written).
+saying what it needs and exits 2. Exit status (host/errors.py): 0 built, 1 Vivado failed, 2 an
+input or Vivado is missing (or the board is unknown, or the core was generated for another
+board), 3 the design missed timing (the bitstream is still written).
 """
 import argparse
 import json
@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from host import boards  # noqa: E402  (standard library only)
+from host.errors import CHECK, NO_FIT, OK, ErnError, fail  # noqa: E402  (standard library only)
 from host.names import model_name_arg  # noqa: E402  (standard library only)
 
 TCL = Path(__file__).resolve().parent / "ern_overlay.tcl"
@@ -89,29 +90,25 @@ def main(argv=None) -> int:
     try:
         board = boards.get(args.board)
     except boards.BoardError as e:
-        print(f"overlay: {e}", file=sys.stderr)
-        return 2
+        return fail(e, "overlay")
 
     vivado = shutil.which(args.vivado)
     if vivado is None:
-        print(f"overlay: vivado not on PATH: building the {board.title} bitstream needs Vivado "
-              f"{VIVADO_VERSION} with the {board.title} board files ({board.board_part}) and the core "
-              f"exported by `make hls MODEL={args.model} BOARD={board.name}` with Vitis HLS "
-              f"{VIVADO_VERSION}; nothing built")
-        return 2
+        return fail(ErnError(f"vivado not on PATH: building the {board.title} bitstream needs Vivado "
+                             f"{VIVADO_VERSION} with the {board.title} board files ({board.board_part}) and "
+                             f"the core exported by `make hls MODEL={args.model} BOARD={board.name}` with "
+                             f"Vitis HLS {VIVADO_VERSION}; nothing built"), "overlay")
 
     build = Path(args.build_dir or ROOT / "build" / args.model)
     hls_dir, out_dir = build / "hls", build / "overlay"
     try:
         iface = read_interface(hls_dir / "interface.json", board)
     except (OSError, ValueError) as e:
-        print(f"overlay: {e}", file=sys.stderr)
-        return 2
+        return fail(e, "overlay")
     ip_repo = Path(args.ip_repo) if args.ip_repo else find_ip_repo(hls_dir, iface["vlnv"])
     if ip_repo is None or not ip_repo.is_dir():
-        print(f"overlay: no exported IP {iface['vlnv']} (component.xml) under {hls_dir}: run "
-              f"`make hls MODEL={args.model}` with vitis_hls on PATH first", file=sys.stderr)
-        return 2
+        return fail(ErnError(f"no exported IP {iface['vlnv']} (component.xml) under {hls_dir}: run "
+                             f"`make hls MODEL={args.model}` with vitis_hls on PATH first"), "overlay")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     work = out_dir / "vivado"
@@ -124,12 +121,12 @@ def main(argv=None) -> int:
     status = subprocess.run(cmd, check=False).returncode
     bit, hwh = out_dir / f"{args.model}.bit", out_dir / f"{args.model}.hwh"
     if status not in (0, 3) or not (bit.is_file() and hwh.is_file()):
-        print(f"overlay: vivado failed (exit {status}): see {out_dir / 'vivado.log'}", file=sys.stderr)
-        return 1
+        print(f"overlay: error: vivado failed (exit {status}): see {out_dir / 'vivado.log'}", file=sys.stderr)
+        return CHECK
     summary = (out_dir / "overlay_summary.txt")
     first = summary.read_text().splitlines()[0] if summary.is_file() else ""
     print(f"overlay: wrote {bit} and {hwh} ({first})")
-    return 3 if status == 3 else 0
+    return NO_FIT if status == 3 else OK   # Vivado's 3: the design missed timing
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 """Shared pytest configuration."""
+from pathlib import Path
+
 import pytest
 
 
@@ -19,3 +21,38 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# -- ern_tiny from the committed checkpoint, once per session -------------------------------------
+# The trained model's end-to-end tests (compiled emulation, the notebook's real-model path, the
+# FPS goal on the lowered package) build their own inputs instead of reading a developer's
+# build/ern_tiny/, so they run on a clean clone: export (~20 s) and lower (~3 s) into a session
+# folder, generate the HLS C++ (~2 s) with the committed folding. The compiled emulation library
+# is cached by content in build/csim_cache/ (host/cxx.py), so only the first session compiles it.
+
+ROOT = Path(__file__).resolve().parents[1]
+ERN_TINY_CHECKPOINT = ROOT / "models" / "ern_tiny" / "model.pt"
+ERN_TINY_FOLDING = ROOT / "hls" / "foldings" / "ern_tiny.json"
+
+
+@pytest.fixture(scope="session")
+def ern_tiny_build(tmp_path_factory) -> Path:
+    """A build folder `ern_tiny/` as `make lower` leaves it: model.onnx and dataflow/, made from
+    models/ern_tiny/model.pt (training.export, hls.lower)."""
+    from hls.lower.__main__ import main as lower
+    from training.export import main as export
+    build = tmp_path_factory.mktemp("session_build") / "ern_tiny"
+    assert export(["--model", "ern_tiny", "--checkpoint", str(ERN_TINY_CHECKPOINT),
+                   "--out", str(build / "model.onnx")]) == 0
+    assert lower(["--onnx", str(build / "model.onnx"), "--out", str(build / "dataflow"), "--quiet"]) == 0
+    return build
+
+
+@pytest.fixture(scope="session")
+def ern_tiny_hls(ern_tiny_build) -> Path:
+    """The same build folder with hls/ generated (hls.codegen, the committed folding): what the
+    compiled emulation builds from."""
+    from hls.codegen.__main__ import main as codegen
+    assert codegen(["--package", str(ern_tiny_build / "dataflow"), "--folding", str(ERN_TINY_FOLDING),
+                    "--out", str(ern_tiny_build / "hls")]) == 0
+    return ern_tiny_build

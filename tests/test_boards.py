@@ -241,8 +241,8 @@ def test_overlay_without_vivado_says_what_the_kv260_needs_in_one_line():
     if shutil.which("vivado", path="/usr/bin:/bin"):
         pytest.skip("vivado is installed here")
     result = run_build(["--model", "ern_tiny", "--board", "kv260"])
-    lines = result.stdout.strip().splitlines()
-    assert result.returncode == 2 and len(lines) == 1
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("overlay: error: ")
     assert "KV260" in lines[0] and "xilinx.com:kv260_som:part0:1.4" in lines[0] and "BOARD=kv260" in lines[0]
     bad = run_build(["--board", "zedboard"])
     assert bad.returncode == 2 and "known boards are" in bad.stderr

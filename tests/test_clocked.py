@@ -304,3 +304,41 @@ def test_fifo_sizing_reaches_the_unbounded_rate_and_codegen_reads_it(ern_clocked
     exe, _ = clocked.build(again.out_dir, "test_ern_sized")
     r = clocked.run(exe, result.out_dir / "data", frames=3)
     assert clocked.steady_cycles(r) == sized["cycles_per_frame"] and r["mismatches"] == 0
+
+
+def test_estimate_and_clocked_agree_within_3_percent_with_sized_fifos(ern_clocked, tmp_path):
+    """Two independent views of one figure: the estimate's cycles per frame (the performance
+    model, pricing the generated Dataflow) and the clocked C-simulation's, on the random ERN with
+    its FIFOs sized by hls.fifos and given to codegen the way a folding file gives them
+    (`_fifo_depths`); the estimate prices those depths."""
+    from hls import fifos
+    from hls.codegen.design import FIFO_KEY
+    from hls.perf.estimate import load_graph
+    from hls.perf.generated import evaluate_generated
+    from host.package import save
+    package, result, _ = ern_clocked
+    write_data(result.out_dir / "data", package, 4)
+    sized = fifos.size(result.out_dir, "test_ern", frames=4, log=lambda m: None)
+    folding = dict(random_ern(7)[1], **{FIFO_KEY: sized["depths"]})
+    again = generate(package, GEN / "ern_sized_folding", folding)
+    assert {f.ident: f.depth for f in again.dataflow.fifos} == sized["depths"]
+    save(package, tmp_path / "dataflow")
+    d = evaluate_generated(load_graph(tmp_path / "dataflow"), again.dataflow)
+    assert {f["fifo"]: f["depth"] for f in d.fifos} == sized["depths"]     # priced at the sized depths
+    exe, _ = clocked.build(again.out_dir, "test_ern_sized_folding")
+    r = clocked.run(exe, result.out_dir / "data", frames=4)
+    assert r["stall"] is None and r["mismatches"] == 0
+    assert abs(d.ii / clocked.steady_cycles(r) - 1) <= 0.03, (d.ii, clocked.steady_cycles(r), d.bottleneck)
+
+
+def test_fifos_cli_never_overwrites_without_force_and_needs_the_file_it_updates(tmp_path):
+    existing = tmp_path / "mine.json"
+    existing.write_text('{"_comment": "the user\'s"}\n')
+    for argv, expect in ((["--update"], "--update needs --folding"),
+                         (["--out", str(existing)], f"{existing} exists; pass --force"),
+                         (["--folding", str(existing), "--update", "--out", str(existing)], "not both")):
+        proc = subprocess.run([sys.executable, "-m", "hls.fifos", "--model", "nope", "--build-dir", str(tmp_path),
+                               *argv], capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert re.fullmatch(r"fifos: error: .*\n", proc.stderr) and expect in proc.stderr, proc.stderr
+    assert existing.read_text() == '{"_comment": "the user\'s"}\n'

@@ -33,9 +33,9 @@ def test_without_vivado_one_line_says_what_is_needed_and_exits_2():
     if shutil.which("vivado", path="/usr/bin:/bin"):
         pytest.skip("vivado is installed here")
     result = run_build(["--model", "ern_tiny"])
-    assert result.returncode == 2
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and "vivado not on PATH" in lines[0] and "Vivado 2022.2" in lines[0]
+    assert result.returncode == 2 and not result.stdout.strip()
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("overlay: error: vivado not on PATH") and "Vivado 2022.2" in lines[0]
     assert "make hls MODEL=ern_tiny" in lines[0]
 
 

@@ -1,6 +1,8 @@
 """host/emulation.py: the g++-built C-ABI core, the emulated AXI DMA + ap_ctrl_hs registers,
-and — once the HLS generator has written build/<m>/hls/emu.cpp — the generated accelerator
-under the driver, bit-exact against the numpy reference on real Fashion-MNIST test images."""
+and the generated ern_tiny accelerator (lowered and generated from the committed checkpoint by
+conftest's session fixtures) under the driver, bit-exact against the numpy reference on real
+Fashion-MNIST test images; the library `make hls` leaves is loaded only for its own package."""
+import dataclasses
 import os
 import shutil
 import time
@@ -11,15 +13,13 @@ import pynq
 import pytest
 from pynq.lib.dma import DMA
 
-from host import datasets, emulation
-from host.artifacts import Artifacts
+from host import cxx, datasets, emulation
 from host.driver import DMA_VLNV, ErnAccelerator, Interface
 from host.package import load
 from host.reference import Reference
 from test_driver import package_of
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = Artifacts.find("ern_tiny")
 needs_gxx = pytest.mark.skipif(shutil.which(os.environ.get("CXX", "g++")) is None, reason="no g++")
 
 # A stand-in for the generator's emu.cpp with the same C ABI: class c of a frame gets
@@ -98,8 +98,9 @@ def test_a_core_that_reports_an_error_raises(tmp_path):
 def test_a_compile_error_shows_the_compiler_output(tmp_path):
     src = tmp_path / "emu.cpp"
     src.write_text("int broken( {\n")
-    with pytest.raises(emulation.EmulationError, match=r"(?s)g\+\+ failed building emu .*error: expected"):
+    with pytest.raises(cxx.CxxError, match=r"g\+\+ failed building emu .*error: expected") as e:
         emulation.build_library([src], cache_dir=tmp_path)
+    assert "\n" not in str(e.value) and "full output:" in str(e.value)   # one line, and where the rest is
 
 
 def test_missing_emu_cpp_says_run_make_hls(tmp_path):
@@ -175,10 +176,8 @@ def test_allocated_buffers_are_pynq_buffers_at_distinct_aligned_addresses():
 # -- the real model behind the fake device ------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def tiny_package():
-    if not (TINY.package_dir / "model.json").is_file():
-        pytest.skip("build/ern_tiny/dataflow missing (make lower)")
-    return load(TINY.package_dir)
+def tiny_package(ern_tiny_build):
+    return load(ern_tiny_build / "dataflow")
 
 
 @pytest.fixture(scope="module")
@@ -197,20 +196,14 @@ def test_ern_tiny_through_the_driver_with_the_reference_stand_in(tiny_package, t
         assert np.array_equal(accel.class_sums(images), Reference(tiny_package).class_sums(images))
 
 
-def generated_accelerator(package, batch_size):
-    """The HLS generator's build/ern_tiny/hls (emu.cpp + ern_top.cpp), compiled, under the driver."""
-    if not TINY.emu_cpp.is_file():
-        pytest.skip(f"{TINY.emu_cpp} not generated yet (make hls)")
-    try:
-        iface = Interface.load(TINY.interface_json, package)
-    except ValueError as e:  # generated from an older package: the build folder is stale
-        pytest.skip(f"stale build/ern_tiny/hls: {e}")
-    return emulation.open_emulated("ern_tiny", package=package, core="compiled", interface=iface,
+def generated_accelerator(build, package, batch_size):
+    """The session's generated ern_tiny hls/ (emu.cpp + ern_top.cpp), compiled, under the driver."""
+    return emulation.open_emulated("ern_tiny", package=package, core="compiled", build_dir=build,
                                    batch_size=batch_size)
 
 
-def check_bit_exact(package, images):
-    with generated_accelerator(package, batch_size=8) as accel:
+def check_bit_exact(build, package, images):
+    with generated_accelerator(build, package, batch_size=8) as accel:
         assert "compiled HLS C++" in accel.describe() and accel.backend == "emulation"
         sums = accel.class_sums(images)
         predicted, _ = accel.classify(images[:4])
@@ -221,14 +214,34 @@ def check_bit_exact(package, images):
 
 
 @needs_gxx
-def test_generated_accelerator_is_bit_exact_with_the_reference_on_test_images(tiny_package, test_images):
+def test_generated_accelerator_is_bit_exact_with_the_reference_on_test_images(ern_tiny_hls, tiny_package,
+                                                                              test_images):
     """Generated accelerator vs the reference, quick tier: 12 real test images (the C++ simulation runs a few per second;
-    the first run compiles it, ~2 minutes, then build/emu_cache has it)."""
-    check_bit_exact(tiny_package, test_images[0][:12])
+    the first run compiles it, ~2 minutes, then build/csim_cache has it)."""
+    check_bit_exact(ern_tiny_hls, tiny_package, test_images[0][:12])
 
 
 @needs_gxx
 @pytest.mark.slow
-def test_generated_accelerator_is_bit_exact_on_300_test_images(tiny_package):
+def test_generated_accelerator_is_bit_exact_on_300_test_images(ern_tiny_hls, tiny_package):
     images, _, _ = datasets.fashion_mnist(limit=300)
-    check_bit_exact(tiny_package, images)
+    check_bit_exact(ern_tiny_hls, tiny_package, images)
+
+
+@needs_gxx
+def test_the_library_make_hls_left_is_loaded_only_for_its_own_package(ern_tiny_hls, tiny_package, tmp_path):
+    """`make hls` copies the emulation library to hls/libern_emu.so: emulation loads that copy while
+    it names the package's digest, and builds (from the cache) instead for any other package."""
+    from host.package import digest
+    hls_dir = tmp_path / "ern_tiny" / "hls"
+    shutil.copytree(ern_tiny_hls / "hls", hls_dir)
+    built = emulation.build_emulator(hls_dir)
+    assert emulation.library_package(built) == digest(tiny_package)
+    shutil.copyfile(built, hls_dir / emulation.INSTALLED_LIBRARY)
+    assert emulation.library_for(hls_dir, tiny_package) == hls_dir / emulation.INSTALLED_LIBRARY
+    other = dataclasses.replace(tiny_package, model="ern_tiny_other")   # another package, another digest
+    assert digest(other) != digest(tiny_package)
+    assert emulation.library_for(hls_dir, other) == built
+    (hls_dir / emulation.INSTALLED_LIBRARY).unlink()   # a new file: the old one is mapped in this process
+    (hls_dir / emulation.INSTALLED_LIBRARY).write_bytes(b"not a library")
+    assert emulation.library_for(hls_dir, tiny_package) == built

@@ -185,8 +185,16 @@ def test_committed_models_estimate_and_generated_folder_agree(tmp_path, name):
         # the TorchScript export names the FC layers MatMul_i where `make export` says Gemm_i:
         # the same layers in the same order
         assert len(layers) == len(package.layers)
+        renamed = {k: l.name for k, l in zip(layers, package.layers)}
         folding = {**{k: v for k, v in folding.items() if k.startswith("_")},
                    **{l.name: folding[k] for k, l in zip(layers, package.layers)}}
+        if "_fifo_depths" in folding:      # FIFO identifiers carry the layer name: s_<layer>[_...]
+            def rename(ident):
+                for old, new in sorted(renamed.items(), key=lambda kv: -len(kv[0])):
+                    if ident == f"s_{old}" or ident.startswith(f"s_{old}_"):
+                        return f"s_{new}" + ident[len(f"s_{old}"):]
+                return ident
+            folding["_fifo_depths"] = {rename(k): v for k, v in folding["_fifo_depths"].items()}
     est, top, headers = run_both(tmp_path, package, folding)
     assert disagreements(est, top, headers) == []
     assert len(est["fifos"]) > 10 and len(est["memories"]) >= 3 * sum(l.op == "Conv" for l in package.layers) // 2
@@ -284,3 +292,45 @@ def test_layers_no_folding_can_make_stop_the_estimate_as_they_stop_the_generator
     model["streams"][conv["inputs"][0]]["signed"] = True
     with pytest.raises(EstimateError, match=rf"layer '{conv['name']}' \(Conv\): reads a signed stream"):
         Graph(model)
+
+
+# -- a folding's `_fifo_depths`: one reader, read by both sides ----------------------------------
+
+def test_fifo_depths_in_the_folding_reach_codegen_and_the_estimate(tmp_path):
+    from hls.codegen import build
+    package, folding = random_ern(0)
+    df = build(package, folding)
+    plain = next(f for f in df.fifos if f.depth == 2 and f.width >= 8)
+    skip = max(df.fifos, key=lambda f: f.depth)
+    depths = {plain.ident: 200, skip.ident: skip.depth + 3}
+    est, top, headers = run_both(tmp_path, package, dict(folding, _fifo_depths=depths))
+    assert disagreements(est, top, headers) == []
+    priced = {f["fifo"]: f for f in est["fifos"]}
+    for name, depth in depths.items():
+        assert priced[name]["depth"] == depth
+        assert f"#pragma HLS STREAM variable={name} depth={depth}" in top
+    assert priced[plain.ident]["storage"] != "srl"     # 200 words: a RAM FIFO, priced as such
+    assert "FIFO depths sized" in est["mode"]
+
+
+@pytest.mark.parametrize("which", ["unknown", "below the skip rule", "not a number"])
+def test_bad_fifo_depths_are_one_line_errors_on_both_sides(tmp_path, capsys, which):
+    from hls.codegen import build
+    package, folding = random_ern(0)
+    skip = max(build(package, folding).fifos, key=lambda f: f.depth)
+    bad = {"unknown": {"s_nosuch": 8}, "below the skip rule": {skip.ident: 2},
+           "not a number": {skip.ident: "deep"}}[which]
+    expect = {"unknown": "_fifo_depths names FIFO 's_nosuch', which this design does not have",
+              "below the skip rule": f"skip FIFO {skip.ident!r} depth 2 is below its deadlock-safe depth {skip.depth}",
+              "not a number": "_fifo_depths must be"}[which]
+    pkg = tmp_path / "dataflow"
+    save(package, pkg)
+    fold_file = tmp_path / "fold.json"
+    fold_file.write_text(json.dumps(dict(folding, _fifo_depths=bad)))
+    capsys.readouterr()
+    assert estimate_main(["--package", str(pkg), "--out", str(tmp_path / "e.json"), "--quiet",
+                          "--folding", str(fold_file)]) == 2
+    assert codegen_main(["--package", str(pkg), "--folding", str(fold_file), "--out", str(tmp_path / "h")]) == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2 and all(expect in line for line in lines), err

@@ -151,4 +151,4 @@ def test_cli_reports_a_bad_package_in_one_line(tmp_path, capsys):
     np.save(tmp_path / "x.npy", random_images(0, 1))
     assert main(["--package", str(tmp_path / "missing"), "--images", str(tmp_path / "x.npy")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "model.json: no such file" in err and "\n" not in err
+    assert err.startswith("reference: error: ") and "model.json: no such file" in err and "\n" not in err

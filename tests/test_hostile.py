@@ -317,15 +317,14 @@ def test_deploy_never_writes_into_the_repository(capsys, tmp_path, tiny_build, m
     assert sorted(p.name for p in (fake / "host").iterdir()) == before
 
 
-def test_train_without_resume_keeps_an_existing_checkpoint(tmp_path):
+def test_train_without_resume_keeps_an_existing_checkpoint(tmp_path, capsys):
     from training import train
     out = tmp_path / "run"
     out.mkdir()
     (out / "model.pt").write_bytes(b"the 93.21% checkpoint")
-    with pytest.raises(SystemExit) as info:
-        train.main(["--model", "ern_tiny", "--dataset", "synthetic", "--epochs", "1", "--limit-batches", "1",
-                    "--batch-size", "8", "--out", str(out), "--no-progress", "--threads", "1"])
-    assert "--force" in str(info.value.code) and "model.pt" in str(info.value.code)
+    exits_with_one_line(capsys, train.main, ["--model", "ern_tiny", "--dataset", "synthetic", "--epochs", "1",
+                                             "--limit-batches", "1", "--batch-size", "8", "--out", str(out),
+                                             "--no-progress", "--threads", "1"], "--force", "model.pt")
     assert (out / "model.pt").read_bytes() == b"the 93.21% checkpoint"
 
 
@@ -545,20 +544,26 @@ def real_checkpoint(path, **extra):
                                             "epoch": 1, "metrics": [], "state_dict": {}}, "'model' is a int"),
                                           ({"model": "nope", "in_channels": 1, "num_classes": 10, "dataset": "x",
                                             "epoch": 1, "metrics": [], "state_dict": {}}, "unknown model")])
-def test_a_checkpoint_that_is_not_ours_is_one_line(tmp_path, obj, fragment):
+def test_a_checkpoint_that_is_not_ours_is_one_line(tmp_path, obj, fragment, capsys):
     from training import evaluate
     path = save_ckpt(tmp_path / "model.pt", obj)
-    with pytest.raises(SystemExit) as info:
-        evaluate.main(["--model", "ern_tiny", "--checkpoint", str(path)])
-    assert fragment in str(info.value.code) and "\n" not in str(info.value.code)
+    assert evaluate.main(["--model", "ern_tiny", "--checkpoint", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and err.startswith("training.evaluate: error: ")
 
 
 def resume(out):
+    """train --resume's one-line refusal (stderr), after checking it exits 2."""
+    import contextlib
+    import io
     from training import train
-    with pytest.raises(SystemExit) as info:
-        train.main(["--model", "ern_tiny", "--dataset", "synthetic", "--epochs", "2", "--limit-batches", "1",
-                    "--batch-size", "8", "--out", str(out), "--no-progress", "--threads", "1", "--resume"])
-    return str(info.value.code)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = train.main(["--model", "ern_tiny", "--dataset", "synthetic", "--epochs", "2", "--limit-batches",
+                             "1", "--batch-size", "8", "--out", str(out), "--no-progress", "--threads", "1",
+                             "--resume"])
+    assert status == 2 and err.getvalue().count("\n") == 1, err.getvalue()
+    return err.getvalue()
 
 
 def test_model_pt_used_as_last_pt_is_one_line(tmp_path):
@@ -571,7 +576,7 @@ def test_corrupt_last_pt_is_one_line(tmp_path):
     real_checkpoint(tmp_path / "last.pt", optimizer={"state": {}, "param_groups": []},
                     scheduler={"last_epoch": "x"})
     message = resume(tmp_path)
-    assert "cannot resume from it" in message and "\n" not in message
+    assert "cannot resume from it" in message and message.count("\n") == 1
     (tmp_path / "last.pt").write_bytes(b"not a zip archive")
     assert "not a readable checkpoint" in resume(tmp_path)
 

@@ -178,7 +178,7 @@ def test_cli_prints_one_error_line_and_exits_2(tmp_path, capsys):
     path.write_bytes(b"\x08\x01garbage")
     assert main(["--onnx", str(path), "--out", str(tmp_path / "df")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and err.count("\n") == 1
+    assert err.startswith("hls.lower: error: ") and err.count("\n") == 1
 
 
 def test_cli_writes_a_loadable_package(good_file, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """notebooks/ern_pynq_z2.ipynb runs end to end off the board (emulation) through nbclient:
-on a self-contained tiny model (works from a fresh clone) and on build/ern_tiny when built."""
+on a self-contained tiny model, and on ern_tiny lowered and generated from the committed
+checkpoint (conftest's session fixtures), with the stand-in core and with the compiled HLS C++."""
 import json
 from pathlib import Path
 
@@ -51,28 +52,18 @@ def test_notebook_runs_in_emulation_on_a_tiny_model(tmp_path, monkeypatch):
     assert "backend: emulation" in text
 
 
-def ern_tiny_build():
-    build = ROOT / "build" / "ern_tiny"
-    if not (build / "dataflow" / "model.json").is_file():
-        pytest.skip("build/ern_tiny/dataflow missing (make lower)")
-    pytest.importorskip("host.datasets").fashion_mnist(limit=1)  # the test images exist
-    return build
-
-
-def test_notebook_runs_on_ern_tiny_with_the_stand_in_core(monkeypatch):
-    text = execute({"ERN_BUILD_DIR": str(ern_tiny_build()), "ERN_MODEL": "ern_tiny",
+def test_notebook_runs_on_ern_tiny_with_the_stand_in_core(ern_tiny_build, monkeypatch):
+    text = execute({"ERN_BUILD_DIR": str(ern_tiny_build), "ERN_MODEL": "ern_tiny",
                     "ERN_EMULATION": "1", "ERN_EMULATION_CORE": "reference",
                     "ERN_NOTEBOOK_IMAGES": "100", "ERN_NOTEBOOK_REF_IMAGES": "100"}, monkeypatch)
     assert "class sums identical to the reference on 100/100 images" in text
     assert "EMULATION (numpy stand-in; not hardware speed)" in text
 
 
-@pytest.mark.slow
-def test_notebook_runs_on_ern_tiny_with_the_generated_accelerator(monkeypatch):
-    build = ern_tiny_build()
-    if not (build / "hls" / "emu.cpp").is_file():
-        pytest.skip("build/ern_tiny/hls missing (make hls)")
-    text = execute({"ERN_BUILD_DIR": str(build), "ERN_MODEL": "ern_tiny", "ERN_EMULATION": "1",
+def test_notebook_runs_on_ern_tiny_with_the_generated_accelerator(ern_tiny_hls, monkeypatch):
+    """The compiled library comes from build/csim_cache/ once test_emulation (or an earlier
+    session) has built it."""
+    text = execute({"ERN_BUILD_DIR": str(ern_tiny_hls), "ERN_MODEL": "ern_tiny", "ERN_EMULATION": "1",
                     "ERN_EMULATION_CORE": "compiled", "ERN_NOTEBOOK_IMAGES": "40",
                     "ERN_NOTEBOOK_REF_IMAGES": "40"}, monkeypatch, timeout=1800)
     assert "class sums identical to the reference on 40/40 images" in text

@@ -68,7 +68,7 @@ def test_verify_refuses_a_package_older_than_the_checkpoint(artifacts, tmp_path,
     code = verify.main(["--model", "cnv_w1a2", "--checkpoint", str(ckpt), "--package", str(package),
                         "--limit", "4", "--out", str(tmp_path / "v.json")])
     err = capsys.readouterr().err
-    assert code == 2 and err.startswith("error: ") and "older than" in err and err.count("\n") == 1
+    assert code == 2 and err.startswith("verify: error: ") and "older than" in err and err.count("\n") == 1
 
 
 @pytest.fixture(scope="module")

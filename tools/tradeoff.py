@@ -41,6 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from host.errors import CHECK, NO_FIT, ErnError, cli  # noqa: E402
 from host.names import non_negative_int, positive_int  # noqa: E402
 
 GRID = ("ern_tiny_w1a1", "ern_tiny", "ern_tiny_w1a3",
@@ -72,9 +73,16 @@ def run(cmd, log, check=True):
         return proc
     log.append(text)
     if proc.returncode != 0:
-        tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-        sys.exit(f"error: step failed ({proc.returncode}): {text}\n" + "\n".join(tail))
+        print("\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:]), flush=True)
+        raise StepError(f"step failed ({proc.returncode}): {text}", proc.returncode)
     return proc
+
+
+class StepError(ErnError):
+    """A step of the sweep failed: the tool exits with that step's code (the same convention)."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message, exit_code=exit_code if exit_code > 0 else CHECK)
 
 
 def variant_bits(model: str) -> int:
@@ -124,9 +132,10 @@ def run_variant(model, args, py, csim: bool):
     estimate_cmd = [py, "-m", "hls.estimate", "--package", str(build / "dataflow"), "--out",
                     str(build / "estimate.json")]
     if run(estimate_cmd + budget, [], check=False).returncode != 0:
-        budget = budget + UNBOUNDED   # does not fit: estimate it anyway (exit 1: "does not fit the part")
-        if run(estimate_cmd + budget, [], check=False).returncode not in (0, 1):
-            sys.exit(f"error: {command_text(estimate_cmd + budget)} failed")
+        budget = budget + UNBOUNDED   # does not fit: estimate it anyway (exit 3: "does not fit the part")
+        status = run(estimate_cmd + budget, [], check=False).returncode
+        if status not in (0, NO_FIT):
+            raise StepError(f"{command_text(estimate_cmd + budget)} failed", status)
     steps.append(command_text(estimate_cmd + budget))
     report = None
     if csim:
@@ -190,8 +199,12 @@ def write_table(path: Path, text: str, command: str, plot_name: str = None):
     path.write_text(new)
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    return cli("tradeoff", _main, argv)
+
+
+def _main(argv) -> int:
+    ap = argparse.ArgumentParser(prog="python tools/tradeoff.py", description=__doc__.splitlines()[0])
     ap.add_argument("--variants", default=",".join(GRID), help="comma-separated zoo names")
     ap.add_argument("--dataset", default="fashion_mnist")
     ap.add_argument("--epochs", type=positive_int, default=30)
@@ -211,7 +224,7 @@ def main(argv=None):
     csim_variants = [v for v in args.csim_variants.split(",") if v] or variants
     unknown = [v for v in variants + csim_variants if v not in ZOO]
     if unknown:
-        sys.exit(f"error: unknown ERN variant {unknown[0]!r} (zoo: {', '.join(sorted(ZOO))})")
+        raise ErnError(f"unknown ERN variant {unknown[0]!r} (zoo: {', '.join(sorted(ZOO))})")
     py = sys.executable
     rows = [run_variant(v, args, py, csim=bool(args.images) and v in csim_variants) for v in variants]
     out = REPO / args.build_dir
@@ -228,8 +241,9 @@ def main(argv=None):
                     "tradeoff.png")
     bad = [r["model"] for r in rows if r["csim_mismatches"]]
     if bad:
-        sys.exit(f"error: C-simulation mismatches in {', '.join(bad)}")
+        raise StepError(f"C-simulation mismatches in {', '.join(bad)}", CHECK)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

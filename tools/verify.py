@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from host.errors import cli  # noqa: E402
 from host.names import model_name_arg, positive_int  # noqa: E402
 
 
@@ -43,7 +44,11 @@ def brevitas_logits(model, images, batch_size=500):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    return cli("verify", _main, argv)
+
+
+def _main(argv) -> int:
+    p = argparse.ArgumentParser(prog="python tools/verify.py", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="ern_tiny", type=model_name_arg)
     p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt")
     p.add_argument("--package", default=None, help="default: build/<model>/dataflow")
@@ -65,26 +70,20 @@ def main(argv=None) -> int:
     ckpt_path = Path(args.checkpoint) if args.checkpoint else checkpoint.default_path(args.model)
     package_dir = Path(args.package or Path("build") / args.model / "dataflow")
     out = Path(args.out or Path("build") / args.model / "verify.json")
-    try:
-        model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
-        package = load(package_dir)
-        test = data.load(args.dataset or ckpt["dataset"], "test", args.data_root)
-    except (checkpoint.CheckpointError, PackageError, data.DataError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
+    package = load(package_dir)
+    test = data.load(args.dataset or ckpt["dataset"], "test", args.data_root)
     stamp = package_dir / "model.json"
     if not args.allow_stale and stamp.stat().st_mtime < ckpt_path.stat().st_mtime:
-        print(f"error: {package_dir} is older than {ckpt_path}: lower the checkpoint again "
-              f"(make lower MODEL={args.model}) or pass --allow-stale", file=sys.stderr)
-        return 2
+        raise PackageError(f"{package_dir} is older than {ckpt_path}: lower the checkpoint again "
+                           f"(make lower MODEL={args.model}) or pass --allow-stale")
     images = test.images.numpy()
     labels = test.labels.numpy()
     if args.limit:
         images, labels = images[:args.limit], labels[:args.limit]
     if images.shape[1:] != (package.input_shape[2],) + package.input_shape[:2]:
-        print(f"error: the package takes {list(package.input_shape)} (H x W x C) images, the dataset has "
-              f"{list(images.shape[1:])} (C x H x W)", file=sys.stderr)
-        return 2
+        raise data.DataError(f"the package takes {list(package.input_shape)} (H x W x C) images, the "
+                             f"dataset has {list(images.shape[1:])} (C x H x W)")
 
     start = time.perf_counter()
     logits_b = brevitas_logits(model, images)

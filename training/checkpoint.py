@@ -3,12 +3,14 @@ from pathlib import Path
 
 import torch
 
+from host.errors import ErnError
+
 from .models import MODEL_NAMES, build_model
 
 DEFAULT_DIR = "models"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ErnError, ValueError):
     """A checkpoint is missing, unreadable, or of another model (one-line message)."""
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from host import datasets as host_datasets
+from host.errors import ErnError
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_MNIST_ENV = "ERN_DATA_FASHION_MNIST"
@@ -23,7 +24,7 @@ CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog
                    "ship", "truck")
 
 
-class DataError(ValueError):
+class DataError(ErnError, ValueError):
     """A dataset file is missing or not what it should be (one-line message)."""
 
 

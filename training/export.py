@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from host.errors import cli
 from host.names import model_name_arg, positive_int
 
 from . import checkpoint
@@ -33,8 +34,12 @@ def export_qonnx(model, in_channels, height, width, path):
     return path
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    return cli("training.export", _main, argv)
+
+
+def _main(argv):
+    p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="ern_tiny", type=model_name_arg)
     p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt")
     p.add_argument("--out", default=None, help="default: build/<model>/model.onnx")
@@ -42,10 +47,7 @@ def main(argv=None):
     p.add_argument("--width", type=positive_int, default=None)
     args = p.parse_args(argv)
     ckpt_path = args.checkpoint or checkpoint.default_path(args.model)
-    try:
-        model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
-    except checkpoint.CheckpointError as e:
-        sys.exit(f"error: {e}")
+    model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
     size = {"fashion_mnist": 28, "cifar10": 32, "synthetic": 28}.get(ckpt["dataset"], 224)
     out = export_qonnx(model, ckpt["in_channels"], args.height or size, args.width or size,
                        args.out or Path("build") / args.model / "model.onnx")
@@ -53,4 +55,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -20,13 +20,14 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from . import checkpoint, data
+from host.errors import ErnError, cli
 from host.names import non_negative_int, positive_int
 
 from .models import MODEL_NAMES, build_model
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="ern_tiny", choices=MODEL_NAMES)
     p.add_argument("--dataset", default="fashion_mnist", choices=tuple(data.DATASETS))
     p.add_argument("--data-root", default=None, help="override the dataset folder")
@@ -128,7 +129,11 @@ def setup_distributed():
     return rank, world, torch.device("cpu")
 
 
-def main(argv=None):
+def main(argv=None) -> int:
+    return cli("training.train", _main, argv)
+
+
+def _main(argv):
     args = parse_args(argv)
     rank, world, device = setup_distributed()
     if args.threads:
@@ -140,12 +145,9 @@ def main(argv=None):
     main_proc = rank == 0
     refusal = overwrite_refusal(out, args.resume, args.force)
     if refusal:
-        sys.exit(f"error: {refusal}")
-    try:
-        train_set = data.load(args.dataset, "train", args.data_root)
-        test_set = data.load(args.dataset, "test", args.data_root)
-    except data.DataError as e:
-        sys.exit(f"error: {e}")
+        raise ErnError(refusal)
+    train_set = data.load(args.dataset, "train", args.data_root)
+    test_set = data.load(args.dataset, "test", args.data_root)
     in_ch, n_cls = train_set.images.shape[1], len(train_set.classes)
     model = build_model(args.model, in_ch, n_cls).to(device)
     opt = torch.optim.Adam(param_groups(model, args.weight_decay), lr=args.lr, eps=1e-4)
@@ -157,19 +159,17 @@ def main(argv=None):
     start_epoch, rows = 0, []
     last = out / "last.pt"
     if args.resume and last.exists():
-        try:
-            ckpt = checkpoint.read(last, checkpoint.RESUME_KEYS)
-        except checkpoint.CheckpointError as e:
-            sys.exit(f"error: {e}")
+        ckpt = checkpoint.read(last, checkpoint.RESUME_KEYS)
         if ckpt["model"] != args.model:
-            sys.exit(f"error: {last} is a checkpoint of {ckpt['model']!r}, not {args.model!r}")
+            raise checkpoint.CheckpointError(f"{last} is a checkpoint of {ckpt['model']!r}, not {args.model!r}")
         try:
             model.load_state_dict(ckpt["state_dict"])
             opt.load_state_dict(ckpt["optimizer"])
             sched.load_state_dict(ckpt["scheduler"])
         except (RuntimeError, ValueError, KeyError, TypeError, IndexError) as e:
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            sys.exit(f"error: {last}: cannot resume from it ({type(e).__name__}: {first[:200]})")
+            raise checkpoint.CheckpointError(f"{last}: cannot resume from it ({type(e).__name__}: "
+                                             f"{first[:200]})") from None
         start_epoch, rows = ckpt["epoch"], list(ckpt["metrics"])
         if main_proc:
             print(f"resumed {last} at epoch {start_epoch}")
@@ -231,4 +231,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
 Writes the HLS C++ folder (hls/codegen/__init__.py) and prints one line per FIFO deeper than
 the default and a summary line. `make hls` runs this as one step of `python -m hls`.
-Errors: one line `error: ...`, exit status 2.
+Errors: one line `hls.codegen: error: ...`, exit status 2 (bad input; host/errors.py).
 """
 import argparse
 import json
@@ -10,24 +10,30 @@ import sys
 from pathlib import Path
 
 from host import boards
-from host.package import PackageError, load
+from host.errors import cli
+from host.package import load
 
-from hls.codegen import CodegenError, generate
+from hls.codegen import generate
 from hls.perf.opmodels import EstimateError
 
 
 def resolve_folding(package_dir, folding_file, board=None) -> dict:
     """The folding file completed exactly as the estimate completes it on `board` (unnamed
     layers, output serializers, the exchange rate), so a partial file gives one design in both."""
-    from hls.perf.estimate import choose_budget_of_file, estimate, generation_folding, load_graph
+    from hls.perf.estimate import choose_budget_of_file, estimate, generation_folding, load_graph, load_package
     from hls.perf.resources import part_of
     b = boards.get(board)
     g = load_graph(package_dir)
     return generation_folding(estimate(g, folding_file, None, b.clock_mhz,
-                                       budget=choose_budget_of_file(folding_file, part_of(b))))
+                                       budget=choose_budget_of_file(folding_file, part_of(b)),
+                                       package=load_package(Path(package_dir))))
 
 
 def main(argv=None) -> int:
+    return cli("hls.codegen", _main, argv)
+
+
+def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.codegen", description=__doc__.splitlines()[0])
     ap.add_argument("--package", required=True, help="model package folder (model.json, params.npz)")
     ap.add_argument("--folding", help="folding JSON {layer: {pe, simd}}; layers it does not name are folded "
@@ -35,14 +41,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", help="output folder (default: <package>/../hls)")
     ap.add_argument("--board", default=boards.DEFAULT, help=f"run_hls.tcl's part and clock ({boards.names()})")
     a = ap.parse_args(argv)
+    package = load(a.package)
     try:
-        package = load(a.package)
         folding = resolve_folding(a.package, a.folding, a.board) if a.folding else {}
-        out = Path(a.out) if a.out else Path(a.package).parent / "hls"
-        result = generate(package, out, folding, board=a.board)
-    except (PackageError, CodegenError, EstimateError, OSError, json.JSONDecodeError, boards.BoardError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except json.JSONDecodeError as e:
+        raise EstimateError(f"{a.folding}: not valid JSON ({e})") from None
+    out = Path(a.out) if a.out else Path(a.package).parent / "hls"
+    result = generate(package, out, folding, board=a.board)
     for rec in result.fifos:
         print(f"fifo {rec['fifo']}: depth {rec['depth']} x {rec['width']} bits ({rec['rule']}"
               + (f", {rec['side']} of {rec['join']}" if rec.get("join") else "") + ")")

@@ -23,12 +23,13 @@ import numpy as np
 from hls.codegen.layout import memory_shape
 from hls.codegen.names import Namer
 from hls.perf import resources
+from host.errors import ErnError
 
 DEFAULT_DEPTH = 2   # HLS's default stream depth between dataflow processes
 WIDTH_CONVERT = "ern::width_convert"   # the converter the wiring inserts (hls/lib/width_convert.h)
 
 
-class CodegenError(ValueError):
+class CodegenError(ErnError, ValueError):
     """A package or folding the generator cannot turn into C++ (one-line message)."""
 
 

@@ -20,6 +20,9 @@ from hls.perf import resources
 
 # a folding's LUTs-per-BRAM36 exchange rate (hls/perf/folding.py writes it): where memories go
 RATE_KEY = "_lut_per_bram"
+# a folding's FIFO depths ({FIFO identifier: depth}; `python -m hls.fifos` writes them): the
+# generator sets them, so the estimate (which prices the generated Dataflow) counts them too
+FIFO_KEY = "_fifo_depths"
 
 TOP = "ern_top"                 # the top function (and the IP's name)
 IN_PORT, OUT_PORT = "in_stream", "out_stream"
@@ -32,8 +35,11 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
           pipeline_slack: int = fifos.PIPELINE_SLACK) -> Dataflow:
     """The dataflow of `package` folded as `folding` (layers it does not name: PE = SIMD = 1).
     `fifo_depths` overrides FIFO depths by identifier or label, `pipeline_slack` the margin per
-    process of the skip-FIFO rule (tests: 0 checks the C-model part of the rule alone)."""
+    process of the skip-FIFO rule (tests: 0 checks the C-model part of the rule alone).
+    The folding's FIFO_KEY entry ({FIFO identifier: depth}, the sized depths) sets depths too,
+    but never below the skip rule's deadlock-safe depth (CodegenError)."""
     rate = float((folding or {}).get(RATE_KEY, resources.XC7Z020.lut / resources.XC7Z020.bram36))
+    sized = dict((folding or {}).get(FIFO_KEY) or {})
     folding = {k: dict(v) for k, v in (folding or {}).items() if not str(k).startswith("_")}
     names = {layer.name for layer in package.layers}
     unknown = sorted(set(folding) - names)
@@ -90,7 +96,7 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
                            f"(UG1399: AP_INT_MAX_W <= {AP_INT_LIMIT})")
 
     # 4. depths
-    df.fifo_records = fifos.size_fifos(df, fifo_depths, pipeline_slack)
+    df.fifo_records = fifos.size_fifos(df, fifo_depths, pipeline_slack, sized=sized)
     return df
 
 

@@ -53,10 +53,13 @@ PIPELINE_SLACK = 16   # beats per process on the other branch (hardware pipeline
 
 
 def size_fifos(df: Dataflow, overrides: Optional[Dict[str, int]] = None,
-               slack: int = PIPELINE_SLACK) -> List[dict]:
+               slack: int = PIPELINE_SLACK, sized: Optional[Dict[str, int]] = None) -> List[dict]:
     """Set the depth of every skip FIFO (see the module docstring); returns one record per
-    FIFO whose depth is not the default. `overrides` ({FIFO identifier or label: depth}) set
-    depths by hand afterwards (tests use it to build a FIFO that is too shallow)."""
+    FIFO whose depth is not the default. `sized` ({FIFO identifier: depth}: a folding's
+    `_fifo_depths`, written by `python -m hls.fifos`) then sets depths for throughput: an
+    unknown identifier, or a skip FIFO below its deadlock-safe depth, is a CodegenError.
+    `overrides` ({FIFO identifier or label: depth}) set depths by hand last, unchecked (tests
+    use it to build a FIFO that is too shallow)."""
     producer: Dict[int, Process] = {}
     consumer: Dict[int, Process] = {}
     for p in df.processes:
@@ -76,6 +79,7 @@ def size_fifos(df: Dataflow, overrides: Optional[Dict[str, int]] = None,
                     rec = _size_pair(df, join, ia, ib, ancestors, order, producer, consumer, slack)
                     if rec:
                         records.append(rec)
+    records += _apply_sized(df, sized or {}, {r["fifo"] for r in records})
     for key, depth in sorted((overrides or {}).items()):
         matches = [f for f in df.fifos if key in (f.ident, f.label)]
         if not matches:
@@ -85,6 +89,32 @@ def size_fifos(df: Dataflow, overrides: Optional[Dict[str, int]] = None,
             f.depth, f.why = int(depth), f"set by hand to {int(depth)}"
             records.append({"fifo": f.ident, "stream": f.label, "depth": f.depth, "width": f.width,
                             "rule": "override"})
+    return records
+
+
+def _apply_sized(df: Dataflow, sized: Dict[str, int], skip: Set[str]) -> List[dict]:
+    """Set the sized depths of a folding's `_fifo_depths` (see size_fifos)."""
+    by_ident = {f.ident: f for f in df.fifos}
+    unknown = sorted(set(sized) - set(by_ident))
+    if unknown:
+        raise CodegenError(f"_fifo_depths names FIFO {unknown[0]!r}, which this design does not have "
+                           f"({len(unknown)} unknown; re-size with `make fifos`; FIFOs: {', '.join(sorted(by_ident))})")
+    records = []
+    for ident, depth in sorted(sized.items()):
+        f = by_ident[ident]
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+            raise CodegenError(f"_fifo_depths: FIFO {ident!r}: depth must be a positive integer, got {depth!r}")
+        if ident in skip and depth < f.depth:
+            raise CodegenError(f"_fifo_depths: skip FIFO {ident!r} depth {depth} is below its deadlock-safe "
+                               f"depth {f.depth} (hls/codegen/fifos.py); a skip FIFO is never set lower")
+        if depth == f.depth:
+            continue
+        old = f.depth
+        f.depth = depth
+        f.why = (f"sized for throughput to {depth} (folding's _fifo_depths, `python -m hls.fifos`)"
+                 + (f"; skip rule: {old}" if ident in skip else ""))
+        records = [r for r in records if r["fifo"] != ident]
+        records.append({"fifo": ident, "stream": f.label, "depth": depth, "width": f.width, "rule": "sized"})
     return records
 
 

@@ -103,7 +103,8 @@ def interface(df: Dataflow, board: boards.Board = boards.get()) -> dict:
                         "-4": "the accelerator wrote another number of words", "-5": "TLAST misplaced",
                         "-6": "input words left unread"},
             "helpers": ["unsigned ern_in_words_per_frame(void)", "unsigned ern_out_words_per_frame(void)",
-                        "unsigned ern_in_bytes_per_frame(void)", "unsigned ern_classes(void)"],
+                        "unsigned ern_in_bytes_per_frame(void)", "unsigned ern_classes(void)",
+                        "const char* ern_package_sha256(void)"],
         },
         "package_sha256": package_digest(p),
     }
@@ -166,6 +167,7 @@ def top_header(df: Dataflow) -> str:
     o.raw('#include "axi_stream.h"')
     o.raw("")
     o.raw(f'#define ERN_MODEL {c_string(df.package.model)}')
+    o.raw(f'#define ERN_PACKAGE_SHA256 "{info["package_sha256"]}"  // the package this core was generated from')
     consts = [
         ("ERN_AXI_BITS", design.AXI_BITS, "TDATA width of both AXI-Streams"),
         ("ERN_IN_HEIGHT", h, "input image"), ("ERN_IN_WIDTH", w, ""), ("ERN_IN_CHANNELS", c, ""),

@@ -10,7 +10,7 @@ A builder knows, for one layer and its folding ({"pe": .., "simd": .., "mem": ..
   FIFO sizing, fifos.py);
 - `headers`: the library headers it uses.
 
-A new op: one class here with `@register("OpName")` (plus its header in hls/lib).
+A new op: one class here with `@builder_for("OpName")` (plus its header in hls/lib).
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from hls.codegen.layout import (DIRECTION_RESHAPE, THRESHOLD_RESHAPE, WEIGHT_RES
 BUILDERS: Dict[str, "OpBuilder"] = {}
 
 
-def register(op: str):
+def builder_for(op: str):
     """Class decorator: the builder of model-package op `op`."""
     def deco(cls):
         if op in BUILDERS:
@@ -97,7 +97,7 @@ class OpBuilder:
         return h * w
 
 
-@register("Thermometer")
+@builder_for("Thermometer")
 class ThermometerBuilder(OpBuilder):
     headers = ("thermometer.h",)
 
@@ -122,7 +122,7 @@ class ThermometerBuilder(OpBuilder):
                    {(0, 0): lambda n=y.beats: need_repeat(n, nf)})
 
 
-@register("Conv")
+@builder_for("Conv")
 class ConvBuilder(OpBuilder):
     """Sliding window (unless 1x1, stride 1, no padding) + matrix-vector(-threshold) unit."""
 
@@ -203,7 +203,7 @@ class ConvBuilder(OpBuilder):
         return wp, template
 
 
-@register("Threshold")
+@builder_for("Threshold")
 class ThresholdBuilder(OpBuilder):
     headers = ("threshold.h",)
 
@@ -221,7 +221,7 @@ class ThresholdBuilder(OpBuilder):
                    {(0, 0): lambda n=y.beats: need_same(n)})
 
 
-@register("Add")
+@builder_for("Add")
 class AddBuilder(OpBuilder):
     headers = ("add.h",)
 
@@ -236,7 +236,7 @@ class AddBuilder(OpBuilder):
                    {(0, 0): lambda n=y.beats: need_same(n), (1, 0): lambda n=y.beats: need_same(n)})
 
 
-@register("Duplicate")
+@builder_for("Duplicate")
 class DuplicateBuilder(OpBuilder):
     headers = ("duplicate.h",)
 
@@ -254,7 +254,7 @@ class DuplicateBuilder(OpBuilder):
                    {(0, k): (lambda n=x.beats: need_same(n)) for k in range(len(ys))})
 
 
-@register("GlobalSum")
+@builder_for("GlobalSum")
 class GlobalSumBuilder(OpBuilder):
     headers = ("global_sum.h",)
 
@@ -271,7 +271,7 @@ class GlobalSumBuilder(OpBuilder):
                    {(0, 0): lambda: (pixels - 1) * nf + np.arange(1, nf + 1, dtype=np.int64)})
 
 
-@register("MaxPool")
+@builder_for("MaxPool")
 class MaxPoolBuilder(OpBuilder):
     headers = ("max_pool.h",)
 

@@ -3,8 +3,9 @@
 Lowers a QONNX file (training/export.py's output) to a model package (host/FORMAT.md): prints
 one line per layer (op, output shape, stream width, and for thresholds the accumulator range
 and the number of ties checked against the float model), then a summary line. `--report`
-writes those figures as JSON. Errors: one line `error: ...`, exit status 2; an input quantizer that
-looks built for [0, 1] inputs prints one line `warning: ...` and the lowering goes on.
+writes those figures as JSON. Errors: one line `hls.lower: error: ...`, exit status 2 (host/errors.py);
+an input quantizer that looks built for [0, 1] inputs prints one line `warning: ...` and the
+lowering goes on.
 """
 import argparse
 import json
@@ -13,10 +14,11 @@ import time
 import warnings
 from pathlib import Path
 
-from host.package import PackageError, save
-from host.names import BadName, check_model_name, model_name_arg
+from host.errors import cli
+from host.names import check_model_name, model_name_arg
+from host.package import save
 
-from . import LoweringError, lower
+from . import lower
 from .embedding import InputRangeWarning
 
 
@@ -28,6 +30,10 @@ def _model_name(onnx_path: Path, out: Path) -> str:
 
 
 def main(argv=None) -> int:
+    return cli("hls.lower", _main, argv)
+
+
+def _main(argv) -> int:
     p = argparse.ArgumentParser(prog="python -m hls.lower", description=__doc__.splitlines()[0])
     p.add_argument("--onnx", required=True, help="QONNX file (make export writes build/<m>/model.onnx)")
     p.add_argument("--out", required=True, help="package folder to write (model.json, params.npz)")
@@ -38,26 +44,18 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     onnx_path, out = Path(args.onnx), Path(args.out)
     name = args.model or _model_name(onnx_path, out)
-    try:
-        check_model_name(name, "model name (from --out; pass --model)")
-    except BadName as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    check_model_name(name, "model name (from --out; pass --model)")
     report = {}
     start = time.perf_counter()
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", InputRangeWarning)
-            package = lower(onnx_path, name, report)
-        for w in caught:   # one line each (the input range: built for [0, 1], fed 0..255)
-            if issubclass(w.category, InputRangeWarning):
-                print(f"warning: {w.message}", file=sys.stderr)
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        save(package, out)
-    except (LoweringError, PackageError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InputRangeWarning)
+        package = lower(onnx_path, name, report)
+    for w in caught:   # one line each (the input range: built for [0, 1], fed 0..255)
+        if issubclass(w.category, InputRangeWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    save(package, out)
     seconds = time.perf_counter() - start
     thresholds = report.get("thresholds", {})
     if not args.quiet:

@@ -8,8 +8,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 import numpy as np
 from onnx import NodeProto, helper
 
+from host.errors import ErnError
 
-class LoweringError(ValueError):
+
+class LoweringError(ErnError, ValueError):
     """What stops the lowering: always one line, naming the node, its op and what is supported."""
 
     def __init__(self, message: str):

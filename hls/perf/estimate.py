@@ -10,8 +10,8 @@
 Reads only model.json (params are not needed). Prints a per-layer table and writes
 estimate.json (default: beside the package folder, i.e. build/<model>/estimate.json), a PNG of
 the per-layer cycles, and the folding it used (``--save-folding``; the HLS generator reads it).
-Exit status: 0 when the design fits the part, 1 when an explicit folding does not fit, 2 on a
-bad package / folding file or when no folding fits the budget.
+Exit status (host/errors.py): 0 when the design fits the part; 2 on a bad package or folding
+file; 3 when it does not fit (an explicit folding, or no folding within the budget).
 """
 from __future__ import annotations
 
@@ -22,12 +22,13 @@ from pathlib import Path
 
 from hls.perf.cost import SHELL, Design, evaluate
 from hls.perf.generated import generated_pricer
-from hls.perf.folding import (FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
+from hls.perf.folding import (FIFO_KEY, FOLD_KEYS, RATE_KEY, Budget, FoldingError, FitError, _rate, complete,
                          read_budget, read_folding, search, validate_folding, write_folding)
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import resources as R
 from hls.perf import topologies
 from host import boards
+from host.errors import cli
 from host.names import non_negative_int, positive_float
 
 
@@ -87,11 +88,19 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.
     if folding_file is not None:
         fixed = validate_folding(read_folding(folding_file), g, str(folding_file))
         rate = fixed.pop(RATE_KEY, budget.part.lut / budget.part.bram36)
+        depths = fixed.pop(FIFO_KEY, None)
         folding = complete(g, fixed, clock_mhz, target_fps, budget.part)
+        if depths:
+            if package is None:
+                raise FoldingError(f"folding file {folding_file}: {FIFO_KEY} needs the generated design "
+                                   f"(--package with params), not the graph model")
+            folding[FIFO_KEY] = depths
         d = price(g, folding, clock_mhz, budget.part, Ctx(lut_per_bram=_rate(rate)))
         d.mode = f"folding file {folding_file}" + (
             f" ({len(folding) - len(fixed)} layers completed automatically)"
-            if len(folding) > len(fixed) else "")
+            if len(folding) - bool(depths) > len(fixed) else "") + (
+            f", {len(depths)} FIFO depths sized" if depths else "")
+        d.fifo_depths = depths or None
     else:
         d = search(g, clock_mhz, target_fps, budget, price=price)
         d.mode = (f"automatic: cheapest design for {target_fps:,.0f} FPS" if target_fps
@@ -102,7 +111,10 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.
 def generation_folding(d: Design) -> dict:
     """The folding to generate `d` from: every layer's fold (out_pe included) and the exchange
     rate its memories were placed at (the generator places them by the same rule)."""
-    return dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
+    out = dict({k: dict(v) for k, v in d.folding.items()}, **{RATE_KEY: d.lut_per_bram})
+    if getattr(d, "fifo_depths", None):
+        out[FIFO_KEY] = dict(d.fifo_depths)
+    return out
 
 
 def report(d: Design, budget: Budget, package: str = "", board: str = boards.DEFAULT) -> dict:
@@ -223,6 +235,10 @@ def plot(rep: dict, png) -> Path:
 
 
 def main(argv=None) -> int:
+    return cli("estimate", _main, argv)
+
+
+def _main(argv) -> int:
     ap = argparse.ArgumentParser(prog="python -m hls.estimate", description=__doc__.split("\n")[0])
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument("--package", help="model package folder (build/<model>/dataflow) or model.json")
@@ -243,28 +259,20 @@ def main(argv=None) -> int:
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")
     ap.add_argument("--quiet", action="store_true", help="no table")
     a = ap.parse_args(argv)
-    try:
-        board = boards.get(a.board)
-        clock = board.check_clock(a.clock_mhz if a.clock_mhz is not None else board.clock_mhz)
-    except boards.BoardError as e:
-        print(f"estimate: {e}", file=sys.stderr)
-        return 2
-    try:
-        budget = choose_budget(a, R.part_of(board))
-        package = None
-        if a.package:
-            g = load_graph(a.package)
-            pkg = Path(a.package)
-            folder = pkg if pkg.is_dir() else pkg.parent
-            out = Path(a.out) if a.out else folder.parent / "estimate.json"
-            package = load_package(folder)
-        else:
-            g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
-            out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
-        d = estimate(g, a.folding, a.target_fps, clock, budget, package)
-    except (FitError, FoldingError, EstimateError) as e:
-        print(f"estimate: {e}", file=sys.stderr)
-        return 2
+    board = boards.get(a.board)
+    clock = board.check_clock(a.clock_mhz if a.clock_mhz is not None else board.clock_mhz)
+    budget = choose_budget(a, R.part_of(board))
+    package = None
+    if a.package:
+        g = load_graph(a.package)
+        pkg = Path(a.package)
+        folder = pkg if pkg.is_dir() else pkg.parent
+        out = Path(a.out) if a.out else folder.parent / "estimate.json"
+        package = load_package(folder)
+    else:
+        g = Graph(topologies.TOPOLOGIES[a.topology](), f"--topology {a.topology}")
+        out = Path(a.out) if a.out else Path("build") / a.topology / "estimate.json"
+    d = estimate(g, a.folding, a.target_fps, clock, budget, package)
     rep = report(d, budget, str(a.package or a.topology), board.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     png = Path(a.plot) if a.plot else out.with_suffix(".png")
@@ -274,15 +282,13 @@ def main(argv=None) -> int:
     rep["plot"], rep["folding_file"] = str(png), str(fold_path)
     out.write_text(json.dumps(rep, indent=1) + "\n")
     plot(rep, png)
-    write_folding(fold_path, d.folding, g, comment=f"folding used by {out} ({rep['mode']})",
+    write_folding(fold_path, generation_folding(d), g, comment=f"folding used by {out} ({rep['mode']})",
                   lut_per_bram=d.lut_per_bram)
     if not a.quiet:
         print(table(rep))
     print(f"wrote {out}, {png}, {fold_path}")
     if not rep["fits"]:
-        print(f"estimate: the design does not fit {rep['part']} (see the totals above)",
-              file=sys.stderr)
-        return 1
+        raise FitError(f"the design does not fit {rep['part']} (see the totals above)")
     return 0
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from hls.perf import resources as R
 from hls.perf.cost import Design, evaluate, stream_cost, stream_offsets
 from hls.perf.opmodels import Ctx, EstimateError, Graph
+from host.errors import NO_FIT
 
 
 class FoldingError(EstimateError):
@@ -43,13 +44,15 @@ class FoldingError(EstimateError):
 class FitError(EstimateError):
     """No folding fits the budget; the message names the costliest layers and what would fit."""
 
+    exit_code = NO_FIT
+
 
 # --------------------------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------------------------
 
 
-from hls.codegen.design import RATE_KEY  # noqa: E402  ("_lut_per_bram": the generator reads it too)
+from hls.codegen.design import FIFO_KEY, RATE_KEY  # noqa: E402  (the generator reads both too)
 
 
 def _read_object(path: Path) -> dict:
@@ -70,7 +73,9 @@ def _read_object(path: Path) -> dict:
 def read_folding(path) -> dict:
     """The raw folding file: {layer name: {"pe": .., "simd": .., "mem": ..}}. Keys with a leading
     underscore are comments, except "_lut_per_bram" (the LUTs-per-BRAM36 exchange rate at which
-    the search placed memories; kept under the same key in the returned dict)."""
+    the search placed memories) and "_fifo_depths" (FIFO depths sized by `python -m hls.fifos`),
+    kept under the same keys in the returned dict: the one reader of both for codegen, the
+    estimate and `make hls`."""
     path = Path(path)
     raw = _read_object(path)
     out = {k: v for k, v in raw.items() if not str(k).startswith("_")}
@@ -79,7 +84,19 @@ def read_folding(path) -> dict:
         if not isinstance(rate, (int, float)) or rate < 0:
             raise FoldingError(f"folding file {path}: {RATE_KEY} must be a number >= 0")
         out[RATE_KEY] = float(rate)
+    if FIFO_KEY in raw:
+        out[FIFO_KEY] = read_fifo_depths(raw[FIFO_KEY], path)
     return out
+
+
+def read_fifo_depths(raw, path) -> dict:
+    """A folding file's "_fifo_depths" ({FIFO identifier: depth >= 1}); which identifiers the
+    design has, and the skip FIFOs' floors, the generator checks (hls/codegen/fifos.py)."""
+    if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+                                            and v >= 1 for k, v in raw.items()):
+        raise FoldingError(f"folding file {path}: {FIFO_KEY} must be {{\"FIFO identifier\": depth}} with "
+                           f"whole numbers >= 1")
+    return dict(raw)
 
 
 BUDGET_KEY = "_budget"   # a folding file's design budget: {"lut": .., "bram36": .., "dsp": ..}
@@ -102,7 +119,7 @@ def validate_folding(folding: dict, g: Graph, source: str = "folding") -> dict:
     out = {}
     names = [l["name"] for l in g.layers]
     for name, fold in folding.items():
-        if name == RATE_KEY:
+        if name in (RATE_KEY, FIFO_KEY):
             out[name] = fold
             continue
         if name not in g.by_name:
@@ -132,8 +149,9 @@ FOLD_KEYS = ("pe", "simd", "mem", "out_pe")   # a folding file's keys per layer,
 
 
 def write_folding(path, folding: dict, g: Graph | None = None, comment: str | None = None,
-                  lut_per_bram: float | None = None) -> Path:
-    """Write a folding file (layer order of the model when ``g`` is given)."""
+                  lut_per_bram: float | None = None, extra: dict | None = None) -> Path:
+    """Write a folding file (layer order of the model when ``g`` is given); ``extra``: more
+    underscore keys to keep (e.g. "_budget"); the folding's "_fifo_depths" are written last."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     order = [l["name"] for l in g.layers] if g is not None else \
@@ -145,9 +163,13 @@ def write_folding(path, folding: dict, g: Graph | None = None, comment: str | No
         data["_comment"] = comment
     if lut_per_bram is not None:
         data[RATE_KEY] = round(lut_per_bram, 6)
+    for key, value in (extra or {}).items():
+        data[key] = value
     for name in order:
         if name in folding:
             data[name] = {k: folding[name][k] for k in FOLD_KEYS if k in folding[name]}
+    if folding.get(FIFO_KEY):
+        data[FIFO_KEY] = dict(sorted(folding[FIFO_KEY].items()))
     path.write_text(json.dumps(data, indent=1) + "\n")
     return path
 
@@ -205,7 +227,7 @@ class _Space:
 
     def __init__(self, g: Graph, fixed: dict | None = None):
         self.g = g
-        self.fixed = {k: v for k, v in (fixed or {}).items() if k != RATE_KEY}
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k not in (RATE_KEY, FIFO_KEY)}
         self.options = {}
         for layer in g.layers:
             m = g.model(layer)

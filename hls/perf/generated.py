@@ -122,12 +122,15 @@ def generated_pricer(package):
     ctx's rate), priced. Building a Dataflow takes ~0.1 s for ern_tiny, so the folding search
     checks every candidate it keeps against the budget this way."""
     from hls.codegen import CodegenError, build
-    from hls.codegen.design import RATE_KEY
+    from hls.codegen.design import FIFO_KEY, RATE_KEY
 
     def price(g: Graph, folding: dict, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, part: R.Part = R.XC7Z020,
               ctx: Ctx | None = None) -> Design:
         rate = ctx.lut_per_bram if ctx else part.lut / part.bram36
-        fold = with_serial_outputs(g, folding)
+        depths = folding.get(FIFO_KEY)
+        fold = with_serial_outputs(g, {k: v for k, v in folding.items() if k != FIFO_KEY})
+        if depths:
+            fold[FIFO_KEY] = depths
         try:
             df = build(package, dict(fold, **{RATE_KEY: rate}))
         except CodegenError as e:

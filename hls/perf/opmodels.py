@@ -10,7 +10,7 @@ Each model answers, for one layer of ``model.json`` and one folding (``pe``, and
     (used for skip-FIFO depths and the latency estimate);
   - ``in_width`` / ``out_width``: stream word widths in bits (for FIFOs and width converters).
 
-A new op adds a class here with ``@register("OpName")``; nothing else changes (no central
+A new op adds a class here with ``@cost_model("OpName")``; nothing else changes (no central
 switch). The formulas and their reasons are in docs/estimate.md.
 """
 from __future__ import annotations
@@ -20,11 +20,12 @@ from dataclasses import dataclass
 
 from hls.codegen import layout, rules
 from hls.perf import resources as R
+from host.errors import ErnError
 
 OP_MODELS: dict = {}
 
 
-def register(op: str):
+def cost_model(op: str):
     def deco(cls):
         cls.op = op
         OP_MODELS[op] = cls()
@@ -32,7 +33,7 @@ def register(op: str):
     return deco
 
 
-class EstimateError(ValueError):
+class EstimateError(ErnError, ValueError):
     """A model package or folding the estimator cannot work with (one-line message)."""
 
 
@@ -45,7 +46,7 @@ divisors = rules.divisors
 
 
 @dataclass
-class Stream:
+class StreamShape:
     name: str
     shape: tuple
     signed: bool
@@ -72,7 +73,7 @@ class Graph:
         self.raw = model
         self.name = model.get("model", "model")
         try:
-            self.streams = {n: Stream(n, tuple(int(x) for x in s["shape"]),
+            self.streams = {n: StreamShape(n, tuple(int(x) for x in s["shape"]),
                                       bool(s.get("signed", False)), int(s["bits"]))
                             for n, s in model["streams"].items()}
             self.layers = list(model["layers"])
@@ -105,10 +106,10 @@ class Graph:
     def model(self, layer) -> "OpModel":
         return OP_MODELS[layer["op"]]
 
-    def inp(self, layer, i: int = 0) -> Stream:
+    def inp(self, layer, i: int = 0) -> StreamShape:
         return self.streams[layer["inputs"][i]]
 
-    def out(self, layer, i: int = 0) -> Stream:
+    def out(self, layer, i: int = 0) -> StreamShape:
         return self.streams[layer["outputs"][i]]
 
 
@@ -199,7 +200,7 @@ class OpModel:
 # --------------------------------------------------------------------------------------------
 
 
-@register("Conv")
+@cost_model("Conv")
 class ConvModel(OpModel):
     fold_keys = ("pe", "simd")
 
@@ -391,7 +392,7 @@ class ConvModel(OpModel):
 # --------------------------------------------------------------------------------------------
 
 
-@register("Thermometer")
+@cost_model("Thermometer")
 class ThermometerModel(OpModel):
     """Pixel embedding (hls/lib/thermometer.h): one pixel read per C*k/PE cycles, PE output
     codes per cycle, each code 2^l - 1 comparisons of the 8-bit pixel with per-channel
@@ -423,7 +424,7 @@ class ThermometerModel(OpModel):
                        .add("control", lut=STREAM_CONTROL_LUT, ff=STREAM_CONTROL_FF)
 
 
-@register("Threshold")
+@cost_model("Threshold")
 class ThresholdModel(OpModel):
     """BN + activation on the residual stream: per lane 2^b - 1 comparators of the stream width
     against per-channel thresholds (ROM: C/PE entries per lane), a direction flip, an encoder."""
@@ -446,7 +447,7 @@ class ThresholdModel(OpModel):
                        .add("control", lut=STREAM_CONTROL_LUT, ff=STREAM_CONTROL_FF)
 
 
-@register("Add")
+@cost_model("Add")
 class AddModel(OpModel):
     """Residual add: per lane one adder of the output width."""
 
@@ -462,7 +463,7 @@ class AddModel(OpModel):
                        .add("control", lut=STREAM_CONTROL_LUT, ff=STREAM_CONTROL_FF)
 
 
-@register("Duplicate")
+@cost_model("Duplicate")
 class DuplicateModel(OpModel):
     """Fork: read once, write every output; an output register per branch."""
 
@@ -475,7 +476,7 @@ class DuplicateModel(OpModel):
         return R.Cost().add("fork", lut=20 + n * 4, ff=n * w + 10)
 
 
-@register("GlobalSum")
+@cost_model("GlobalSum")
 class GlobalSumModel(OpModel):
     """Sum over pixels: per lane an accumulator of the output width; C/PE partial sums per lane
     kept in distributed RAM when C/PE > 1."""
@@ -494,7 +495,7 @@ class GlobalSumModel(OpModel):
         return c
 
 
-@register("MaxPool")
+@cost_model("MaxPool")
 class MaxPoolModel(OpModel):
     """Streaming max pool: per lane a comparator and a mux; one output row of partial maxima
     (Wo x C codes) in a buffer."""

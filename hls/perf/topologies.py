@@ -48,7 +48,8 @@ class Builder:
         self._layer(name=name, op="Thermometer", inputs=[x], outputs=[y], k=k, out_bits=out_bits)
         return y
 
-    def conv(self, name, x, c_out, kernel=3, stride=1, pad=0, output="threshold", out_bits=2):
+    def conv(self, name, x, c_out, kernel=3, stride=1, pad=0, output="threshold", out_bits=2,
+             weight_bits=1, masked=False):
         h, w, c = self.s(x)["shape"]
         amax = self.s(x)["max"]
         ho, wo = (h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1
@@ -57,11 +58,15 @@ class Builder:
             y = self._stream(self._new(name), (ho, wo, c_out), 0, (1 << out_bits) - 1)
             extra = {"out_bits": out_bits}
         else:
-            y = self._stream(self._new(name), (ho, wo, c_out), -cols * amax, cols * amax)
+            wmax = 1 if masked else (1 << weight_bits) - 1   # ternary or +-1, +-3
+            y = self._stream(self._new(name), (ho, wo, c_out), -cols * amax * wmax,
+                             cols * amax * wmax)
             extra = {}
+        if masked:
+            extra["masked"] = True
         self._layer(name=name, op="Conv", inputs=[x], outputs=[y], kernel=kernel, stride=stride,
-                    pad=pad, weight_bits=1, cols=cols, in_bits=self.s(x)["bits"], output=output,
-                    **extra)
+                    pad=pad, weight_bits=weight_bits, cols=cols, in_bits=self.s(x)["bits"],
+                    output=output, **extra)
         return y
 
     def threshold(self, name, x, out_bits=2):
@@ -169,5 +174,47 @@ def ern_tiny(size: int = 28, channels: int = 1, k: int = 10, classes: int = 10,
     return b.finish(y, classes)
 
 
+def bnn_cnv(w: int, a: int, channels: int = 3, classes: int = 10) -> dict:
+    """BNN-PYNQ's CNV-W<w>A<a> (bnn/src/network/cnvW<w>A<a>/hw/config.h in Xilinx/BNN-PYNQ) on
+    its own CIFAR-10 shape: 8-bit 32x32x3 input, the cnv_w1a2 layers and names above, weights of
+    ``w`` bits and activations of ``a`` bits. BNN-PYNQ's 2-bit weights are ternary {-1, 0, +1}
+    (bnn/src/training/quantization.py QuantizationFixed(2, 0, narrow_range=True)), as Brevitas'
+    narrow 2-bit weights: a sign plane and a mask plane here (``masked``), not two sign planes."""
+    b = Builder(f"bnn_cnv_w{w}a{a}", (32, 32, channels))
+    kw = {"out_bits": a, "weight_bits": w, "masked": w == 2}
+    x = b.conv("Conv_0", "in0", 64, **kw)
+    x = b.conv("Conv_1", x, 64, **kw)
+    x = b.maxpool("MaxPool_0", x)
+    x = b.conv("Conv_2", x, 128, **kw)
+    x = b.conv("Conv_3", x, 128, **kw)
+    x = b.maxpool("MaxPool_1", x)
+    x = b.conv("Conv_4", x, 256, **kw)
+    x = b.conv("Conv_5", x, 256, **kw)
+    x = b.conv("Gemm_0", x, 512, kernel=1, **kw)
+    x = b.conv("Gemm_1", x, 512, kernel=1, **kw)
+    x = b.conv("Gemm_2", x, classes, kernel=1, output="accumulator", weight_bits=w,
+               masked=w == 2)
+    return b.finish(x, classes)
+
+
+def bnn_lfc(w: int, a: int, pixels: int = 784, classes: int = 10) -> dict:
+    """BNN-PYNQ's LFC-W<w>A<a> (bnn/src/network/lfcW<w>A<a>/hw/config.h): a 1-bit 28x28 input
+    (binarized on the host, 784 bits; BNN-PYNQ pads it to 832 for SIMD 64), three FC 1024 layers
+    with ``a``-bit activations and an FC to the classes, each as a 1x1 conv on a 1x1 map (the
+    stream after Flatten). Names Gemm_0..Gemm_3. BNN-PYNQ's last layer is thresholded to 1 bit
+    per class (L3_API 1); here it outputs the accumulator (class sums), as our lowering does."""
+    b = Builder(f"bnn_lfc_w{w}a{a}", (1, 1, pixels), bits=1)
+    kw = {"out_bits": a, "weight_bits": w, "masked": w == 2}
+    x = b.conv("Gemm_0", "in0", 1024, kernel=1, **kw)
+    x = b.conv("Gemm_1", x, 1024, kernel=1, **kw)
+    x = b.conv("Gemm_2", x, 1024, kernel=1, **kw)
+    x = b.conv("Gemm_3", x, classes, kernel=1, output="accumulator", weight_bits=w,
+               masked=w == 2)
+    return b.finish(x, classes)
+
+
 TOPOLOGIES = {"cnv_w1a2": cnv_w1a2, "cnv_w1a1": lambda: cnv_w1a2(act_bits=1),
-              "ern_tiny": ern_tiny}
+              "ern_tiny": ern_tiny,
+              "bnn_cnv_w1a1": lambda: bnn_cnv(1, 1), "bnn_cnv_w1a2": lambda: bnn_cnv(1, 2),
+              "bnn_cnv_w2a2": lambda: bnn_cnv(2, 2), "bnn_lfc_w1a1": lambda: bnn_lfc(1, 1),
+              "bnn_lfc_w1a2": lambda: bnn_lfc(1, 2)}

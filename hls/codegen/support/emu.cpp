@@ -27,6 +27,9 @@ unsigned ern_in_words_per_frame(void) { return ERN_IN_WORDS; }
 unsigned ern_out_words_per_frame(void) { return ERN_OUT_WORDS; }
 unsigned ern_in_bytes_per_frame(void) { return ERN_IN_BYTES; }
 unsigned ern_classes(void) { return ERN_CLASSES; }
+// sha256 of the model package the core was generated from (host.package.digest): host
+// emulation loads a built library only when it names the package it runs.
+const char* ern_package_sha256(void) { return ERN_PACKAGE_SHA256; }
 
 int ern_run(const uint64_t* in_words, size_t in_word_count, uint64_t* out_words, size_t out_word_count,
             unsigned frames) {
