@@ -172,7 +172,7 @@ inline void mvu_tile(const ap_uint<SIMD * IN_BITS>& x,
             ap_int<TW> plane;
             if ((MASKED && b > 0) || ZEROS) {  // only the weights that have plane b count, on both sides
                 ap_uint<SIMD> mask = nonzero;
-                if (MASKED && b > 0) mask &= word((W_BITS + b) * SIMD - 1, (W_BITS + b - 1) * SIMD);
+                if (MASKED && b > 0) mask &= ap_uint<SIMD>(word((W_BITS + b) * SIMD - 1, (W_BITS + b - 1) * SIMD));
                 plane = (ap_int<TW>(masked_sum<SIMD, IN_BITS>(sign & mask, planes)) << 1) -
                         ap_int<TW>(masked_sum<SIMD, IN_BITS>(mask, planes));
             } else {
