@@ -248,6 +248,19 @@ def validate(package: Package) -> None:
     _check_params_all_used(package)
 
 
+def _check_head_vector(package: "Package", name: str) -> None:
+    """The head's per-class float param `name` (scale or bias): present, (classes,), finite."""
+    value = package.params.get(name)
+    if value is None:
+        raise PackageError(f"head: param {name!r} missing from {PARAMS_FILE}")
+    if value.shape != (package.classes,) or value.dtype.kind != "f":
+        raise PackageError(f"head: param {name!r} must be float ({package.classes},), "
+                           f"got {value.dtype} {value.shape}")
+    if not np.isfinite(value).all():
+        raise PackageError(f"head: param {name!r} holds a non-finite value "
+                           f"({value[~np.isfinite(value)][0]}) at class {int(np.argmin(np.isfinite(value)))}")
+
+
 def _check_header(package: Package) -> None:
     try:
         check_model_name(package.model)
@@ -269,25 +282,9 @@ def _check_header(package: Package) -> None:
         raise PackageError(f"output stream {package.output!r} has shape "
                            f"{list(package.streams[package.output].shape)}, expected "
                            f"[1, 1, {package.classes}] (classes={package.classes})")
-    scale = package.params.get(package.head.scale)
-    if scale is None:
-        raise PackageError(f"head: param {package.head.scale!r} missing from {PARAMS_FILE}")
-    if scale.shape != (package.classes,) or scale.dtype.kind != "f":
-        raise PackageError(f"head: param {package.head.scale!r} must be float ({package.classes},), "
-                           f"got {scale.dtype} {scale.shape}")
-    if not np.isfinite(scale).all():
-        raise PackageError(f"head: param {package.head.scale!r} holds a non-finite value "
-                           f"({scale[~np.isfinite(scale)][0]}) at class {int(np.argmin(np.isfinite(scale)))}")
+    _check_head_vector(package, package.head.scale)
     if package.head.bias is not None:
-        bias = package.params.get(package.head.bias)
-        if bias is None:
-            raise PackageError(f"head: param {package.head.bias!r} missing from {PARAMS_FILE}")
-        if bias.shape != (package.classes,) or bias.dtype.kind != "f":
-            raise PackageError(f"head: param {package.head.bias!r} must be float ({package.classes},), "
-                               f"got {bias.dtype} {bias.shape}")
-        if not np.isfinite(bias).all():
-            raise PackageError(f"head: param {package.head.bias!r} holds a non-finite value "
-                               f"at class {int(np.argmin(np.isfinite(bias)))}")
+        _check_head_vector(package, package.head.bias)
 
 
 def _check_wiring(package: Package) -> None:
