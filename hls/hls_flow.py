@@ -467,7 +467,7 @@ def generated(files: Artifacts) -> List[Path]:
     return sorted({p for pattern in GENERATED_PATTERNS for p in files.hls_dir.glob(pattern) if p.is_file()})
 
 
-def test_data(files: Artifacts) -> List[Path]:
+def test_data_files(files: Artifacts) -> List[Path]:
     d = files.test_data_dir
     return [d / "images.bin", d / "expected.bin", d / "labels.bin"]
 
@@ -475,11 +475,15 @@ def test_data(files: Artifacts) -> List[Path]:
 # -- export: models/<m>/model.pt -> model.onnx --------------------------------------------------
 
 def export_step(flow: Flow) -> dict:
-    from training.export import main as export_main     # torch and Brevitas only when it runs
+    """training.export as its own process: hls/ never imports training (docs/architecture.md)."""
     f = flow.files
+    cmd = [sys.executable, "-m", "training.export", "--model", f.model, "--checkpoint", str(f.checkpoint.resolve()),
+           "--out", str(f.onnx.resolve())]
     log(f"exporting {shown(f.checkpoint)} -> {shown(f.onnx)}")
-    if export_main(["--model", f.model, "--checkpoint", shown(f.checkpoint), "--out", str(f.onnx)]) != 0:
-        raise FlowError(f"exporting {shown(f.checkpoint)} failed (see above)")
+    status = subprocess.run(cmd, cwd=REPO).returncode
+    if status != 0:
+        raise FlowError(f"exporting {shown(f.checkpoint)} failed (exit {status}; see above)",
+                        exit_code=status if 0 < status <= DEADLOCK else CHECK)
     return {}
 
 
@@ -642,7 +646,7 @@ def csim_step(flow: Flow) -> dict:
 
 
 def csim_key(flow: Flow) -> list:
-    return [*generated(flow.files), *test_data(flow.files), csim_flags(), *sources("hls/csim.py", "host/cxx.py")]
+    return [*generated(flow.files), *test_data_files(flow.files), csim_flags(), *sources("hls/csim.py", "host/cxx.py")]
 
 
 def csim_verdict(result: dict) -> int:
@@ -669,7 +673,7 @@ def clocked_key(flow: Flow) -> list:
     leave the clocked result as it was."""
     count, frames = flow.results["testdata"]["images"], clocked_frames(flow)
     head = hashlib.sha256()
-    for path in test_data(flow.files)[:2]:
+    for path in test_data_files(flow.files)[:2]:
         data = path.read_bytes()
         head.update(data[:len(data) // count * frames])
     return [*generated(flow.files), head.hexdigest(), frames, flow.options.clock_mhz,
@@ -717,7 +721,7 @@ STEPS = (
     Step("codegen", codegen_step, codegen_key, "HLS C++ (hls/codegen)", outputs=codegen_outputs,
          needs=lambda flow: [flow.files.folding_json]),
     Step("testdata", testdata_step, testdata_key, "test images and the reference's class sums",
-         outputs=lambda flow: test_data(flow.files)[:2]),
+         outputs=lambda flow: test_data_files(flow.files)[:2]),
     Step("csim", csim_step, csim_key, "bit-exact C-simulation (g++)", verdict=csim_verdict),
     Step("clocked", clocked_step, clocked_key, "clocked C-simulation: cycles, FPS, FIFO peaks",
          off=lambda flow: "--clocked-frames 0" if flow.options.clocked_frames == 0 else None,

@@ -229,3 +229,27 @@ def test_a_design_that_does_not_fit_fails_only_to_estimate(small, monkeypatch):
     assert hls_flow.main(argv + ["--to", "estimate"]) == 3
     assert hls_flow.main(argv + ["--to", "estimate"]) == 3 and statuses(tmp_path)["estimate"] == "skipped"
     assert hls_flow.main(argv + ["--to", "codegen"]) == 0      # the later steps generate it anyway
+
+
+# -- make calls the same runner ---------------------------------------------------------------------
+
+def test_make_targets_call_the_step_runner(tmp_path):
+    """export, lower, estimate and hls are the runner with a step, a slice, or every step."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Makefile", "requirements.txt"):
+        shutil.copy(root / name, tmp_path / name)
+    for name in ("hls", "host"):            # the lowering rule's prerequisites
+        (tmp_path / name).symlink_to(root / name)
+    (tmp_path / "models" / "m").mkdir(parents=True)
+    (tmp_path / "models" / "m" / "model.pt").write_bytes(b"")
+    out = subprocess.run(["make", "-n", "hls", "estimate", "MODEL=m", "FORCE=1", "IMAGES=7"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60).stdout
+    runs = [" ".join(line.split()) for line in out.splitlines() if " -m hls " in line]
+    prefix = ".venv/bin/python -m hls --model m --board pynq-z2 --force"
+    assert runs == [f"{prefix} --step export", f"{prefix} --step lower", f"{prefix} --images 7",
+                    f"{prefix} --step estimate"], out
