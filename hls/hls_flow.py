@@ -570,7 +570,8 @@ def codegen_step(flow: Flow) -> dict:
 
 def codegen_key(flow: Flow) -> list:
     return [flow.board.name, flow.options.clock_mhz, flow.files.folding_json, *package_files(flow),
-            *sources("hls/codegen/**/*", "hls/lib/**/*.h", "hls/perf/*.py", "host/boards.py", "host/package.py")]
+            *sources("hls/codegen/**/*.py", "hls/codegen/support/*", "hls/lib/**/*.h", "hls/perf/*.py", "host/boards.py",
+                     "host/package.py")]
 
 
 def codegen_outputs(flow: Flow) -> List[Path]:
