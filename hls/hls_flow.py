@@ -570,8 +570,8 @@ def codegen_step(flow: Flow) -> dict:
 
 def codegen_key(flow: Flow) -> list:
     return [flow.board.name, flow.options.clock_mhz, flow.files.folding_json, *package_files(flow),
-            *sources("hls/codegen/**/*.py", "hls/codegen/support/*", "hls/lib/**/*.h", "hls/perf/*.py", "host/boards.py",
-                     "host/package.py")]
+            *sources("hls/codegen/**/*.py", "hls/codegen/support/*", "hls/lib/**/*.h", "hls/perf/*.py",
+                     "host/boards.py", "host/package.py")]
 
 
 def codegen_outputs(flow: Flow) -> List[Path]:
@@ -641,9 +641,14 @@ def csim_step(flow: Flow) -> dict:
     labels_bin = f.test_data_dir / "labels.bin"
     if labels_bin.is_file():
         labels, reference = np.fromfile(labels_bin, "<i4"), Reference(flow.package)
-        top1 = lambda sums: round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(sums), 1) == labels)), 2)  # noqa: E731
-        result["top1"], result["top1_reference"] = top1(sim["got"]), top1(expected)
+        result["top1"] = top1(reference, sim["got"], labels)
+        result["top1_reference"] = top1(reference, expected, labels)
     return result
+
+
+def top1(reference: Reference, sums: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 in % of the class sums `sums` (the reference turns them into logits)."""
+    return round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(sums), 1) == labels)), 2)
 
 
 def csim_key(flow: Flow) -> list:

@@ -37,7 +37,8 @@ def test_step_from_and_to_choose_a_slice():
 def test_an_unknown_step_is_one_line_and_exit_2(capsys, tmp_path, flag):
     assert hls_flow.main(["--model", "m", "--build-dir", str(tmp_path), flag, "codgen"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hls: error: unknown step 'codgen' (the steps, in order: export, lower") and err.count("\n") == 1
+    assert err.startswith("hls: error: unknown step 'codgen' (the steps, in order: export, lower")
+    assert err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
 
 
@@ -61,8 +62,10 @@ def toy_steps():
             return {"length": len((flow.folder / dst).read_text())}
         return runner.Step(dst, run, lambda flow: [flow.folder / src], outputs=lambda flow: [flow.folder / dst],
                            needs=lambda flow: [flow.folder / src])
-    check = runner.Step("check", lambda flow: flow.calls.append("check") or {"bad": "X" in (flow.folder / "b").read_text()},
-                        lambda flow: [flow.folder / "b"], verdict=lambda r: 1 if r["bad"] else 0)
+    def check(flow):
+        flow.calls.append("check")
+        return {"bad": "X" in (flow.folder / "b").read_text()}
+    check = runner.Step("check", check, lambda flow: [flow.folder / "b"], verdict=lambda r: 1 if r["bad"] else 0)
     return [copy("in", "a"), copy("a", "b"), check]
 
 
@@ -154,7 +157,8 @@ def hls(tmp_path, *more, images=6):
 
 
 def statuses(tmp_path):
-    return {k: v["status"] for k, v in json.loads((tmp_path / "build" / "tiny" / "steps.json").read_text())["last"].items()}
+    last = json.loads((tmp_path / "build" / "tiny" / "steps.json").read_text())["last"]
+    return {k: v["status"] for k, v in last.items()}
 
 
 def test_a_second_run_skips_every_step_and_a_change_reruns_what_depends_on_it(small, capsys):
