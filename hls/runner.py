@@ -11,7 +11,8 @@ recorded the last time the step passed and its outputs are still there; the resu
      "last": {name: {"status": "ran" | "skipped" | "kept" | "off", "seconds": s}}}
 
 Only a result whose verdict is OK is recorded, so a failed C-simulation runs again next time.
-`force` runs every selected step. A skipped step's outputs are touched, so make's rules that
+`force` runs every selected step (also the way to rerun one after changing the step's own
+function, which its key leaves out). A skipped step's outputs are touched, so make's rules that
 compare modification times agree with the digests.
 
 The steps themselves (export, lower, estimate, codegen, ...) are hls/hls_flow.py's `STEPS`.
