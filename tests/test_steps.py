@@ -257,3 +257,15 @@ def test_make_targets_call_the_step_runner(tmp_path):
     prefix = ".venv/bin/python -m hls --model m --board pynq-z2 --force"
     assert runs == [f"{prefix} --step export", f"{prefix} --step lower", f"{prefix} --images 7",
                     f"{prefix} --step estimate"], out
+
+
+def test_one_step_reads_the_recorded_results_of_the_steps_before_it(small, capsys):
+    tmp_path, ran = small
+    csim_alone = ["--model", "tiny", "--build-dir", str(tmp_path / "build"), "--step", "csim"]
+    assert hls_flow.main(csim_alone) == 2
+    assert capsys.readouterr().err == "hls: error: no result of the testdata step yet: run the steps from " \
+                                      "testdata (--from testdata)\n"
+    assert hls(tmp_path) == 0
+    assert hls_flow.main(csim_alone + ["--force"]) == 0 and ran == ["csim", "csim"]
+    report = json.loads((tmp_path / "build" / "tiny" / "hls" / "report.json").read_text())
+    assert report["images"] == 6 and list(report["steps"]) == ["csim"] and report["clocked"] is None
