@@ -186,13 +186,15 @@ class Outcome:
         return ", ".join(parts)
 
 
+def _there(paths: List[Path]) -> bool:
+    return bool(paths) and all(p.exists() for p in paths)
+
+
 def _kept(steps: Sequence[Step], step: Step, flow) -> bool:
     """A step that cannot run (an input is missing) is not needed when its outputs, or the next
     step's, are there: a package given without the ONNX it came from, an ONNX without checkpoint."""
-    if all(p.exists() for p in step.outputs(flow)) and step.outputs(flow):
-        return True
-    later = list(steps)[list(steps).index(step) + 1:]
-    return bool(later) and bool(later[0].outputs(flow)) and all(p.exists() for p in later[0].outputs(flow))
+    i = list(steps).index(step)
+    return any(_there(s.outputs(flow)) for s in steps[i:i + 2])
 
 
 def _verdict(step: Step, result: dict, last: bool) -> int:
@@ -222,7 +224,6 @@ def run(steps: Sequence[Step], selected: Sequence[Step], flow, state_file: Path,
         if missing:
             if not _kept(steps, step, flow):
                 raise StepError(f"{step.name}: {missing[0]} is missing")
-            flow.results[step.name] = records.get(step.name, {}).get("result", {})
             outcome.timings[step.name] = {"status": "kept", "seconds": 0.0, "why": f"no {missing[0].name}"}
             continue
         key = digest(step.key(flow))
