@@ -10,6 +10,8 @@
 Reads only model.json (params are not needed). Prints a per-layer table and writes
 estimate.json (default: beside the package folder, i.e. build/<model>/estimate.json), a PNG of
 the per-layer cycles, and the folding it used (``--save-folding``; the HLS generator reads it).
+`make estimate` is the pipeline's `estimate` step (hls/hls_flow.py), which chooses the folding
+(the committed one, or this search) and writes the same files under build/<model>/.
 Exit status (host/errors.py): 0 when the design fits the part; 2 on a bad package or folding
 file; 3 when it does not fit (an explicit folding, or no folding within the budget).
 """
