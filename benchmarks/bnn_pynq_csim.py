@@ -7,7 +7,8 @@ reference + the clocked bounded-FIFO run). One row per config:
     python benchmarks/bnn_pynq_csim.py --images 16 [--models bnn_tfc_w1a1 ...] [--build-dir build/bnn_csim]
 
 Images: uniform random uint8 fitted to each input shape (3x32x32 for CNV, 1x28x28 for the MLPs).
-Folding: the search's automatic one for the board unless --target-fps is given. Columns: images,
+Folding: the search's automatic one for the board unless --target-fps or --folding is given
+(e.g. hls/foldings/bnn_lfc_w1a1_bnn_pynq_fifos.json: BNN-PYNQ's folding and FIFO depths). Columns: images,
 mismatches (plain C-sim vs host.reference), clocked cycles/frame and FPS at --clock-mhz (clocked
 C-simulation, not hardware), clocked mismatches, wall seconds (export to report, g++ builds
 included). No checkpoints exist for these models: random init only.
@@ -47,6 +48,8 @@ def row(name: str, args) -> str:
             "--clocked-frames", str(args.clocked_frames), "--clock-mhz", str(args.clock_mhz)]
     if args.target_fps:
         flow += ["--target-fps", str(args.target_fps)]
+    if args.folding:
+        flow += ["--folding", args.folding]
     rc = hls_main(flow)
     seconds = time.perf_counter() - start
     report = build / "hls" / "report.json"
@@ -74,6 +77,7 @@ def main(argv=None) -> int:
     p.add_argument("--clocked-frames", type=int, default=3)
     p.add_argument("--clock-mhz", type=float, default=100.0)
     p.add_argument("--target-fps", type=float, default=None, help="folding search target (default: automatic)")
+    p.add_argument("--folding", default=None, help="a folding file (PE / SIMD, and FIFO depths) instead of the search")
     args = p.parse_args(argv)
     unknown = sorted(set(args.models) - set(BNN_PYNQ))
     if unknown:
