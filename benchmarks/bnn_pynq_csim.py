@@ -10,8 +10,8 @@ Images: uniform random uint8 fitted to each input shape (3x32x32 for CNV, 1x28x2
 Folding: the search's automatic one for the board unless --target-fps or --folding is given
 (e.g. hls/foldings/bnn_lfc_w1a1_bnn_pynq_fifos.json: BNN-PYNQ's folding and FIFO depths). Columns: images,
 mismatches (plain C-sim vs host.reference), clocked cycles/frame and FPS at --clock-mhz (clocked
-C-simulation, not hardware), clocked mismatches, wall seconds (export to report, g++ builds
-included). No checkpoints exist for these models: random init only.
+C-simulation, not hardware), clocked mismatches, the estimate of the same generated design
+(predicted FPS / LUT / BRAM36, hls/perf), wall seconds (export to report, g++ builds included). No checkpoints exist for these models: random init only.
 """
 import argparse
 import json
@@ -54,16 +54,22 @@ def row(name: str, args) -> str:
     seconds = time.perf_counter() - start
     report = build / "hls" / "report.json"
     if not report.is_file():
-        return f"| `{name}` | - | flow failed (exit {rc}) | - | - | - | {seconds:.0f} |"
-    r = json.loads(report.read_text())
+        return f"| `{name}` | - | flow failed (exit {rc}) | - | - | - | - | {seconds:.0f} |"
+    return table_row(name, json.loads(report.read_text()), seconds)
+
+
+def table_row(name: str, r: dict, seconds: float) -> str:
+    """One row from a report.json of `python -m hls` (hls/hls_flow.py)."""
     clk = r.get("clocked") or {}
     cpf = clk.get("cycles_per_frame")
     cycles = f"{cpf:,.0f}" if cpf else "-"
     fps = f"{clk['fps']:,.0f}" if cpf else "-"
     stall = clk.get("stall")
     clocked_mm = f"STALL ({stall['kind']})" if stall else str(clk.get("mismatches", "-"))
+    pred = (r.get("side_by_side") or {}).get("predicted") or {}
+    predicted = (f"{pred['fps']:,.0f} / {pred['lut']:,} / {pred['bram36']:g}" if pred else "-")
     return (f"| `{name}` | {r['images']} | {r['mismatches']} | {cycles} | {fps} | {clocked_mm} | "
-            f"{seconds:.0f} |")
+            f"{predicted} | {seconds:.0f} |")
 
 
 def main(argv=None) -> int:
@@ -87,8 +93,8 @@ def main(argv=None) -> int:
         rows.append(row(name, args))
         print(rows[-1], flush=True)
     print(f"\n| model | images | mismatches | clocked cycles/frame | FPS at {args.clock_mhz:g} MHz (clocked C-sim) "
-          "| clocked mismatches | wall s |")
-    print("|---|---|---|---|---|---|---|")
+          "| clocked mismatches | predicted FPS / LUT / BRAM36 (estimate) | wall s |")
+    print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     return 0
 
