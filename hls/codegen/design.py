@@ -26,7 +26,7 @@ FIFO_KEY = "_fifo_depths"
 
 TOP = "ern_top"                 # the top function (and the IP's name)
 IN_PORT, OUT_PORT = "in_stream", "out_stream"
-AXI_BITS = 64                   # TDATA of both AXI-Streams (the DMA's stream side; its memory side
+AXI_BITS = rules.AXI_BITS       # TDATA of both AXI-Streams (the DMA's stream side; its memory side
                                 # is the board's HP port width, host/boards.py: 64 or 128 bits)
 OUT_LANE_BITS = 32              # class sums: int32 lanes
 

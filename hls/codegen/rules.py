@@ -61,6 +61,16 @@ def streaming(name: str, op: str, fold: dict, channels: int) -> Optional[str]:
         divides(name, op, "pe", fold.get("pe", 1), channels, "channels")
 
 
+AXI_BITS = 64   # TDATA of the accelerator's AXI-Streams (hls/codegen/design.py): the input port
+                # delivers AXI_BITS/8 image bytes per cycle
+
+
+def input_cycles(image_bytes: float) -> int:
+    """Cycles of hls/lib/axi_stream.h's axi_stream_in per frame: one AXI word per cycle. It bounds
+    the design when the layers are faster (an MLP on a flattened 28 x 28 image: 98 words)."""
+    return int(-(-image_bytes * 8 // AXI_BITS))
+
+
 # A pixel of at most this many bytes (an image's colour channels: one 64-bit AXI word) travels
 # whole, one beat per pixel, from the AXI input adapter into the Thermometer; a wider one (the
 # flattened image of an MLP: one pixel of H*W channels) in folds of its channels, else a word of

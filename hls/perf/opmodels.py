@@ -106,6 +106,17 @@ class Graph:
     def model(self, layer) -> "OpModel":
         return OP_MODELS[layer["op"]]
 
+    def cycles(self, layer, fold: dict) -> dict:
+        """The op model's cycles; the layer that reads the graph input waits for its AXI words
+        (rules.input_cycles), which bound an MLP whose layers are faster than the input port."""
+        cyc = self.model(layer).cycles(layer, fold, self)
+        if self.input in layer["inputs"]:
+            image = self.streams[self.input]
+            words = rules.input_cycles(image.elements * image.bits // 8)
+            if words > cyc["cycles"]:
+                cyc = {**cyc, "axi_in_cycles": words, "cycles": words}
+        return cyc
+
     def inp(self, layer, i: int = 0) -> StreamShape:
         return self.streams[layer["inputs"][i]]
 
