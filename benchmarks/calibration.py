@@ -74,7 +74,16 @@ WHY = {
 # 2026-12-07: `make hls MODEL=cnv_w1a2 FOLDING=hls/foldings/cnv_w1a2_bnn_pynq.json IMAGES=16`
 # (FIFOs as generated, depth 2: 63,813 cycles/frame) then `python -m hls.fifos --model cnv_w1a2`
 # (sized FIFOs: 33,091 cycles/frame; unbounded: 32,768).
-CLOCKED = {"bnn_cnv_w1a2": (33091, "1-channel cnv_w1a2, FIFOs by hls.fifos; 63,813 at depth 2")}
+# bnn_lfc_w1a1 / bnn_lfc_w1a2: the lowered random-init packages with BNN-PYNQ's folding and FIFO
+# depths (hls/foldings/bnn_lfc_w1a<a>_bnn_pynq_fifos.json), run 2026-12-07:
+# `python benchmarks/bnn_pynq_csim.py --images 16 --clocked-frames 16 --models bnn_lfc_w1a<a>
+# --folding hls/foldings/bnn_lfc_w1a<a>_bnn_pynq_fifos.json --build-dir build/bnn_lfc_cal`
+# (16 images bit-exact; 726 cycles/frame over frames 2..16). With every FIFO unbounded, or whole-
+# frame FIFOs (32 / 16 / 32 words), 515; at the generated depth 2, 918
+# (`python -m hls.clocked --model bnn_lfc_w1a1 --build-dir build/bnn_lfc_cal --frames 16 --depths ...`).
+CLOCKED = {"bnn_cnv_w1a2": (33091, "1-channel cnv_w1a2, FIFOs by hls.fifos; 63,813 at depth 2"),
+           "bnn_lfc_w1a1": (726, "lowered bnn_lfc_w1a1, their FIFO depths; 515 unbounded, 918 at depth 2"),
+           "bnn_lfc_w1a2": (726, "lowered bnn_lfc_w1a2, their FIFO depths; 515 unbounded")}
 
 
 def predict(build: str) -> dict:
@@ -117,7 +126,7 @@ def main() -> int:
             pred += (f"; FIFO stall model of their top.cpp: {p['stall_fps']:,.1f} "
                      f"({p['stall_ii']:,.0f})")
             e += f"; stall model {err(p['stall_fps'], fps):+.2f}%"
-        ck = "not run (needs the byom package)"
+        ck = "not run with this folding (the package's C-simulation uses the search's folding)"
         if build in C_CLOCKED:
             cyc, what = C_CLOCKED[build]
             cf = CLOCK_MHZ * 1e6 / cyc

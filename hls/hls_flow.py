@@ -66,7 +66,7 @@ from hls.runner import run as run_steps
 from host import boards
 from host.artifacts import Artifacts
 from host.errors import CHECK, DEADLOCK, NO_FIT, OK, ErnError, cli
-from host.package import Package, PackageError, load
+from host.package import Package, PackageError, fit_input, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
 
@@ -147,7 +147,9 @@ def choose_folding(package: Package, package_dir: Path, folding_file: Optional[s
 
 def fit_images(images: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     """N x h x w x c images to the package's H x W x C: centred zero padding where the package is
-    larger (CNV takes 28 x 28 Fashion-MNIST zero-padded to 32 x 32, as training does)."""
+    larger (CNV takes 28 x 28 Fashion-MNIST zero-padded to 32 x 32, as training does); a flattened
+    input (an MLP's 1 x 1 x 784) takes the 28 x 28 x 1 images as they are, flattened."""
+    images = fit_input(images, shape)
     n, h, w, c = images.shape
     hh, ww, cc = shape
     if c != cc or hh < h or ww < w or (hh - h) % 2 or (ww - w) % 2:

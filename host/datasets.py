@@ -191,9 +191,11 @@ def test_set(dataset: str, limit: Optional[int] = None, root=None) -> Split:
 
 
 def dataset_for_shape(shape: Sequence[int]) -> str:
-    """The dataset whose images have this H x W x C shape (a model package's input)."""
+    """The dataset whose images have this H x W x C shape (a model package's input; a flattened
+    input 1 x 1 x H*W: the one-channel dataset of H*W pixels)."""
     for name, dataset_shape in SHAPES.items():
-        if tuple(shape) == dataset_shape:
+        h, w, c = dataset_shape
+        if tuple(shape) == dataset_shape or (c == 1 and tuple(shape) == (1, 1, h * w)):
             return name
     raise DatasetError(f"no known dataset has images of shape {tuple(shape)} "
                        f"(known: {', '.join(f'{k} {v}' for k, v in SHAPES.items())})")

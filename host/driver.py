@@ -40,7 +40,7 @@ from pynq.lib.dma import DMA
 
 from host import boards
 from host.errors import CHECK, ErnError
-from host.package import Package, digest, load
+from host.package import Package, digest, fit_input, load
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 DEFAULT_VLNV = "ern:hls:ern_top:1.0"
@@ -209,6 +209,7 @@ def check_images(images: Any, input_shape: Tuple[int, int, int]) -> np.ndarray:
                          f"got {type(images).__name__}")
     if images.ndim == 3 and images.shape == tuple(input_shape):
         images = images[None]
+    images = fit_input(images, input_shape)
     if images.dtype != np.uint8:
         hint = (" (raw pixels 0..255, no normalisation: convert with .astype(np.uint8) only if "
                 "the values are already integers in 0..255)" if images.dtype.kind in "fiu" else "")

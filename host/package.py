@@ -227,6 +227,17 @@ class Package:
                 "layers": [layer.to_json() for layer in self.layers]}
 
 
+def fit_input(images: Any, input_shape: Sequence[int]) -> Any:
+    """N x H x W x 1 images as a flattened input (1 x 1 x H*W: a one-channel image's pixels in
+    row order, the same bytes; host/FORMAT.md) takes them; anything else unchanged (the callers
+    check the shape and name what they expected)."""
+    if (isinstance(images, np.ndarray) and images.ndim == 4 and tuple(input_shape[:2]) == (1, 1)
+            and images.shape[1:] != tuple(input_shape) and images.shape[3] == 1
+            and images.shape[1] * images.shape[2] == input_shape[2]):
+        return images.reshape(len(images), 1, 1, input_shape[2])
+    return images
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 

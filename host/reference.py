@@ -24,7 +24,7 @@ from host import kernels
 from host.datasets import check_labels
 from host.errors import cli, fail
 from host.names import positive_int
-from host.package import Package, load
+from host.package import Package, fit_input, load
 
 DEFAULT_BATCH_SIZE = 64
 
@@ -51,6 +51,7 @@ class Reference:
     def check_images(self, images: np.ndarray) -> np.ndarray:
         """The images, or a one-line ValueError naming what was expected and what came."""
         expected = self.package.input_shape
+        images = fit_input(images, expected)
         if (not isinstance(images, np.ndarray) or images.dtype != np.uint8
                 or images.ndim != 4 or images.shape[1:] != expected):
             got = (f"{images.dtype} array of shape {images.shape}" if isinstance(images, np.ndarray)

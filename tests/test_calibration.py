@@ -80,3 +80,28 @@ def test_converters_keep_words():
     # 8 output words at one per cycle
     ch = [Source(4), Fifo(4), Convert(2), Fifo(2), Convert(-2), Fifo(4), Sink(4)]
     assert frame_interval(ch) == 8
+
+
+@pytest.mark.parametrize("a", [1, 2])
+def test_lfc_folding_with_their_fifo_depths_fits_the_lowered_package(a, tmp_path):
+    """BNN-PYNQ's LFC folding (Gemm_0 SIMD 56 on the flattened pixel vector) and their half-frame
+    FIFO depths reach the generated design of the lowered bnn_lfc_w1a<a>; the estimate of that
+    design keeps every layer's own 512 cycles (it does not model the FIFO coupling)."""
+    from bnn_helpers import export_bnn
+    from hls.codegen.design import build
+    from hls.lower import lower
+    from hls.perf.estimate import estimate, load_graph
+    from host.package import save
+
+    name = f"bnn_lfc_w1a{a}"   # exported as make export does: the layers are Gemm_0..Gemm_3
+    package = lower(str(export_bnn(name, tmp_path)[1]), name)
+    path = ROOT / "hls" / "foldings" / f"{name}_bnn_pynq_fifos.json"
+    folding = json.loads(path.read_text())
+    df = build(package, folding)
+    depths = {f.ident: f.depth for f in df.fifos}
+    assert {k: depths[k] for k in folding["_fifo_depths"]} == folding["_fifo_depths"]
+    mvu = next(p for p in df.processes if p.name == "Gemm_0.mvu")
+    assert ("SIMD", 56) in mvu.targs and ("PE", 32) in mvu.targs
+    save(package, tmp_path / "p")
+    d = estimate(load_graph(tmp_path / "p"), path, None, C.CLOCK_MHZ, package=package)
+    assert 512 <= d.ii <= 515

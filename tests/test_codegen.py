@@ -257,10 +257,11 @@ def test_errors_are_one_line_and_name_the_layer():
 
 
 def test_ap_int_max_w_is_raised_for_words_above_1024_bits(tmp_path):
-    """130 input channels: the pixel beat is 1040 bits and the AXI lane buffer 1104, so ern_top.h
-    raises AP_INT_MAX_W (in whole kilobits) before anything includes ap_int.h; a narrow design
-    leaves the default alone."""
+    """130 input channels read whole (the Thermometer's PE = C*K: IN = PE/K = C): the pixel beat
+    is 1040 bits and the AXI lane buffer 1104, so ern_top.h raises AP_INT_MAX_W (in whole
+    kilobits) before anything includes ap_int.h; a narrow design leaves the default alone."""
     package, folding = random_ern(3, size=4, channels=130)
+    folding["embed"] = {"pe": 4 * 130}
     result = generate(package, tmp_path / "wide", folding)
     assert result.dataflow.widest == (1104, "axi_stream_in (lane buffer)")
     header = result.files["ern_top.h"].decode()
@@ -275,6 +276,7 @@ def test_ap_int_max_w_is_raised_for_words_above_1024_bits(tmp_path):
 
 def test_words_above_4096_bits_are_a_one_line_error():
     package, folding = random_ern(3, size=4, channels=520)   # 4160-bit pixels, a 4224-bit lane buffer
+    folding["embed"] = {"pe": 4 * 520}                       # read whole (IN = PE/K = C)
     with pytest.raises(CodegenError, match=r"axi_stream_in \(lane buffer\) is a 4224-bit word; .* 4096 bits") as e:
         build(package, folding)
     assert "\n" not in str(e.value)

@@ -46,7 +46,9 @@ def test_bnn_shaped_mlp_is_bit_exact_in_c_simulation(tmp_path):
     package = lower(model, "bnn_mlp")
     assert package.head.bias is not None
     convs = [layer for layer in package.layers if layer.op == "Conv"]
-    assert [c.attrs["in_bits"] for c in convs] == [1, 1, 1] and convs[0].attrs["kernel"] == 6
+    # the flattened image is the input (the same bytes); the first FC is a 1 x 1 conv on it
+    assert [c.attrs["in_bits"] for c in convs] == [1, 1, 1] and convs[0].attrs["kernel"] == 1
+    assert package.input_shape == (1, 1, 36)
     images = np.random.default_rng(3).integers(0, 256, (16, 6, 6, 1)).astype(np.uint8)
     images[0], images[1] = 0, 255
     # the package equals the graph (float logits through the host's head)
@@ -54,8 +56,9 @@ def test_bnn_shaped_mlp_is_bit_exact_in_c_simulation(tmp_path):
     for i in range(4):
         np.testing.assert_allclose(logits[i], run(model, images[i:i + 1].transpose(0, 3, 1, 2)
                                                   .astype(np.float32))[0], rtol=1e-5, atol=1e-5)
-    folding = {"Thermometer_0": {"pe": 1}}
-    for conv, (pe, simd) in zip(convs, [(4, 1), (2, 8), (5, 4)]):
+    # the pixel vector in folds of 4 bytes (AXI adapter, Thermometer), 12 per beat into the FC
+    folding = {"Thermometer_0": {"pe": 4}}
+    for conv, (pe, simd) in zip(convs, [(4, 12), (2, 8), (5, 4)]):
         folding[conv.name] = {"pe": pe, "simd": simd}
     result = generated("bnn_mlp", package, folding)
     exe = compile_tb(result.out_dir, "test_bnn_mlp_tb")

@@ -104,10 +104,13 @@ def test_strided_conv_and_downsampler_cycles():
     c = cycles_of(g, {"a": {"pe": 8, "simd": 32}, "b": {"pe": 128, "simd": 128}})
     assert c["a"] == 49 * (576 // 32) * (128 // 8)                 # 14,112
     assert c["b"] == 49
-    d = evaluate(g2, {"sc": {"pe": 128, "simd": 64}})
-    sc = d.layers[0]
+    layer = g2.layers[0]
+    sc = g2.model(layer).cycles(layer, {"pe": 128, "simd": 64}, g2)
     # the downsampler must still read all 14*14 input pixels: reads dominate the 49 MVU cycles
     assert sc["mvu_cycles"] == 49 and sc["swu_cycles"] == 196 and sc["cycles"] == 196
+    # in the design it reads the graph input: 14*14*64 bytes through the 64-bit AXI port
+    d = evaluate(g2, {"sc": {"pe": 128, "simd": 64}})
+    assert d.layers[0]["axi_in_cycles"] == 14 * 14 * 64 // 8 == d.ii
 
 
 def test_resource_primitives():

@@ -86,9 +86,9 @@ def case(op, fn=None, frames=2, tag="", **p) -> Case:
 
 
 # The keyword order of each case is the template parameter order of its C++ run function.
-def thermometer(pixels, c, k, pe, out_bits, th_bits=10, ern=False, frames=2):
+def thermometer(pixels, c, k, pe, out_bits, th_bits=10, ern=False, frames=2, cin=None):
     return case("thermometer", frames=frames, tag="ern" if ern else "", pixels=pixels, c=c, k=k, pe=pe,
-                out_bits=out_bits, th_bits=th_bits)
+                out_bits=out_bits, th_bits=th_bits, cin=c if cin is None else cin)
 
 
 def sliding_window(k, s, p, h, w, c, simd, bits):
@@ -140,8 +140,8 @@ def width_convert(pixels, c, in_pe, out_pe, bits):
     return case("width_convert", pixels=pixels, c=c, in_pe=in_pe, out_pe=out_pe, bits=bits)
 
 
-def axi_in(pixels, c, axi_bits):
-    return case("axi_stream", "run_axi_stream_in", pixels=pixels, c=c, axi_bits=axi_bits)
+def axi_in(pixels, c, axi_bits, pe=None):
+    return case("axi_stream", "run_axi_stream_in", pixels=pixels, c=c, axi_bits=axi_bits, pe=c if pe is None else pe)
 
 
 def axi_out(c, pe, in_bits, axi_bits, lane_bits=32, last_per_frame=False, frames=2):
@@ -153,6 +153,7 @@ QUICK: List[Case] = [
     thermometer(6, 1, 10, 10, 2, ern=True),      # ern_tiny's embedding: k=10, l=2, s=8
     thermometer(5, 3, 10, 6, 2),                 # PE not a multiple of k: lanes span two pixels' channels
     thermometer(4, 3, 4, 12, 3),                 # the whole pixel per beat
+    thermometer(1, 784, 1, 56, 1, cin=56),       # a flattened 28 x 28 image: the pixel in folds of PE/K
     sliding_window(3, 1, 1, 5, 6, 4, 2, 2),
     sliding_window(3, 2, 1, 7, 6, 2, 1, 2),      # odd size, stride 2
     sliding_window(2, 2, 0, 5, 5, 3, 3, 1),      # last row/column not covered
@@ -193,6 +194,7 @@ QUICK: List[Case] = [
     width_convert(4, 12, 6, 4, 3),
     axi_in(12, 1, 64),                           # 12 bytes: 2 words, the second half padding
     axi_in(5, 3, 64),                            # pixels straddle words
+    axi_in(1, 784, 64, pe=56),                   # a flattened 28 x 28 image in folds of 56 bytes
     axi_out(10, 5, 20, 64),
     axi_out(10, 2, 12, 64, last_per_frame=True, frames=3),
 ]
@@ -201,6 +203,8 @@ SLOW: List[Case] = [
     thermometer(16, 3, 10, 30, 2, ern=True),
     thermometer(7, 2, 3, 1, 4, th_bits=12),
     thermometer(9, 3, 21, 7, 2, frames=3),
+    thermometer(2, 12, 3, 6, 2, cin=2),          # IN*K = PE: one output beat per input beat
+    thermometer(1, 12, 2, 2, 2, cin=2, frames=3),  # IN*K = 2 PE: two output beats per input beat
     sliding_window(5, 1, 2, 8, 7, 3, 1, 3),
     sliding_window(3, 3, 0, 9, 10, 2, 2, 2),     # K == S
     sliding_window(1, 1, 1, 4, 4, 2, 2, 2),      # 1x1 with padding: the line-buffer path

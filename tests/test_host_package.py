@@ -331,3 +331,18 @@ def test_save_refuses_a_package_broken_after_it_was_built(tmp_path):
     with pytest.raises(PackageError, match="layer 'c1'"):
         save(package, tmp_path / "p")
     assert not (tmp_path / "p" / "model.json").exists()
+
+
+def test_fit_input_takes_images_for_a_flattened_input():
+    """A flattened input (an MLP's 1 x 1 x 784) takes N x 28 x 28 x 1 images as the same bytes;
+    every other shape passes unchanged (the callers name what they expected)."""
+    from host.datasets import dataset_for_shape
+    from host.package import fit_input
+    images = np.arange(2 * 28 * 28, dtype=np.int64).astype(np.uint8).reshape(2, 28, 28, 1)
+    flat = fit_input(images, (1, 1, 784))
+    assert flat.shape == (2, 1, 1, 784) and flat.tobytes() == images.tobytes()
+    assert fit_input(images, (28, 28, 1)) is images
+    assert fit_input(images, (1, 1, 700)) is images
+    rgb = np.zeros((2, 16, 16, 3), np.uint8)
+    assert fit_input(rgb, (1, 1, 768)) is rgb          # only one-channel images flatten
+    assert dataset_for_shape((1, 1, 784)) == dataset_for_shape((28, 28, 1)) == "fashion_mnist"

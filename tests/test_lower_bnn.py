@@ -53,7 +53,8 @@ def test_class_sums_equal_brevitas(lowered):
 
 def test_constructs(lowered):
     """What each config exercises: bipolar codes are 1 bit, ternary weights carry a mask, the
-    TensorNorm head is a bias, MLPs read the 28 x 28 map through an FC-as-conv."""
+    TensorNorm head is a bias, MLPs take the flattened pixel vector (1 x 1 x 784: the same bytes
+    as the 28 x 28 x 1 image) and their first FC reads it as a 1 x 1 conv, several pixels a beat."""
     name, _, _, package, _ = lowered
     convs = [layer for layer in package.layers if layer.op == "Conv"]
     assert package.head.bias is not None
@@ -64,7 +65,8 @@ def test_constructs(lowered):
     if "_cnv_" in name:
         assert convs[0].attrs["in_bits"] == 8
     else:
-        assert convs[0].attrs["kernel"] == 28 and package.input_shape == (28, 28, 1)
+        assert convs[0].attrs["kernel"] == 1 and package.input_shape == (1, 1, 784)
+        assert package.layers[0].op == "Thermometer" and list(package.layers[0].inputs) == [package.input]
 
 
 def test_cnv_on_28_x_28_single_channel_images(tmp_path):

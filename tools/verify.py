@@ -64,7 +64,7 @@ def _main(argv) -> int:
     args = p.parse_args(argv)
 
     import torch
-    from host.package import PackageError, load
+    from host.package import PackageError, fit_input, load
     from host.reference import Reference
     from training import checkpoint, data
 
@@ -83,7 +83,7 @@ def _main(argv) -> int:
     labels = test.labels.numpy()
     if args.limit:
         images, labels = images[:args.limit], labels[:args.limit]
-    if images.shape[1:] != (package.input_shape[2],) + package.input_shape[:2]:
+    if fit_input(images.transpose(0, 2, 3, 1), package.input_shape).shape[1:] != package.input_shape:
         raise data.DataError(f"the package takes {list(package.input_shape)} (H x W x C) images, the "
                              f"dataset has {list(images.shape[1:])} (C x H x W)")
 

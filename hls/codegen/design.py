@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Tuple
 
-from hls.codegen import fifos
+from hls.codegen import fifos, rules
 from hls.codegen.dataflow import CodegenError, Dataflow
 from hls.codegen.names import Namer
 from hls.codegen.ops import builder
@@ -26,7 +26,7 @@ FIFO_KEY = "_fifo_depths"
 
 TOP = "ern_top"                 # the top function (and the IP's name)
 IN_PORT, OUT_PORT = "in_stream", "out_stream"
-AXI_BITS = 64                   # TDATA of both AXI-Streams (the DMA's stream side; its memory side
+AXI_BITS = rules.AXI_BITS       # TDATA of both AXI-Streams (the DMA's stream side; its memory side
                                 # is the board's HP port width, host/boards.py: 64 or 128 bits)
 OUT_LANE_BITS = 32              # class sums: int32 lanes
 
@@ -53,8 +53,8 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
 
     # 1. folds: every stream's producer and consumer side
     image = package.streams[package.input]
-    produced = {package.input: image.shape[2]}      # axi_stream_in: one whole pixel per beat
     consumed: Dict[str, int] = {}
+    produced: Dict[str, int] = {}
     for layer in package.layers:
         b = builder(layer.op)
         fold = df.fold(layer)
@@ -63,6 +63,8 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
         consumed.update(zip(layer.inputs, ins))
         produced.update(zip(layer.outputs, outs))
     consumed[package.output] = produced[package.output]   # axi_stream_out reads any fold
+    # axi_stream_in: one whole pixel per beat (a wide one, a flattened image: its consumer's fold)
+    produced[package.input] = rules.input_lanes(image.shape[2], consumed[package.input])
 
     out = package.streams[package.output]
     if out.bits + (0 if out.signed else 1) > OUT_LANE_BITS:   # unsigned sums travel one bit wider
@@ -75,7 +77,8 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
         df.connect(name, produced[name], consumed[name])
     h, w, c = image.shape
     x = df.ends(package.input)[0]
-    df.process("axi_stream_in", "ern::axi_stream_in", [("PIXELS", h * w), ("C", c), ("AXI_BITS", AXI_BITS)],
+    folded = [("PE", x.lanes)] if x.lanes != c else []
+    df.process("axi_stream_in", "ern::axi_stream_in", [("PIXELS", h * w), ("C", c), ("AXI_BITS", AXI_BITS)] + folded,
                [IN_PORT, x.ident, "frames"], [], [x])
     df.emit_converters(package.input)
     for layer in package.layers:
@@ -122,7 +125,7 @@ def widest_word(df: Dataflow) -> Tuple[int, str]:
         if proc.func == "ern::width_convert":
             found.append(((t["IN_PE"] + t["OUT_PE"]) * t["BITS"], f"{where} (lane buffer)"))
         elif proc.func == "ern::axi_stream_in":
-            found.append((t["AXI_BITS"] + t["C"] * 8, f"{where} (lane buffer)"))
+            found.append((t["AXI_BITS"] + t.get("PE", t["C"]) * 8, f"{where} (lane buffer)"))
         elif proc.func == "ern::axi_stream_out":
             found.append(((t["PE"] + t["AXI_BITS"] // t["LANE_BITS"]) * t["LANE_BITS"], f"{where} (lane buffer)"))
         elif proc.func in ("ern::mvu_threshold", "ern::mvu_accumulate"):

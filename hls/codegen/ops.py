@@ -102,11 +102,11 @@ class ThermometerBuilder(OpBuilder):
     headers = ("thermometer.h",)
 
     def check(self, layer, fold, df):   # PE lanes of the output codes (C*k channels)
-        _raise(rules.streaming(layer.name, layer.op, fold, df.stream(layer.outputs[0]).shape[2]))
+        _raise(rules.thermometer(layer.name, fold, df.stream(layer.inputs[0]).shape[2], layer.operator.k))
 
     def lanes(self, layer, fold, df):
-        c = df.stream(layer.inputs[0]).shape[2]
-        return [c], [int(fold.get("pe", 1))]   # reads one whole pixel per beat
+        c, pe = df.stream(layer.inputs[0]).shape[2], int(fold.get("pe", 1))
+        return [rules.thermometer_in_lanes(c, layer.operator.k, pe)], [pe]
 
     def emit(self, layer, fold, df):
         op, params = layer.operator, df.package.layer_params(layer)
@@ -114,12 +114,14 @@ class ThermometerBuilder(OpBuilder):
         pe = int(fold.get("pe", 1))
         c = df.stream(layer.inputs[0]).shape[2]
         t, th_bits = _emit_thresholds(df, layer, params["thresholds"], pe, "pixel thresholds")
-        nf = c * op.k // pe
+        cin = rules.thermometer_in_lanes(c, op.k, pe)
+        per_beat = cin * op.k // pe    # output beats per input beat
+        wide = [("IN", cin)] if cin != c else []
         df.process(layer.name, "ern::thermometer",
                    [("PIXELS", self.pixels(df, layer.inputs[0])), ("C", c), ("K", op.k), ("PE", pe),
-                    ("OUT_BITS", y.bits), ("TH_BITS", th_bits)],
+                    ("OUT_BITS", y.bits), ("TH_BITS", th_bits)] + wide,
                    [x.ident, y.ident, t.ident, "frames"], [x], [y], layer.name,
-                   {(0, 0): lambda n=y.beats: need_repeat(n, nf)})
+                   {(0, 0): lambda n=y.beats: need_repeat(n, per_beat)})
 
 
 @builder_for("Conv")

@@ -61,6 +61,50 @@ def streaming(name: str, op: str, fold: dict, channels: int) -> Optional[str]:
         divides(name, op, "pe", fold.get("pe", 1), channels, "channels")
 
 
+AXI_BITS = 64   # TDATA of the accelerator's AXI-Streams (hls/codegen/design.py): the input port
+                # delivers AXI_BITS/8 image bytes per cycle
+
+
+def input_cycles(image_bytes: float) -> int:
+    """Cycles of hls/lib/axi_stream.h's axi_stream_in per frame: one AXI word per cycle. It bounds
+    the design when the layers are faster (an MLP on a flattened 28 x 28 image: 98 words)."""
+    return int(-(-image_bytes * 8 // AXI_BITS))
+
+
+# A pixel of at most this many bytes (an image's colour channels: one 64-bit AXI word) travels
+# whole, one beat per pixel, from the AXI input adapter into the Thermometer; a wider one (the
+# flattened image of an MLP: one pixel of H*W channels) in folds of its channels, else a word of
+# H*W bytes would be built (6,272 bits for 28 x 28, past ap_uint's limit).
+WHOLE_PIXEL_BYTES = 8
+
+
+def input_lanes(c: int, consumer_lanes: int) -> int:
+    """Bytes per beat the AXI input adapter (hls/lib/axi_stream.h) emits for a C-byte pixel:
+    the whole pixel, or for a wider one the fold its consumer reads (no width converter)."""
+    return c if c <= WHOLE_PIXEL_BYTES else consumer_lanes
+
+
+def thermometer_in_lanes(c: int, k: int, pe: int) -> int:
+    """Input channels per beat of hls/lib/thermometer.h (its IN): the whole pixel, or for a wider
+    one the PE/K channels whose codes fill one output beat."""
+    return c if c <= WHOLE_PIXEL_BYTES else max(1, pe // k)
+
+
+def thermometer(name: str, fold: dict, c: int, k: int) -> Optional[str]:
+    """PE lanes of the C*K output codes; a pixel wider than WHOLE_PIXEL_BYTES is read in folds of
+    PE/K channels, so K must divide PE and PE/K divide C."""
+    op = "Thermometer"
+    err = streaming(name, op, fold, c * k)
+    if err or c <= WHOLE_PIXEL_BYTES:
+        return err
+    pe = fold.get("pe", 1)
+    if pe % k or c % (pe // k):
+        valid = [p for p in divisors(c * k) if p % k == 0 and c % (p // k) == 0]
+        return (f"{where(name, op)}: reads its {c}-channel pixel in folds of PE/K channels, so K = {k} "
+                f"must divide PE = {pe} and PE/K divide {c}; valid PE: {fmt_values(valid)}")
+    return None
+
+
 def duplicate(name: str, fold: dict, channels: int, outputs: int) -> Optional[str]:
     err = streaming(name, "Duplicate", fold, channels)
     if err is None and outputs not in DUPLICATE_OUTPUTS:

@@ -1,6 +1,7 @@
 // AXI-Stream adapters at the accelerator's boundary (AXI DMA on the PYNQ-Z2).
 //
-// axi_stream_in:  the image bytes as the DMA sends them -> one beat per pixel, ap_uint<C*8>.
+// axi_stream_in:  the image bytes as the DMA sends them -> one beat per pixel, ap_uint<C*8>
+//   (or C/PE beats of PE bytes per pixel: a pixel wider than a word, the flattened image).
 //   A frame is H*W*C uint8 bytes in H, W, C order (the host's uint8 image, C-contiguous),
 //   packed little-endian into AXI_BITS-wide words: byte i of the frame is byte lane
 //   i % (AXI_BITS/8) of word i / (AXI_BITS/8). Each frame starts on a new word; the host pads
@@ -50,20 +51,23 @@ struct axis_word {
 /// @tparam PIXELS   pixels per frame (H*W)
 /// @tparam C        channels per pixel (bytes)
 /// @tparam AXI_BITS TDATA width (a multiple of 8)
+/// @tparam PE       bytes per output beat (divides C; default C: one beat per pixel)
 /// @param in     ceil(PIXELS*C*8 / AXI_BITS) words per frame
-/// @param out    PIXELS beats per frame, channel c in bits [8c, 8c+8)
+/// @param out    PIXELS*C/PE beats per frame, channel c of the beat in bits [8c, 8c+8)
 /// @param frames number of frames this call processes
-template <unsigned PIXELS, unsigned C, unsigned AXI_BITS>
-void axi_stream_in(hls::stream<axis_word<AXI_BITS> >& in, hls::stream<ap_uint<C * 8> >& out, unsigned frames) {
+template <unsigned PIXELS, unsigned C, unsigned AXI_BITS, unsigned PE = C>
+void axi_stream_in(hls::stream<axis_word<AXI_BITS> >& in, hls::stream<ap_uint<PE * 8> >& out, unsigned frames) {
     static_assert(AXI_BITS % 8 == 0, "axi_stream_in: AXI_BITS must be a multiple of 8");
+    static_assert(C % PE == 0, "axi_stream_in: PE must divide C");
     constexpr unsigned BYTES = AXI_BITS / 8;
     constexpr unsigned READS = ceil_div(PIXELS * C, BYTES);
-    constexpr unsigned TRIPS = READS > PIXELS ? READS : PIXELS;
+    constexpr unsigned WRITES = PIXELS * (C / PE);
+    constexpr unsigned TRIPS = READS > WRITES ? READS : WRITES;
     (void)TRIPS;  // only read by the LOOP_TRIPCOUNT pragma
-    detail::LaneBuffer<BYTES, C, 8> buf;
+    detail::LaneBuffer<BYTES, PE, 8> buf;
     for (unsigned f = 0; f < frames; f++) {
         buf.clear();
-        unsigned reads = READS, writes = PIXELS;
+        unsigned reads = READS, writes = WRITES;
         while (writes > 0) {
 #pragma HLS PIPELINE II=1 style=flp
 #pragma HLS LOOP_TRIPCOUNT min=TRIPS max=TRIPS
@@ -72,7 +76,7 @@ void axi_stream_in(hls::stream<axis_word<AXI_BITS> >& in, hls::stream<ap_uint<C 
                 buf.push(in.read().data);
                 reads--;
             }
-            if (buf.ready()) {  // every pixel is whole: no partial pop
+            if (buf.ready()) {  // every beat is whole (PE divides C): no partial pop
                 out.write(buf.pop());
                 writes--;
             }

@@ -37,7 +37,7 @@ from . import ir
 from .activation import AbsorbActivation
 from .check import SUPPORTED_OPS, CheckSupported
 from .conv import LowerConv
-from .embedding import LowerInputEmbedding
+from .embedding import LowerInputEmbedding, input_flatten
 from .emit import head_of, to_package
 from .graph import LoweringError, all_errors, consumers, producer, topological_order
 from .head import AbsorbHeadAffine
@@ -89,10 +89,11 @@ def check_lowered(model) -> None:
     except LoweringError as e:   # reported unless leftover nodes explain it
         head, head_error = None, e
     problems = []
+    flat = input_flatten(model)
     for node in topological_order(model):
         if ir.is_ir(node) and not ir.is_scale(node):
             continue
-        if node is head:
+        if node is head or node is flat:
             continue
         if ir.is_scale(node):
             readers = consumers(model, node.output[0])

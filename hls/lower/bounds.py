@@ -28,6 +28,9 @@ def integer_bounds(model, tensor: str, cache: Optional[Dict[str, Bounds]] = None
     if tensor in cache:
         return cache[tensor]
     node = producer(model, tensor)
+    if node is not None and node.op_type == "Flatten" and not ir.is_ir(node) \
+            and any(i.name == node.input[0] for i in model.graph.input):
+        node, tensor = None, node.input[0]   # the flattened image (the package input): pixels still
     if node is None:
         if any(i.name == tensor for i in model.graph.input):
             cache[tensor] = PIXEL_BOUNDS

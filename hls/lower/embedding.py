@@ -18,8 +18,13 @@ Signed and bipolar first quantizers (bnn_pynq: `2x - 1`, then an 8-bit signed Qu
 BipolarQuant) give unsigned codes q - qmin (bipolar: (q + 1) / 2) and a Scale with the offset;
 a positive input scale (x / 255) is part of the evaluated subgraph, so it lands in the
 thresholds. A flatten inside the subgraph (an MLP on 28 x 28 images: Reshape, then `2x - 1`, then
-the Quant) is moved after the codes: Thermometer on the H x W x C map, Scale, then an ONNX
-Flatten, which LowerConv reads in Flatten's (C, H, W) order.
+the Quant) of a one-channel image flattens the image itself: an ONNX Flatten of the graph input
+(kept: the package's input is then the flattened pixel vector, 1 x 1 x H*W, the same bytes in
+the same order), a Thermometer on its H*W channels (the thresholds repeated per pixel), and the
+first FC reads that vector as a 1 x 1 conv, several pixels per beat. With several channels (or k
+codes per channel) ONNX's (C, H, W) order is not the stream's: the Thermometer stays on the
+H x W x C map, then a Scale and an ONNX Flatten, which LowerConv reads in Flatten's order as an
+H x H conv.
 
 When the quantizer saturates from a tiny pixel value on (every pixel >= 2 gives its top code),
 the model was most likely built for inputs in [0, 1] while ours are raw 0..255: a warning says so
@@ -45,6 +50,18 @@ QUANT_OPS = ("Quant", "BipolarQuant")
 
 class InputRangeWarning(UserWarning):
     """The first quantizer looks built for inputs in [0, 1], but the graph input is 0..255."""
+
+
+def input_flatten(model):
+    """The ONNX Flatten of the graph input that feeds the Thermometer (the package input is then
+    the flattened pixel vector), or None."""
+    image = graph_image_input(model)
+    readers = consumers(model, image)
+    if len(readers) == 1 and readers[0].op_type == "Flatten" and not ir.is_ir(readers[0]):
+        after = consumers(model, readers[0].output[0])
+        if len(after) == 1 and ir.is_ir(after[0], "Thermometer"):
+            return readers[0]
+    return None
 
 
 def graph_image_input(model) -> str:
@@ -143,7 +160,7 @@ class LowerInputEmbedding(Transformation):
         from host.ops import thermometer
 
         image = graph_image_input(model)
-        if any(ir.is_ir(n) for n in consumers(model, image)):
+        if any(ir.is_ir(n) for n in consumers(model, image)) or input_flatten(model) is not None:
             return model, False
         region, quant = embedding_region(model, image)
         where_text = f"pixel embedding (input {image!r} to node {quant.name!r})"
@@ -188,6 +205,9 @@ class LowerInputEmbedding(Transformation):
         out = quant.output[0]
         unit = np.full(k * c, spec.code_unit, np.float64)
         offset = np.float64(spec.code_offset)
+        flat_input = flatten and k * c == 1 and not identity   # the image itself is flattened
+        if flat_input:
+            flatten, unit = False, np.full(h * w, spec.code_unit, np.float64)
         scaled = out
         if flatten or pad:
             scaled = fresh_name(model, f"{quant.name}_map")
@@ -214,8 +234,16 @@ class LowerInputEmbedding(Transformation):
             name = indexed_name(model, "Thermometer")
             codes_tensor = fresh_name(model, f"{name}_out")
             model.set_tensor_shape(codes_tensor, out_shape)
-            new = [ir.make_node(model, "Thermometer", name, [image], [codes_tensor],
-                                {"k": k, "out_bits": spec.bits}, {"thresholds": thresholds}),
+            source, new = image, []
+            if flat_input:   # every pixel is a channel of the one input pixel, same thresholds
+                source = fresh_name(model, f"{image}_flat")
+                model.set_tensor_shape(source, [1, h * w])
+                model.set_tensor_shape(codes_tensor, [1, h * w])
+                thresholds = np.repeat(thresholds, h * w, axis=0)
+                new.append(helper.make_node("Flatten", [image], [source], axis=1,
+                                            name=fresh_name(model, f"{image}_flatten")))
+            new += [ir.make_node(model, "Thermometer", name, [source], [codes_tensor],
+                                 {"k": k, "out_bits": spec.bits}, {"thresholds": thresholds}),
                    ir.make_scale(model, fresh_name(model, f"{name}_scale"), codes_tensor, scaled, unit,
                                  offset=offset)]
         if pad:   # LowerConv merges this Pad of code 0 into the conv's window

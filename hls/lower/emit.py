@@ -4,7 +4,8 @@ The graph must then be IR package nodes only, plus one Scale writing the graph o
 head (logits = scale[c] * (class_sums[c] - offset[c]) / divisor, written as the package head's
 scale, divisor and bias = -scale * offset / divisor). Layers keep their node names; each stream
 is named after the layer that writes it (a Duplicate's outputs `<name>_<i>`), the image is
-`in0`. Shapes, worst-case bounds and widths come from host.package's builder (each op's own
+`in0` (a one-channel image that an ONNX Flatten feeds to the Thermometer: the flattened pixel
+vector, 1 x 1 x H*W). Shapes, worst-case bounds and widths come from host.package's builder (each op's own
 rules), and each shape is checked against the ONNX graph's.
 """
 from typing import Dict, Optional
@@ -15,7 +16,7 @@ from host.package import Package, PackageBuilder, PackageError
 
 from . import ir
 from .bounds import channel_last_shape
-from .embedding import graph_image_input
+from .embedding import graph_image_input, input_flatten
 from .graph import LoweringError, node_error, producer, topological_order
 
 INPUT_STREAM = "in0"
@@ -69,11 +70,14 @@ def to_package(model, name: str, report: Optional[Dict] = None) -> Package:
     origin = ir.provenance(model)
     traced = {}
     image = graph_image_input(model)
+    flat = input_flatten(model)
+    if flat is not None:   # the package's input is the flattened pixel vector (the same bytes)
+        image = flat.output[0]
     input_stream = image_stream_name(model, head)
     builder = PackageBuilder(name, channel_last_shape(model, image), input_stream)
     streams = {image: input_stream}
     for node in topological_order(model):
-        if node is head:
+        if node is head or node is flat:
             continue
         if not ir.is_ir(node) or ir.is_scale(node):
             raise node_error(node, "was not lowered (internal error: the pipeline's final check missed it)")

@@ -91,7 +91,7 @@ def evaluate(g: Graph, folding: dict, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, pa
         err = m.check(layer, fold, g)
         if err:
             raise EstimateError(err)
-        cyc = m.cycles(layer, fold, g)
+        cyc = g.cycles(layer, fold)
         cost = m.cost(layer, fold, g, ctx)
         rec = layer_record(g, layer, fold, cyc, cost)
         d.layers.append(rec)

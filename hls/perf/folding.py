@@ -235,7 +235,7 @@ class _Space:
                 folds = [self.fixed[layer["name"]]]
             else:
                 folds = m.choices(layer, g)
-            self.options[layer["name"]] = [(m.cycles(layer, f, g)["cycles"], f) for f in folds]
+            self.options[layer["name"]] = [(g.cycles(layer, f)["cycles"], f) for f in folds]
         self._cost = {}
 
     def cost(self, name: str, i: int, lam: float) -> float:

@@ -86,7 +86,7 @@ def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = R.DEFAULT_CLOC
         err = m.check(layer, fold, g)
         if err:
             raise EstimateError(err)
-        cyc = m.cycles(layer, fold, g)
+        cyc = g.cycles(layer, fold)
         cost = _without_replaced(m.cost(layer, fold, g, ctx))
         for p in params.get(name, []):
             cost.add(p.role, lut=p.mem.lut, ff=p.mem.ff, bram36=p.mem.bram36, lutram=p.mem.lutram,

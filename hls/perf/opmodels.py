@@ -106,6 +106,17 @@ class Graph:
     def model(self, layer) -> "OpModel":
         return OP_MODELS[layer["op"]]
 
+    def cycles(self, layer, fold: dict) -> dict:
+        """The op model's cycles; the layer that reads the graph input waits for its AXI words
+        (rules.input_cycles), which bound an MLP whose layers are faster than the input port."""
+        cyc = self.model(layer).cycles(layer, fold, self)
+        if self.input in layer["inputs"]:
+            image = self.streams[self.input]
+            words = rules.input_cycles(image.elements * image.bits // 8)
+            if words > cyc["cycles"]:
+                cyc = {**cyc, "axi_in_cycles": words, "cycles": words}
+        return cyc
+
     def inp(self, layer, i: int = 0) -> StreamShape:
         return self.streams[layer["inputs"][i]]
 
@@ -394,9 +405,10 @@ class ConvModel(OpModel):
 
 @cost_model("Thermometer")
 class ThermometerModel(OpModel):
-    """Pixel embedding (hls/lib/thermometer.h): one pixel read per C*k/PE cycles, PE output
-    codes per cycle, each code 2^l - 1 comparisons of the 8-bit pixel with per-channel
-    thresholds (ROM, C*k/PE entries per lane) and a count."""
+    """Pixel embedding (hls/lib/thermometer.h): one input beat (the whole pixel, or PE/k channels
+    of a pixel wider than rules.WHOLE_PIXEL_BYTES) per IN*k/PE cycles, PE output codes per cycle,
+    each code 2^l - 1 comparisons of the 8-bit pixel with per-channel thresholds (ROM, C*k/PE
+    entries per lane) and a count."""
 
     def validate(self, layer, g):
         _need(layer, "inputs", "outputs", "k")
@@ -404,12 +416,22 @@ class ThermometerModel(OpModel):
     def channels(self, layer, g):
         return g.out(layer).channels
 
+    def choices(self, layer, g):
+        c, k = g.inp(layer).channels, int(layer["k"])
+        return [f for f in super().choices(layer, g) if rules.thermometer(layer["name"], f, c, k) is None]
+
+    def check(self, layer, fold, g):
+        return rules.thermometer(layer["name"], fold, g.inp(layer).channels, int(layer["k"]))
+
     def cycles(self, layer, fold, g):
         o = g.out(layer)
         return {"cycles": o.pixels * o.channels // fold["pe"]}
 
+    def in_lanes(self, layer, fold, g) -> int:
+        return rules.thermometer_in_lanes(g.inp(layer).channels, int(layer["k"]), fold["pe"])
+
     def in_width(self, layer, fold, g, i=0):
-        return g.inp(layer).channels * g.inp(layer).bits
+        return self.in_lanes(layer, fold, g) * g.inp(layer).bits
 
     def cost(self, layer, fold, g, ctx):
         pe, l_bits, c_out = fold["pe"], g.out(layer).bits, g.out(layer).channels
@@ -419,7 +441,7 @@ class ThermometerModel(OpModel):
         tm = _rom(layout.threshold_dims(pe, c_out // pe, nthr), layout.THRESHOLD_RESHAPE,
                   th_bits, "auto", ctx)
         return R.Cost().add("comparators", lut=HLS_DATAPATH_FACTOR * pe * lane,
-                            ff=pe * l_bits + g.inp(layer).channels * 8) \
+                            ff=pe * l_bits + self.in_lanes(layer, fold, g) * 8) \
                        .add_mem("thresholds", tm) \
                        .add("control", lut=STREAM_CONTROL_LUT, ff=STREAM_CONTROL_FF)
 

@@ -1,6 +1,6 @@
 // Test bench of hls/lib/axi_stream.h.
 // axi_stream_in:  In: bytes (frames * WORDS * AXI_BITS/8: each frame's bytes, padded to whole
-//                 words). Out: pixels (frames*PIXELS*C bytes).
+//                 words). Out: pixels (frames*PIXELS*C bytes, PE per beat).
 // axi_stream_out: In: x (frames*C integers). Out: data (frames*WORDS*LANES lanes), last
 //                 (frames*WORDS TLAST bits), keep_ok (1 when every TKEEP/TSTRB was all ones).
 #ifndef ERN_TB_AXI_STREAM
@@ -8,14 +8,14 @@
 #include "tb_common.h"
 #include "axi_stream.h"
 
-template <unsigned PIXELS, unsigned C, unsigned AXI_BITS>
+template <unsigned PIXELS, unsigned C, unsigned AXI_BITS, unsigned PE>
 int run_axi_stream_in(const std::string& dir, unsigned frames) {
     constexpr unsigned BYTES = AXI_BITS / 8;
     constexpr unsigned WORDS = ern::ceil_div(PIXELS * C, BYTES);
     const tb::Values bytes = tb::read_values(dir, "bytes");
     tb::expect_size(bytes, size_t(frames) * WORDS * BYTES, "bytes");
     hls::stream<ern::axis_word<AXI_BITS> > in("in");
-    hls::stream<ap_uint<C * 8> > out("out");
+    hls::stream<ap_uint<PE * 8> > out("out");
     for (size_t w = 0; w < size_t(frames) * WORDS; w++) {
         ern::axis_word<AXI_BITS> word;
         for (unsigned b = 0; b < BYTES; b++) word.data(8 * b + 7, 8 * b) = ap_uint<8>(bytes[w * BYTES + b]);
@@ -24,9 +24,9 @@ int run_axi_stream_in(const std::string& dir, unsigned frames) {
         word.last = w + 1 == size_t(frames) * WORDS;
         in.write(word);
     }
-    ern::axi_stream_in<PIXELS, C, AXI_BITS>(in, out, frames);
+    ern::axi_stream_in<PIXELS, C, AXI_BITS, PE>(in, out, frames);
     tb::expect_empty(in, "in");
-    tb::write_values(dir, "pixels", tb::pop<C, 8, false>(out, size_t(frames) * PIXELS, "pixels"));
+    tb::write_values(dir, "pixels", tb::pop<PE, 8, false>(out, size_t(frames) * PIXELS * (C / PE), "pixels"));
     tb::expect_empty(out, "out");
     return 0;
 }
