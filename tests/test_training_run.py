@@ -100,3 +100,18 @@ def test_evaluate_limit_counts_only_the_first_images():
     assert train.evaluate(FirstPixelIsClass(), split, "cpu")[0] == 100.0
     assert train.evaluate(FirstPixelIsClass(), labels_all_one, "cpu", batch_size=3, limit=4)[0] == 100.0
     assert train.evaluate(FirstPixelIsClass(), labels_all_one, "cpu", batch_size=3)[0] == 40.0
+
+
+def test_bnn_pynq_mlp_takes_brevitas_recipe_and_keeps_latent_weights_clipped(tmp_path):
+    # brevitas_examples' own recipe for its MLPs: lr 0.02, no augmentation, latent weights
+    # clamped to [-1, 1] after every step (else they drift away and their signs stop flipping)
+    out = tmp_path / "run"
+    train.main(["--model", "bnn_tfc_w1a1", "--dataset", "synthetic", "--epochs", "1",
+                "--batch-size", "32", "--limit-batches", "4", "--out", str(out), "--no-progress",
+                "--threads", "1"])
+    assert "lr=0.02, augment=False" in (out / "train.log").read_text()
+    state = torch.load(out / "model.pt", weights_only=True)["state_dict"]
+    weights = [v for k, v in state.items() if k.endswith(".weight") and v.dim() == 2]
+    assert len(weights) == 4 and all(w.abs().max() <= 1.0 for w in weights)
+    assert train.train_defaults("ern_tiny") == {"lr": 2e-3, "augment": True}
+    assert train.train_defaults("bnn_cnv_w1a1")["augment"] is True

@@ -23,7 +23,7 @@ from . import checkpoint, data
 from host.errors import ErnError, cli
 from host.names import non_negative_int, positive_int
 
-from .models import MODEL_NAMES, build_model
+from .models import MODEL_NAMES, build_model, train_defaults
 
 
 def parse_args(argv=None):
@@ -33,7 +33,8 @@ def parse_args(argv=None):
     p.add_argument("--data-root", default=None, help="override the dataset folder")
     p.add_argument("--epochs", type=positive_int, default=30)
     p.add_argument("--batch-size", type=positive_int, default=128, help="per process")
-    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: the model's (2e-3; 0.02 for the bnn_pynq models)")
     p.add_argument("--weight-decay", type=float, default=1e-5, help="conv/FC weights only")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=0)
@@ -44,6 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=non_negative_int, default=0, help="CPU threads (0: all cores)")
     p.add_argument("--limit-batches", type=non_negative_int, default=0,
                    help="batches per epoch, and as many test batches (smoke runs)")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random shift and flip of the training images (default: the model's; "
+                        "off for the bnn_pynq MLPs)")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
@@ -135,6 +139,9 @@ def main(argv=None) -> int:
 
 def _main(argv):
     args = parse_args(argv)
+    recipe = train_defaults(args.model)
+    args.lr = recipe["lr"] if args.lr is None else args.lr
+    args.augment = recipe["augment"] if args.augment is None else args.augment
     rank, world, device = setup_distributed()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -181,7 +188,8 @@ def _main(argv):
         with open(out / "train.log", "a") as f:
             f.write(f"# {time.strftime('%Y-%m-%d %H:%M:%S')} python -m training.train "
                     f"{shlex.join(argv if argv is not None else sys.argv[1:])} "
-                    f"(world={world}, device={device}, threads={torch.get_num_threads()})\n")
+                    f"(world={world}, device={device}, threads={torch.get_num_threads()}, "
+                    f"lr={args.lr:g}, augment={args.augment})\n")
     for epoch in range(start_epoch, args.epochs):
         ddp_model.train()
         g = torch.Generator().manual_seed(args.seed * 1000 + epoch)
@@ -194,7 +202,8 @@ def _main(argv):
             idx = perm[step * args.batch_size:(step + 1) * args.batch_size]
             if len(idx) == 0:
                 break
-            x = data.augment(train_set.images[idx], generator=g).to(device).float()
+            x = train_set.images[idx]
+            x = (data.augment(x, generator=g) if args.augment else x).to(device).float()
             y = train_set.labels[idx].to(device)
             with torch.autocast(device.type, enabled=use_amp):
                 logits = ddp_model(x)
@@ -202,6 +211,8 @@ def _main(argv):
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt); scaler.update(); sched.step()
+            if hasattr(model, "clip_weights"):   # the bnn_pynq models' latent weights stay in [-1, 1]
+                model.clip_weights(-1.0, 1.0)
             seen += len(y)
             correct += (logits.argmax(1) == y).sum().item()
             loss_sum += loss.item() * len(y)
