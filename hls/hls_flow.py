@@ -167,11 +167,32 @@ def fit_images(images: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     return out
 
 
+# An input larger than this (pixels) has no stand-in in Fashion-MNIST (28 x 28, zero-padded at
+# most to CNV's 32 x 32): such packages (the ImageNet ERNs at 256 x 256 x 3) are C-simulated on
+# seeded random images unless --images-npy gives real ones.
+RANDOM_IMAGES_ABOVE = 64 * 64
+RANDOM_IMAGES_SEED = 0
+
+
+def random_images(count: int, shape: Tuple[int, int, int], seed: int = RANDOM_IMAGES_SEED) -> np.ndarray:
+    """`count` uint8 images of `shape`, uniformly random, the same for the same seed."""
+    return np.random.default_rng(seed).integers(0, 256, (count,) + tuple(shape), dtype=np.uint8)
+
+
 def write_test_data(package: Package, out: Path, count: int, images_npy: Optional[str] = None,
-                    labels_npy: Optional[str] = None) -> dict:
-    """images.bin (uint8), expected.bin (int32 class sums of host.reference), labels.bin (int32)."""
+                    labels_npy: Optional[str] = None, load: Optional[dict] = None) -> dict:
+    """images.bin (uint8), expected.bin (int32 class sums of host.reference), labels.bin (int32),
+    and with `load` (interface.json's weight-load step) weights.bin: the weight image
+    (host/weights.py), uint64 little-endian."""
     from host import datasets
-    if images_npy:
+    from host.weights import weight_image
+    h, w, _ = package.input_shape
+    if not images_npy and h * w > RANDOM_IMAGES_ABOVE:
+        images, labels = random_images(count, package.input_shape), None
+        source = f"{count} seeded random uint8 images {'x'.join(map(str, package.input_shape))} (seed " \
+                 f"{RANDOM_IMAGES_SEED}; no data set of this size here)"
+        log(f"test data: {source}")
+    elif images_npy:
         images = np.load(images_npy, allow_pickle=False)[:count]
         labels = np.load(labels_npy, allow_pickle=False)[:count] if labels_npy else None
         source = images_npy
@@ -194,6 +215,10 @@ def write_test_data(package: Package, out: Path, count: int, images_npy: Optiona
     data.mkdir(parents=True, exist_ok=True)
     images.tofile(data / "images.bin")
     sums.astype("<i4").tofile(data / "expected.bin")
+    if load:
+        weight_image(package, load["memories"]).astype("<u8").tofile(data / "weights.bin")
+    elif (data / "weights.bin").exists():
+        (data / "weights.bin").unlink()
     if labels is not None:
         np.asarray(labels, "<i4").tofile(data / "labels.bin")
     elif (data / "labels.bin").exists():
@@ -431,10 +456,10 @@ def run(args) -> int:
     log(f"generated {out}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs "
         f"({sum(1 for f in df.fifos if f.depth > 2)} deeper than 2)")
 
-    data = write_test_data(package, out, args.images, args.images_npy, args.labels_npy)
+    data = write_test_data(package, out, args.images, args.images_npy, args.labels_npy, result.interface.get("load"))
     count = len(data["images"])
-    # the builds (plain, clocked, emulation library) two at a time: one g++ each
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # the builds (plain, clocked, emulation library) two at a time: one g++ each (one with --jobs 1)
+    with ThreadPoolExecutor(max_workers=min(2, args.jobs)) as pool:
         plain = pool.submit(build_tb, out, package.model)
         clocked_build = pool.submit(clocked.build, out, package.model) if args.clocked_frames > 0 else None
         emu = pool.submit(build_emu, out, package.model) if not args.no_emu else None
