@@ -121,3 +121,29 @@ def test_driver_loads_the_weights_on_an_emulated_kv260(kv260_design, tmp_path, c
     stand_in = emulation.ReferenceCore(package, Interface.load(result.out_dir / "interface.json", package))
     with pytest.raises(emulation.EmulationError, match="before its UltraRAM weights were loaded"):
         stand_in(np.zeros(5, np.uint64), 1)
+
+
+def test_the_search_moves_weights_to_uram_when_bram_runs_out():
+    """ern_tiny's shapes on the KV260 with a BRAM budget its weights exceed: the search places
+    the weight memories that free the most BRAM per block in URAM, and only on a part with URAM."""
+    from hls.perf import folding as F
+    from hls.perf.cost import evaluate
+    from hls.perf.opmodels import Ctx, Graph
+    from hls.perf.topologies import TOPOLOGIES
+    g = Graph(TOPOLOGIES["ern_tiny"](), "ern_tiny")
+    kv260 = R.part_of("kv260")
+    tight = F.Budget(1.0, 0.85, 0, part=kv260, bram_max=30)
+    d = F.search(g, 200.0, None, tight)
+    assert tight.allows(d) and d.totals.uram > 0
+    assert any(f.get("mem") == "uram" for f in d.folding.values())
+    # the placement pass alone: nothing moves where BRAM suffices, or on a part without URAM
+    space = F._Space(g)
+    fold = space.pick(space.candidate_iis()[len(space.candidate_iis()) // 2], 0.0)
+    F._pin_weight_memories(g, fold, 0.0)
+    before = evaluate(g, fold, part=kv260, ctx=Ctx(lut_per_bram=1e-9)).totals.bram36
+    roomy = F.Budget(1.0, 1.0, 0, part=kv260, bram_max=before)
+    same = {k: dict(v) for k, v in fold.items()}
+    F._place_in_uram(space, same, 0.0, roomy)
+    assert same == fold
+    F._place_in_uram(space, same, 0.0, F.Budget(1.0, 1.0, 0, part=R.part_of("pynq-z2"), bram_max=1))
+    assert same == fold
