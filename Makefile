@@ -68,10 +68,18 @@ eval: setup data
 	$(PY) -m training.evaluate --model $(MODEL) --dataset $(DATASET)
 
 # ---- stage 2: QONNX export and lowering to the integer model package -------------------
-CKPT := models/$(MODEL)/model.pt
+# The trained checkpoint when there is one; else a seeded random init with randomized BN
+# (training/random_init.py; a build output): the bnn_pynq peers and the ImageNet ERNs have no
+# trained weights here. `make train` makes models/$(MODEL)/model.pt, which then wins.
+TRAINED := models/$(MODEL)/model.pt
+CKPT := $(if $(wildcard $(TRAINED)),$(TRAINED),$(BUILD)/random_init.pt)
+
+$(BUILD)/random_init.pt: | setup
+	@echo "no trained checkpoint $(TRAINED): using a seeded random init (not trained)"
+	$(PY) -m training.random_init --model $(MODEL) --out $@
 
 $(BUILD)/model.onnx: $(CKPT) | setup
-	$(PY) -m training.export --model $(MODEL) --out $@
+	$(PY) -m training.export --model $(MODEL) --checkpoint $< --out $@
 
 export: setup $(BUILD)/model.onnx
 

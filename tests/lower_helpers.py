@@ -85,18 +85,10 @@ def random_codes(rng, shape, bits=2) -> np.ndarray:
 
 def randomize_batch_norms(model, seed: int, negative: float = 0.3) -> None:
     """Random running statistics and affine parameters (a fraction `negative` of the BN scales
-    negative), so that thresholds are non-trivial and directions of both signs appear."""
-    import torch
-    g = torch.Generator().manual_seed(seed)
-    for module in model.modules():
-        if isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
-            c = module.num_features
-            with torch.no_grad():
-                module.running_mean.copy_(torch.randn(c, generator=g) * 4)
-                module.running_var.copy_(torch.rand(c, generator=g) * 8 + 0.05)
-                sign = torch.where(torch.rand(c, generator=g) < negative, -1.0, 1.0)
-                module.weight.copy_(sign * (torch.rand(c, generator=g) * 1.5 + 0.1))
-                module.bias.copy_(torch.randn(c, generator=g))
+    negative), so that thresholds are non-trivial and directions of both signs appear: the
+    random init `make` uses for models without a trained checkpoint."""
+    from training.random_init import randomize_norms
+    randomize_norms(model, seed, negative)
 
 
 def export_fast(model, channels: int, height: int, width: int, path) -> ModelWrapper:

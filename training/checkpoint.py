@@ -8,14 +8,27 @@ from host.errors import ErnError
 from .models import MODEL_NAMES, build_model
 
 DEFAULT_DIR = "models"
+RANDOM_INIT_DIR = "build"
 
 
 class CheckpointError(ErnError, ValueError):
     """A checkpoint is missing, unreadable, or of another model (one-line message)."""
 
 
-def default_path(model: str) -> Path:
+def trained_path(model: str) -> Path:
     return Path(DEFAULT_DIR) / model / "model.pt"
+
+
+def random_init_path(model: str) -> Path:
+    """Where `python -m training.random_init` puts a model's seeded random init (a build
+    output: never committed)."""
+    return Path(RANDOM_INIT_DIR) / model / "random_init.pt"
+
+
+def default_path(model: str) -> Path:
+    """The trained checkpoint models/<m>/model.pt, or else the random init when one was made."""
+    trained, random_init = trained_path(model), random_init_path(model)
+    return random_init if not trained.exists() and random_init.exists() else trained
 
 
 def save(path, model_name, model, *, in_channels, num_classes, dataset, epoch, metrics,
@@ -44,7 +57,8 @@ def read(path, keys=KEYS) -> dict:
     a last.pt to resume from); CheckpointError naming the file and what is wrong otherwise."""
     path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"{path}: checkpoint not found (train it with make train)")
+        raise CheckpointError(f"{path}: checkpoint not found (train it with make train, or make a "
+                              f"random init: python -m training.random_init --model <m>)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:

@@ -158,8 +158,17 @@ def synthetic(split: str, root=None, n: int = 512, shape=(1, 28, 28), classes: i
     return Split(images.clamp(0, 255).to(torch.uint8), labels, tuple(str(i) for i in range(classes)))
 
 
+def imagenet_random(split: str, root=None, n: int = 32, seed: int = 0) -> Split:
+    """Seeded uniform uint8 images of 3 x 256 x 256 with random labels of 1,000 classes: the
+    input of a random-init ImageNet ERN (training/random_init.py), where no ImageNet exists.
+    Good for exactness checks (class sums), meaningless for accuracy."""
+    g = torch.Generator().manual_seed(seed + (0 if split == "train" else 1))
+    images = torch.randint(0, 256, (n, 3, 256, 256), generator=g, dtype=torch.int64).to(torch.uint8)
+    return Split(images, torch.randint(0, 1000, (n,), generator=g), tuple(str(i) for i in range(1000)))
+
+
 DATASETS = {"fashion_mnist": fashion_mnist, "cifar10": cifar10, "image_folder": image_folder,
-            "synthetic": synthetic}
+            "synthetic": synthetic, "imagenet_random": imagenet_random}
 
 
 def load(name: str, split: str, root=None) -> Split:

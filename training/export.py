@@ -41,14 +41,14 @@ def main(argv=None) -> int:
 def _main(argv):
     p = argparse.ArgumentParser(prog="python -m training.export", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="ern_tiny", type=model_name_arg)
-    p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt")
+    p.add_argument("--checkpoint", default=None, help="default: models/<model>/model.pt, else build/<model>/random_init.pt")
     p.add_argument("--out", default=None, help="default: build/<model>/model.onnx")
     p.add_argument("--height", type=positive_int, default=None, help="input height (default: dataset's)")
     p.add_argument("--width", type=positive_int, default=None)
     args = p.parse_args(argv)
     ckpt_path = args.checkpoint or checkpoint.default_path(args.model)
     model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
-    size = {"fashion_mnist": 28, "cifar10": 32, "synthetic": 28}.get(ckpt["dataset"], 224)
+    size = ckpt.get("image_size") or {"fashion_mnist": 28, "cifar10": 32, "synthetic": 28}.get(ckpt["dataset"], 224)
     out = export_qonnx(model, ckpt["in_channels"], args.height or size, args.width or size,
                        args.out or Path("build") / args.model / "model.onnx")
     print(f"exported {ckpt_path} -> {out}")
