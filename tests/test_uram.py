@@ -147,3 +147,22 @@ def test_the_search_moves_weights_to_uram_when_bram_runs_out():
     assert same == fold
     F._place_in_uram(space, same, 0.0, F.Budget(1.0, 1.0, 0, part=R.part_of("pynq-z2"), bram_max=1))
     assert same == fold
+
+
+def test_test_data_of_a_large_input_is_seeded_random_with_the_weight_image(kv260_design, tmp_path):
+    """No data set stands in for 256 x 256 x 3 here: write_test_data uses seeded random uint8
+    images above 64 x 64 pixels (the same ones every run), and writes the weight image of a design
+    with weights in UltraRAM beside them."""
+    from hls.hls_flow import RANDOM_IMAGES_ABOVE, write_test_data
+    package, _, result = kv260_design
+    assert package.input_shape[0] * package.input_shape[1] <= RANDOM_IMAGES_ABOVE
+    big, _ = random_ern(3, size=72)
+    a = write_test_data(big, tmp_path / "a", 2)
+    b = write_test_data(big, tmp_path / "b", 2)
+    assert a["labels"] is None and "seeded random" in a["source"]
+    assert (tmp_path / "a" / "data" / "images.bin").read_bytes() == (tmp_path / "b" / "data" / "images.bin").read_bytes()
+    load = result.interface["load"]
+    np.save(tmp_path / "images.npy", random_images(package, 2))
+    write_test_data(package, tmp_path / "c", 2, str(tmp_path / "images.npy"), load=load)
+    words = np.fromfile(tmp_path / "c" / "data" / "weights.bin", "<u8")
+    np.testing.assert_array_equal(words, weight_image(package, load["memories"]))
