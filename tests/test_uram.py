@@ -166,3 +166,19 @@ def test_test_data_of_a_large_input_is_seeded_random_with_the_weight_image(kv260
     write_test_data(package, tmp_path / "c", 2, str(tmp_path / "images.npy"), load=load)
     words = np.fromfile(tmp_path / "c" / "data" / "weights.bin", "<u8")
     np.testing.assert_array_equal(words, weight_image(package, load["memories"]))
+
+
+def test_the_estimate_refuses_uram_on_a_part_without_it(tmp_path, capsys):
+    """The same one line from `python -m hls.estimate` (exit 2), with or without params."""
+    from hls.perf.estimate import main as estimate_main
+    from host.package import save
+    package, folding = uram_ern()
+    pkg = save(package, tmp_path / "dataflow")
+    fold = tmp_path / "fold.json"
+    fold.write_text(__import__("json").dumps(folding))
+    for board, code in (("pynq-z2", 2), ("kv260", 0)):
+        rc = estimate_main(["--package", str(pkg), "--folding", str(fold), "--board", board, "--quiet",
+                            "--out", str(tmp_path / f"{board}.json")])
+        assert rc == code, capsys.readouterr().err
+    err = [l for l in capsys.readouterr().err.splitlines() if "error" in l]
+    assert len(err) == 1 and "mem='uram'" in err[0] and "xc7z020" in err[0], err

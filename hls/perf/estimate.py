@@ -27,6 +27,7 @@ from hls.perf.folding import (FIFO_KEY, FOLD_KEYS, RATE_KEY, Budget, FoldingErro
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import resources as R
 from hls.perf import topologies
+from hls.codegen import rules
 from host import boards
 from host.errors import cli
 from host.names import non_negative_int, positive_float
@@ -87,6 +88,11 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.
     price = generated_pricer(package) if package is not None else evaluate
     if folding_file is not None:
         fixed = validate_folding(read_folding(folding_file), g, str(folding_file))
+        for name, fold in fixed.items():   # mem = "uram" needs a part with UltraRAM
+            err = None if str(name).startswith("_") else \
+                rules.memory_on_part(name, fold, budget.part.name, budget.part.uram)
+            if err:
+                raise FoldingError(f"folding file {folding_file}: {err}")
         rate = fixed.pop(RATE_KEY, budget.part.lut / budget.part.bram36)
         depths = fixed.pop(FIFO_KEY, None)
         folding = complete(g, fixed, clock_mhz, target_fps, budget.part)
