@@ -439,6 +439,7 @@ def run(args) -> int:
     build = Path(args.build_dir) / args.model
     out = build / "hls"
     board = boards.get(args.board)
+    clock_mhz = args.clock_mhz or board.clock_mhz   # the FPS figures at the clock the design is made for
     package = ensure_package(build)
     folding, folding_source = choose_folding(package, build, args.folding, args.target_fps,
                                              {"lut": args.budget_lut, "bram": args.budget_bram,
@@ -481,10 +482,10 @@ def run(args) -> int:
     clk = None
     if clocked_exe:
         cexe, ccompile = clocked_exe
-        clk = run_clocked(out, cexe, min(args.clocked_frames, count), args.clock_mhz, result.fifos)
+        clk = run_clocked(out, cexe, min(args.clocked_frames, count), clock_mhz, result.fifos)
         clk["compile_seconds"] = round(ccompile, 1)
 
-    sbs = side_by_side(package, build, df, clk, args.clock_mhz, board)
+    sbs = side_by_side(package, build, df, clk, clock_mhz, board)
     vitis_result = vitis(out) if not args.no_vitis else None
     report = {
         "model": package.model,
@@ -565,8 +566,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=non_negative_int,
                     default=CLOCKED_FRAMES, help="frames of the clocked C-simulation run, in one call "
                     f"(default {CLOCKED_FRAMES}; 0: skip it; --fifo-sim-frames is its former name)")
-    ap.add_argument("--clock-mhz", type=positive_float, default=clocked.DEFAULT_CLOCK_MHZ,
-                    help="design clock for the clocked FPS (default 100)")
+    ap.add_argument("--clock-mhz", type=positive_float, default=None,
+                    help="design clock for the clocked and predicted FPS (default: the board's, host/boards.py)")
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")
