@@ -198,8 +198,8 @@ def size_folding(model: str, folding_file: Optional[str], build_dir: Path, frame
         folding, source = choose_folding(package, build, folding_file, None, {}, b)
         folding = {k: v for k, v in folding.items() if k != FIFO_KEY}      # from the rule's depths
         out = build / "fifos" / "hls"
-        generate(package, out, folding, board=b)
-        write_test_data(package, out, frames)
+        result = generate(package, out, folding, board=b)
+        write_test_data(package, out, frames, load=result.interface.get("load"))
     except (FlowError, CodegenError) as e:      # bad input: keep its own exit code
         raise SizingError(str(e), exit_code=exit_code(e)) from None
     log(f"sizing the FIFOs of {source}, generated in {out}")
