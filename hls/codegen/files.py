@@ -516,6 +516,9 @@ def readme(df: Dataflow, board: boards.Board = boards.get()) -> str:
           f"{info['output']['packing']}.",
           "- Control: s_axilite (bundle `control`), ap_ctrl_hs: `frames` at 0x10, ap_start = bit 0 of 0x00, "
           "ap_done = bit 1, ap_idle = bit 2.",
+          *([f"- Weights in UltraRAM ({len(df.loaded)} memories): `mode` at 0x{MODE_REGISTER:02x}; once after the "
+             f"bitstream, mode 1 with the weight image on `{design.IN_PORT}` ({info['load']['words']} words, "
+             "`data/weights.bin` for tb.cpp; interface.json `load`), then mode 0 for frames."] if df.loaded else []),
           f"- The host applies the head: logits[c] = scale[c] * sums[c] / {p.head.divisor}.", "",
           "## Build and run", "",
           "```sh",
