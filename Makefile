@@ -6,9 +6,10 @@ BOARD    ?= pynq-z2
 DATASET  ?= fashion_mnist
 EPOCHS   ?= 30
 IMAGES   ?= 1000
-# a model's default folding: hls/foldings/<model>.json when there is one (made for the xc7z020:
-# PYNQ-Z1/Z2), hls/foldings/<model>_<board>.json on another board; else the search
-FOLDING  ?= $(wildcard hls/foldings/$(MODEL)$(if $(filter-out pynq-z2 pynq-z1,$(BOARD)),_$(BOARD)).json)
+# a folding file for estimate, hls and fifos; empty: the model's committed folding
+# (hls/foldings/<model>.json on the xc7z020 of the PYNQ-Z1/Z2, <model>_<board>.json on another
+# board; hls/hls_flow.py's default_folding) unless ESTIMATE_ARGS asks for a search; else the search
+FOLDING  ?=
 RESUME   ?=
 FORCE    ?=
 
@@ -37,6 +38,11 @@ BUILD    := build/$(MODEL)
 FMNIST   := /usr/share/datasets/fashion-mnist
 
 .PHONY: setup test train eval export lower verify estimate fifos hls overlay deploy bench data clean tradeoff
+
+# The pipeline's steps (export, lower, estimate, codegen, testdata, csim, clocked, emu, vitis) are
+# run by one runner, hls/hls_flow.py: each step is skipped while its inputs are unchanged
+# (build/<m>/steps.json), so the targets below only say which steps; FORCE=1 reruns them.
+STEPS    := $(PY) -m hls --model $(MODEL) --board $(BOARD) $(if $(FORCE),--force)
 
 setup: .venv/.stamp
 
@@ -79,7 +85,7 @@ $(BUILD)/random_init.pt: | setup
 	$(PY) -m training.random_init --model $(MODEL) --out $@
 
 $(BUILD)/model.onnx: $(CKPT) | setup
-	$(PY) -m training.export --model $(MODEL) --checkpoint $< --out $@
+	$(STEPS) --step export
 
 export: setup $(BUILD)/model.onnx
 
@@ -89,24 +95,24 @@ export: setup $(BUILD)/model.onnx
 ESTIMATE_ARGS ?=
 
 $(BUILD)/dataflow/model.json: $(BUILD)/model.onnx $(wildcard hls/lower/*.py) host/package.py host/ops.py | setup
-	$(PY) -m hls.lower --onnx $< --out $(BUILD)/dataflow --report $(BUILD)/lowering.json
+	$(STEPS) --step lower
 
 lower: setup $(BUILD)/dataflow/model.json
 
 verify: setup data $(BUILD)/dataflow/model.json
 	$(PY) tools/verify.py --model $(MODEL)
 
+# writes build/<m>/estimate.json (+ PNG) and build/<m>/folding.json, the folding hls generates
 estimate: setup $(BUILD)/dataflow/model.json
-	$(PY) -m hls.estimate --package $(BUILD)/dataflow --out $(BUILD)/estimate.json --board $(BOARD) \
-	  --plot $(BUILD)/estimate.png $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
+	$(STEPS) --step estimate $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS)
 
 # ---- stage 3: HLS C++ generation and C-simulation (vitis_hls synthesis when on PATH) -------
-# HLS_ARGS: more options of `python -m hls`, e.g. "--no-emu --clocked-frames 0"
+# every step from export to vitis; a second run with nothing changed skips them all.
+# HLS_ARGS: more options of `python -m hls`, e.g. "--no-emu --clocked-frames 0" or "--from codegen --to csim"
 HLS_ARGS ?=
 
 hls: setup data $(BUILD)/dataflow/model.json
-	$(PY) -m hls --model $(MODEL) --board $(BOARD) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) \
-	  $(ESTIMATE_ARGS) $(HLS_ARGS)
+	$(STEPS) --images $(IMAGES) $(if $(FOLDING),--folding $(FOLDING)) $(ESTIMATE_ARGS) $(HLS_ARGS)
 
 # ---- FIFO sizing for throughput (hls/fifos.py, clocked C-simulation): writes `_fifo_depths` into
 # the folding file FOLDING= names on the command line; otherwise into a new file

@@ -1,4 +1,4 @@
-"""python -m hls: the `make hls` flow (hls/hls_flow.py)."""
+"""python -m hls: the pipeline's named steps, `make hls` (hls/hls_flow.py)."""
 import sys
 
 from hls.hls_flow import main

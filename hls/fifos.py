@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 from hls import clocked
+from host.artifacts import Artifacts
 from host.errors import DEADLOCK, NO_FIT, USAGE, ErnError, cli, exit_code
 
 MIN_DEPTH = 2          # Vitis HLS's smallest FIFO (and the generator's default)
@@ -187,20 +188,17 @@ def size_folding(model: str, folding_file: Optional[str], build_dir: Path, frame
     """Generate the design of `folding_file` (or of what `make hls` would choose without one) with
     the rule's depths (its `_fifo_depths` ignored) into build/<m>/fifos/hls, with `frames` test
     images, and size it; (the sizing result, the folding it was made for)."""
-    from host import boards
-    from hls.codegen import CodegenError, generate
+    from hls.codegen import generate
     from hls.codegen.design import FIFO_KEY
-    from hls.hls_flow import FlowError, choose_folding, ensure_package, write_test_data
-    build = build_dir / model
-    b = boards.get(board)
+    from hls.hls_flow import planned_folding, write_test_data
+    files = Artifacts(model, build_dir / model)
     try:
-        package = ensure_package(build)
-        folding, source = choose_folding(package, build, folding_file, None, {}, b)
+        package, folding, source = planned_folding(files, folding_file, board)
         folding = {k: v for k, v in folding.items() if k != FIFO_KEY}      # from the rule's depths
-        out = build / "fifos" / "hls"
-        result = generate(package, out, folding, board=b)
-        write_test_data(package, out, frames, load=result.interface.get("load"))
-    except (FlowError, CodegenError) as e:      # bad input: keep its own exit code
+        out = files.fifos_hls_dir
+        generated = generate(package, out, folding, board=board)
+        write_test_data(package, out, frames, load=generated.interface.get("load"))
+    except ErnError as e:      # bad input, a missing file: keep its own exit code
         raise SizingError(str(e), exit_code=exit_code(e)) from None
     log(f"sizing the FIFOs of {source}, generated in {out}")
     result = size(out, model, frames, tolerance, refine_runs, log=log)
@@ -256,7 +254,7 @@ def _main(argv: Optional[List[str]]) -> int:
         if args.update and args.out:
             raise SizingError("give --update or --out, not both", exit_code=USAGE)
         target = Path(args.folding) if args.update else \
-            Path(args.out) if args.out else build_dir / args.model / "folding_fifos.json"
+            Path(args.out) if args.out else Artifacts(args.model, build_dir / args.model).folding_fifos_json
         if target.exists() and not args.update and not args.force:
             raise SizingError(f"{target} exists; pass --force to overwrite it (or --update to size the "
                               f"--folding file in place)", exit_code=USAGE)

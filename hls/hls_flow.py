@@ -1,34 +1,47 @@
-"""`make hls`: package -> folding -> HLS C++ -> C-simulation (bit-exact) -> report.json.
+"""`make hls`: the pipeline's named steps, run in order, each skipped while its inputs are unchanged.
 
     python -m hls --model ern_tiny [--images 1000] [--folding F | --target-fps N --budget-lut L ...]
+    python -m hls --model ern_tiny --step codegen          # one step
+    python -m hls --model ern_tiny --from codegen --to csim [--force]
 
-Each step is a plain function that writes its output under build/<model>/ and can be rerun alone:
+`STEPS` is the one list of the steps, in order; each is one function that reads and writes only
+the files of the artifact map (host/artifacts.py: build/<m>/...):
 
-1. `ensure_package`: build/<m>/dataflow (lowered from build/<m>/model.onnx when missing);
-2. `choose_folding`: --folding FILE, or the estimator's search with the given target/budget,
-   or build/<m>/folding.json (make estimate's), or the default search; written to hls/folding.json;
-3. `codegen`: build/<m>/hls/ (hls/codegen);
-4. `write_test_data`: the first N Fashion-MNIST test images (host/datasets.py; or --images-npy) and the
+1. `export`: models/<m>/model.pt -> model.onnx (training/export.py);
+2. `lower`: model.onnx -> dataflow/, the integer model package (hls/lower);
+3. `estimate`: the folding: --folding FILE, else (without --target-fps / --budget-*) the
+   committed hls/foldings/<model>.json when there is one, else the estimator's search; written
+   to folding.json (the one folding file: codegen reads it), with estimate.json and its PNG;
+4. `codegen`: hls/ from the package and folding.json (hls/codegen);
+5. `testdata`: the first N Fashion-MNIST test images (host/datasets.py; or --images-npy) and the
    class sums of host.reference -> hls/data/images.bin, expected.bin, labels.bin;
-5. `run_csim`: g++ -O2 build of ern_top.cpp + tb.cpp (cached by content), run over the images in
+6. `csim`: g++ -O2 build of ern_top.cpp + tb.cpp (cached by content), run over the images in
    parallel jobs; every class sum must equal the reference's;
-6. `run_clocked`: the same with -DERN_CLOCKED_SIM (hls/clocked.py: every process stepped once
+7. `clocked`: the same with -DERN_CLOCKED_SIM (hls/clocked.py: every process stepped once
    per clock cycle over FIFOs of the generated depths, synthesised code paths) over a few frames
    in one call: cycles per frame, FPS at the design clock, latency, stalls per process, FIFO
    peaks (report.json `clocked`, hls/clocked.png), or a deadlock naming the FIFOs;
-7. `build_emu`: emu.cpp + ern_top.cpp -> hls/libern_emu.so, the C ABI `ern_run` (ctypes) that
-   host emulation loads instead of building its own while the library's `ern_package_sha256()`
-   is the package's digest (interface.json describes it);
-8. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
+8. `emu`: hls/libern_emu.so, built by host/emulation.py's recipe from emu.cpp + ern_top.cpp: the
+   C ABI `ern_run` (ctypes) that host emulation loads instead of building its own while the
+   library's `ern_package_sha256()` is the package's digest (interface.json describes it);
+9. `vitis`: run_hls.tcl when vitis_hls is on PATH (latency and resources from its report).
 
-Prints a summary and writes build/<m>/hls/report.json (images, mismatches, top1, csim_seconds,
-vitis_hls, clocked, ...). Exit status (host/errors.py): 0 when every class sum matched and the
-clocked run completed; 1 when a class sum differs or a build fails; 2 on bad input (one line);
-4 when the clocked run deadlocks at the generated FIFO depths.
+hls/runner.py skips a step whose inputs (file contents, options, its source code) have the
+digest recorded when it last passed, and whose outputs are there; build/<m>/steps.json keeps
+the records and each step's seconds (ran / skipped / kept / off). So a second `make hls` with
+nothing changed only checks; a new folding reruns codegen and what reads the generated C++,
+a new --images reruns testdata and csim. --force reruns every selected step.
+
+When the C-simulation is among the steps, prints a summary and writes hls/report.json (images,
+mismatches, top1, csim_seconds, vitis_hls, clocked, steps, ...). Exit status (host/errors.py): 0
+when every class sum matched and the clocked run completed; 1 when a class sum differs or a build
+fails; 2 on bad input (one line: an unknown step, a missing file); 3 when `--to estimate`'s
+design does not fit the part; 4 when the clocked run deadlocks at the generated FIFO depths.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -38,21 +51,27 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from hls import clocked, csim
 from hls.codegen import CodegenError, generate
+from hls.perf.estimate import budget_values, searching
+from hls.runner import Step, names, select, sources
+from hls.runner import run as run_steps
 from host import boards
-from host.errors import CHECK, DEADLOCK, OK, ErnError, cli
+from host.artifacts import Artifacts
+from host.errors import CHECK, DEADLOCK, NO_FIT, OK, ErnError, cli
 from host.package import Package, PackageError, load
 from host.names import model_name_arg, non_negative_int, positive_float, positive_int
 from host.reference import Reference
 
 REPO = Path(__file__).resolve().parents[1]
+FOLDINGS = REPO / "hls" / "foldings"      # the committed foldings (default_folding)
 # ap_types warnings that -isystem does not silence when inlined into our code, and one that g++
 # -O2 raises on a loop of ap_private's reversed-range assignment that never runs here.
 CSIM_FLAGS = ("-Wno-aggressive-loop-optimizations",)
@@ -67,62 +86,44 @@ def log(msg: str) -> None:
     print(f"hls: {msg}", flush=True)
 
 
-# ---------------------------------------------------------------------------------------------
-# 1. package
-# ---------------------------------------------------------------------------------------------
-
-def ensure_package(build: Path) -> Package:
-    folder = build / "dataflow"
-    if not (folder / "model.json").is_file():
-        onnx = build / "model.onnx"
-        if not onnx.is_file():
-            raise FlowError(f"no model package in {folder} and no {onnx} to lower: run "
-                            f"`make export MODEL={build.name}` first")
-        log(f"lowering {onnx} -> {folder}")
-        from hls.lower.__main__ import main as lower_main   # qonnx/onnx only when needed
-        if lower_main(["--onnx", str(onnx), "--out", str(folder), "--quiet"]) != 0:
-            raise FlowError(f"lowering {onnx} failed (see above)")
+def shown(path: Path) -> str:
+    """`path` as a message shows it: relative to the current folder when below it."""
     try:
-        return load(folder)
-    except PackageError as e:
-        raise FlowError(str(e)) from None
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 # ---------------------------------------------------------------------------------------------
-# 2. folding
+# The folding
 # ---------------------------------------------------------------------------------------------
 
-def choose_folding(package: Package, build: Path, folding_file: Optional[str], target_fps: Optional[float],
-                   budget_args: Dict[str, Optional[float]], board: Optional[boards.Board] = None) -> Tuple[dict, str]:
+def default_folding(model: str, board: boards.Board) -> Optional[Path]:
+    """The committed folding of `model`: hls/foldings/<model>.json, made for the default board's
+    part (the PYNQ-Z1/Z2's xc7z020); on another part hls/foldings/<model>_<board>.json; None
+    when there is none (then the search chooses)."""
+    same_part = board.part == boards.get(boards.DEFAULT).part
+    path = FOLDINGS / (f"{model}.json" if same_part else f"{model}_{board.name}.json")
+    return path if path.is_file() else None
+
+
+def choose_folding(package: Package, package_dir: Path, folding_file: Optional[str], target_fps: Optional[float],
+                   budget, board: Optional[boards.Board] = None) -> Tuple[dict, str]:
     """({layer: {pe, simd, mem}}, where it came from) on `board`'s part and clock (default the
-    PYNQ-Z2) — see the module docstring."""
+    PYNQ-Z2), within `budget` (hls.perf.folding.Budget): the folding file's (completed where it
+    names too few layers), else the search's for `target_fps` (the fastest design within the
+    budget when the target is out of reach), else PE = SIMD = 1 when nothing fits."""
     from hls.perf.estimate import estimate, generation_folding, load_graph
-    from hls.perf.folding import Budget, FitError, FoldingError, read_folding, validate_folding
+    from hls.perf.folding import FitError, FoldingError
     from hls.perf.opmodels import EstimateError
 
-    from hls.perf.resources import part_of
-
     board = board or boards.get()
-    g = load_graph(build / "dataflow")
-    pct = lambda key, default: default if budget_args.get(key) is None else budget_args[key] / 100  # noqa: E731
-    budget = Budget(pct("lut_pct", 0.70), pct("bram_pct", 0.85), int(budget_args.get("dsp") or 0),
-                    part=part_of(board), lut_max=budget_args.get("lut"), bram_max=budget_args.get("bram"))
+    g = load_graph(package_dir)
     clock = board.clock_mhz
-    searching = target_fps is not None or any(v is not None for v in budget_args.values())
     try:
         if folding_file:
             d = estimate(g, folding_file, None, clock, budget=budget, package=package)
             return generation_folding(d), f"folding file {folding_file}"
-        saved = build / "folding.json"
-        if not searching and saved.is_file() and _estimate_board(build) != board.name:
-            log(f"ignoring {saved}: make estimate made it for {_estimate_board(build)}, not {board.name}")
-        elif not searching and saved.is_file():
-            try:
-                validate_folding(read_folding(saved), g, str(saved))
-                d = estimate(g, saved, None, clock, budget=budget, package=package)
-                return generation_folding(d), f"{saved} (make estimate)"
-            except (FoldingError, EstimateError) as e:
-                log(f"ignoring {saved}: {e}")
         try:
             d = estimate(g, None, target_fps, clock, budget=budget, package=package)
             return generation_folding(d), d.mode
@@ -140,16 +141,8 @@ def choose_folding(package: Package, build: Path, folding_file: Optional[str], t
         raise FlowError(str(e)) from None
 
 
-def _estimate_board(build: Path) -> str:
-    """The board build/<m>/estimate.json (make estimate) was made for (the default when unsaid)."""
-    try:
-        return json.loads((build / "estimate.json").read_text()).get("board", boards.DEFAULT)
-    except (OSError, ValueError):
-        return boards.DEFAULT
-
-
 # ---------------------------------------------------------------------------------------------
-# 4. test data
+# Test data
 # ---------------------------------------------------------------------------------------------
 
 def fit_images(images: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
@@ -179,39 +172,44 @@ def random_images(count: int, shape: Tuple[int, int, int], seed: int = RANDOM_IM
     return np.random.default_rng(seed).integers(0, 256, (count,) + tuple(shape), dtype=np.uint8)
 
 
-def write_test_data(package: Package, out: Path, count: int, images_npy: Optional[str] = None,
-                    labels_npy: Optional[str] = None, load: Optional[dict] = None) -> dict:
-    """images.bin (uint8), expected.bin (int32 class sums of host.reference), labels.bin (int32),
-    and with `load` (interface.json's weight-load step) weights.bin: the weight image
-    (host/weights.py), uint64 little-endian."""
+def load_images(count: int, images_npy: Optional[str] = None, labels_npy: Optional[str] = None,
+                shape: Optional[Tuple[int, int, int]] = None) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
+    """The first `count` test images (N x h x w x c uint8), their labels (or None), and where
+    they came from: --images-npy, else the Fashion-MNIST test set (host/datasets.py), or seeded
+    random images when the package's input `shape` is larger than RANDOM_IMAGES_ABOVE pixels."""
     from host import datasets
-    from host.weights import weight_image
-    h, w, _ = package.input_shape
-    if not images_npy and h * w > RANDOM_IMAGES_ABOVE:
-        images, labels = random_images(count, package.input_shape), None
-        source = f"{count} seeded random uint8 images {'x'.join(map(str, package.input_shape))} (seed " \
-                 f"{RANDOM_IMAGES_SEED}; no data set of this size here)"
-        log(f"test data: {source}")
-    elif images_npy:
+    if images_npy:
         images = np.load(images_npy, allow_pickle=False)[:count]
         labels = np.load(labels_npy, allow_pickle=False)[:count] if labels_npy else None
-        source = images_npy
         if images.ndim == 3:
             images = images[..., None]
-    else:
-        try:
-            images, labels, _ = datasets.fashion_mnist("test", limit=count)
-        except datasets.DatasetError as e:
-            raise FlowError(str(e)) from None
-        source = "Fashion-MNIST test set"
-    images = fit_images(np.ascontiguousarray(images, dtype=np.uint8), package.input_shape)
+        return np.ascontiguousarray(images, dtype=np.uint8), labels, images_npy
+    if shape is not None and shape[0] * shape[1] > RANDOM_IMAGES_ABOVE:
+        source = (f"{count} seeded random uint8 images {'x'.join(map(str, shape))} (seed {RANDOM_IMAGES_SEED}; "
+                  "no data set of this size here)")
+        log(f"test data: {source}")
+        return random_images(count, shape), None, source
+    try:
+        images, labels, _ = datasets.fashion_mnist("test", limit=count)
+    except datasets.DatasetError as e:
+        raise FlowError(str(e)) from None
+    return np.ascontiguousarray(images, dtype=np.uint8), labels, "Fashion-MNIST test set"
+
+
+def save_test_data(package: Package, data: Path, images: np.ndarray, labels: Optional[np.ndarray],
+                   load: Optional[dict] = None) -> dict:
+    """images.bin (uint8, fitted to the package), expected.bin (int32 class sums of
+    host.reference), labels.bin (int32; removed when there are no labels) in `data`, and with
+    `load` (interface.json's weight-load step) weights.bin: the weight image (host/weights.py),
+    uint64 little-endian (removed when there is none)."""
+    from host.weights import weight_image
+    images = fit_images(images, package.input_shape)
     reference = Reference(package)
     start = time.perf_counter()
     sums = reference.class_sums(images)
     ref_seconds = time.perf_counter() - start
     if np.abs(sums).max(initial=0) >= 2 ** 31:
         raise FlowError("class sums do not fit int32")
-    data = out / "data"
     data.mkdir(parents=True, exist_ok=True)
     images.tofile(data / "images.bin")
     sums.astype("<i4").tofile(data / "expected.bin")
@@ -223,12 +221,19 @@ def write_test_data(package: Package, out: Path, count: int, images_npy: Optiona
         np.asarray(labels, "<i4").tofile(data / "labels.bin")
     elif (data / "labels.bin").exists():
         (data / "labels.bin").unlink()
-    return {"images": images, "labels": labels, "expected": sums, "source": source,
-            "reference_seconds": ref_seconds, "reference": reference}
+    return {"images": images, "labels": labels, "expected": sums, "reference_seconds": ref_seconds,
+            "reference": reference}
+
+
+def write_test_data(package: Package, out: Path, count: int, images_npy: Optional[str] = None,
+                    labels_npy: Optional[str] = None, load: Optional[dict] = None) -> dict:
+    """`load_images` then `save_test_data` into out/data/ (hls/fifos.py sizes on these)."""
+    images, labels, source = load_images(count, images_npy, labels_npy, tuple(package.input_shape))
+    return dict(save_test_data(package, out / "data", images, labels, load), source=source)
 
 
 # ---------------------------------------------------------------------------------------------
-# 5./6. C-simulation
+# C-simulation
 # ---------------------------------------------------------------------------------------------
 
 def csim_flags() -> List[str]:
@@ -323,40 +328,46 @@ def run_clocked(out: Path, exe: Path, frames: int, clock_mhz: float, fifo_rules:
 PREDICTED = "predicted (performance model hls/perf, the generated design priced)"
 
 
-def side_by_side(package: Package, build: Path, df, clk: Optional[dict], clock_mhz: float,
-                 board: boards.Board) -> dict:
-    """The estimate of the generated design (predicted) beside the clocked C-simulation, per
-    layer: the predicted cycles per frame, and the clocked busy / input-starved / output-blocked
-    cycles per frame of the layer's processes (the busiest process; totals over the run / frames)."""
+def prediction(package_dir: Path, df, clock_mhz: float, board: boards.Board) -> dict:
+    """The estimate of the generated design `df` (the performance model, hls/perf): its totals
+    and each layer's predicted cycles per frame (report.json's side_by_side without the clocked
+    columns; the codegen step records it)."""
     from hls.perf.estimate import load_graph
     from hls.perf.generated import evaluate_generated
     from hls.perf.resources import part_of
-    g = load_graph(build / "dataflow")
-    d = evaluate_generated(g, df, clock_mhz, part_of(board))
+    d = evaluate_generated(load_graph(package_dir), df, clock_mhz, part_of(board))
     t = d.totals
-    predicted = {"label": PREDICTED, "cycles_per_frame": d.ii, "fps": round(d.fps, 1), "bottleneck": d.bottleneck,
-                 "lut": round(t.lut), "ff": round(t.ff), "bram36": t.bram36, "dsp": round(t.dsp)}
+    return {"predicted": {"label": PREDICTED, "cycles_per_frame": d.ii, "fps": round(d.fps, 1),
+                          "bottleneck": d.bottleneck, "lut": round(t.lut), "ff": round(t.ff),
+                          "bram36": t.bram36, "dsp": round(t.dsp)},
+            "layers": [{"layer": l["name"], "op": l["op"], "predicted_cycles": l["cycles"]} for l in d.layers]}
+
+
+def side_by_side(predicted: dict, clk: Optional[dict]) -> dict:
+    """The estimate of the generated design (`prediction`) beside the clocked C-simulation, per
+    layer: the predicted cycles per frame, and the clocked busy / input-starved / output-blocked
+    cycles per frame of the layer's processes (the busiest process; totals over the run / frames)."""
     procs = {}
     frames = (clk or {}).get("frames") or 0
     if clk and frames:
         for p in clk.get("processes", []):
             procs.setdefault(p["name"].split(".")[0], []).append(p)
     layers = []
-    for l in d.layers:
-        row = {"layer": l["name"], "op": l["op"], "predicted_cycles": l["cycles"]}
-        ps = procs.get(l["name"])
+    for row in predicted["layers"]:
+        row = dict(row)
+        ps = procs.get(row["layer"])
         if ps:
             top = max(ps, key=lambda p: p["busy"])
             row.update({"clocked_process": top["name"], "clocked_busy": round(top["busy"] / frames),
                         "clocked_starved": round(top["starved"] / frames),
                         "clocked_blocked": round(top["blocked"] / frames)})
         layers.append(row)
-    out = {"predicted": predicted, "layers": layers,
+    out = {"predicted": predicted["predicted"], "layers": layers,
            "note": "predicted_cycles: the estimate (performance model); clocked_*: clocked C-simulation "
                    "cycles per frame (the run's totals / frames) of the layer's busiest process"}
     if clk and clk.get("cycles_per_frame"):
         out["clocked"] = {"label": clocked.LABEL, "cycles_per_frame": clk["cycles_per_frame"], "fps": clk["fps"]}
-        out["fps_ratio_predicted_over_clocked"] = round(predicted["fps"] / clk["fps"], 4)
+        out["fps_ratio_predicted_over_clocked"] = round(predicted["predicted"]["fps"] / clk["fps"], 4)
     return out
 
 
@@ -378,7 +389,7 @@ def side_by_side_table(sbs: dict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# 7. Vitis HLS
+# Vitis HLS
 # ---------------------------------------------------------------------------------------------
 
 def parse_csynth(xml_path: Path) -> dict:
@@ -432,136 +443,432 @@ def vitis(out: Path, timeout: float = 6 * 3600) -> Optional[dict]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The whole flow
+# The steps: each reads and writes only the artifact map's files (host/artifacts.py)
 # ---------------------------------------------------------------------------------------------
 
-def run(args) -> int:
-    build = Path(args.build_dir) / args.model
-    out = build / "hls"
-    board = boards.get(args.board)
-    clock_mhz = args.clock_mhz or board.clock_mhz   # the FPS figures at the clock the design is made for
-    package = ensure_package(build)
-    folding, folding_source = choose_folding(package, build, args.folding, args.target_fps,
-                                             {"lut": args.budget_lut, "bram": args.budget_bram,
-                                              "lut_pct": args.budget_lut_pct, "bram_pct": args.budget_bram_pct,
-                                              "dsp": args.budget_dsp}, board)
-    log(f"{package.model} for {board.title} ({board.part}, {board.clock_mhz:g} MHz): {len(package.layers)} layers; "
-        f"folding: {folding_source}")
-    try:
-        result = generate(package, out, folding, board=board)
-    except CodegenError as e:
-        raise FlowError(str(e)) from None
+@dataclass
+class Flow:
+    """What the steps share: the model's files, the command line's options, and the results of
+    the steps so far (run now, or recorded when they were last run: hls/runner.py)."""
+    files: Artifacts
+    options: argparse.Namespace
+    results: Dict[str, dict] = field(default_factory=dict)
+    selected: List[str] = field(default_factory=list)       # the steps this run may run
+    builds: Dict[str, Future] = field(default_factory=dict)   # g++ builds started ahead of their step
+    _package: Optional[Package] = None
+    _images: Optional[tuple] = None
+
+    @property
+    def board(self) -> boards.Board:
+        return boards.get(self.options.board)
+
+    @property
+    def package(self) -> Package:
+        if self._package is None:
+            try:
+                self._package = load(self.files.package_dir)
+            except PackageError as e:
+                raise FlowError(str(e)) from None
+        return self._package
+
+    @property
+    def images(self) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
+        """The test images, their labels and source (loaded once: the testdata step's key and input)."""
+        if self._images is None:
+            o = self.options
+            self._images = load_images(o.images, o.images_npy, o.labels_npy, tuple(self.package.input_shape))
+        return self._images
+
+    @property
+    def clock_mhz(self) -> float:
+        """--clock-mhz, else the board's planned clock: the clocked and predicted FPS are at it."""
+        return self.options.clock_mhz or self.board.clock_mhz
+
+    @property
+    def folding_file(self) -> Optional[Path]:
+        """--folding; else, unless a search option is given, the model's committed folding."""
+        if self.options.folding:
+            return Path(self.options.folding)
+        return None if searching(self.options) else default_folding(self.files.model, self.board)
+
+
+def result_of(flow: Flow, step: str) -> dict:
+    """The result of an earlier step (run now, or recorded), which a later one reads."""
+    if step not in flow.results:
+        raise FlowError(f"no result of the {step} step yet: run the steps from {step} (--from {step})")
+    return flow.results[step]
+
+
+def generated(files: Artifacts) -> List[Path]:
+    """The generated HLS sources in hls/ (not its data, reports and builds)."""
+    from hls.codegen.files import GENERATED_PATTERNS
+    return sorted({p for pattern in GENERATED_PATTERNS for p in files.hls_dir.glob(pattern) if p.is_file()})
+
+
+def test_data_files(files: Artifacts) -> List[Path]:
+    d = files.test_data_dir
+    return [d / "images.bin", d / "expected.bin", d / "labels.bin", d / "weights.bin"]
+
+
+# -- export: models/<m>/model.pt -> model.onnx --------------------------------------------------
+
+def export_step(flow: Flow) -> dict:
+    """training.export as its own process: hls/ never imports training (docs/architecture.md)."""
+    f = flow.files
+    cmd = [sys.executable, "-m", "training.export", "--model", f.model, "--checkpoint", str(f.checkpoint.resolve()),
+           "--out", str(f.onnx.resolve())]
+    log(f"exporting {shown(f.checkpoint)} -> {shown(f.onnx)}")
+    status = subprocess.run(cmd, cwd=REPO).returncode
+    if status != 0:
+        raise FlowError(f"exporting {shown(f.checkpoint)} failed (exit {status}; see above)",
+                        exit_code=status if 0 < status <= DEADLOCK else CHECK)
+    return {}
+
+
+def export_key(flow: Flow) -> list:
+    return [flow.files.model, flow.files.checkpoint,
+            *sources("training/export.py", "training/models.py", "training/layers.py", "training/quant.py",
+                     "training/checkpoint.py")]
+
+
+# -- lower: model.onnx -> dataflow/ (the integer model package) ---------------------------------
+
+def lower_step(flow: Flow) -> dict:
+    from hls.lower.__main__ import main as lower_main     # qonnx and onnx only when it runs
+    f = flow.files
+    log(f"lowering {f.onnx} -> {f.package_dir}")
+    if lower_main(["--onnx", str(f.onnx), "--out", str(f.package_dir), "--report", str(f.lowering_json),
+                   "--quiet"]) != 0:
+        raise FlowError(f"lowering {f.onnx} failed (see above)")
+    return {}
+
+
+def lower_key(flow: Flow) -> list:
+    return [flow.files.onnx, *sources("hls/lower/*.py", "host/package.py", "host/ops.py")]
+
+
+def package_files(flow: Flow) -> List[Path]:
+    return [flow.files.package_json, flow.files.package_params]
+
+
+# -- estimate: the folding (file, search, or fallback) -> folding.json, estimate.json + PNG -----
+
+def estimate_step(flow: Flow) -> dict:
+    from hls.perf import estimate as E
     from hls.perf.folding import write_folding
-    write_folding(out / "folding.json", folding, comment=f"folding of the generated C++ ({folding_source})")
+    from hls.perf.resources import part_of
+    f, board, o = flow.files, flow.board, flow.options
+    g = E.load_graph(f.package_dir)
+    folding_file = flow.folding_file
+    budget = E.choose_budget(o, part_of(board), folding_file)
+    folding, source = choose_folding(flow.package, f.package_dir, folding_file and shown(folding_file),
+                                     o.target_fps, budget, board)
+    write_folding(f.folding_json, folding, g, comment=f"folding of {f.model} on {board.name} ({source})")
+    try:   # the chosen design, priced as codegen generates it from folding.json
+        d = E.estimate(g, f.folding_json, None, board.clock_mhz, budget, flow.package)
+    except E.EstimateError as e:
+        raise FlowError(str(e)) from None
+    d.mode = source
+    rep = E.report(d, budget, str(f.package_dir), board.name)
+    rep["plot"], rep["folding_file"] = str(f.estimate_png), str(f.folding_json)
+    f.estimate_json.write_text(json.dumps(rep, indent=1) + "\n")
+    E.plot(rep, f.estimate_png)
+    print(E.table(rep))
+    log(f"{f.model} on {board.title} ({board.part}, {board.clock_mhz:g} MHz): folding: {source}; "
+        f"wrote {f.estimate_json}, {f.estimate_png}, {f.folding_json}")
+    return {"folding_source": source, "fits": bool(rep["fits"]), "fps": rep["fps"], "part": rep["part"]}
+
+
+def estimate_key(flow: Flow) -> list:
+    o = flow.options
+    return [flow.board.name, flow.folding_file, o.target_fps, budget_values(o), *package_files(flow),
+            *sources("hls/perf/*.py", "hls/codegen/**/*.py", "host/boards.py")]
+
+
+def does_not_fit(result: dict) -> int:
+    return OK if result.get("fits", True) else NO_FIT
+
+
+# -- codegen: package + folding.json -> hls/ (HLS C++, tb.cpp, emu.cpp, run_hls.tcl, ...) -------
+
+def codegen_step(flow: Flow) -> dict:
+    from hls.perf.folding import FoldingError, read_folding
+    f, board = flow.files, flow.board
+    try:
+        result = generate(flow.package, f.hls_dir, read_folding(f.folding_json), board=board)
+    except (CodegenError, FoldingError) as e:
+        raise FlowError(str(e)) from None
     df = result.dataflow
-    log(f"generated {out}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs "
-        f"({sum(1 for f in df.fifos if f.depth > 2)} deeper than 2)")
+    log(f"generated {f.hls_dir}: {len(result.files)} files, {len(df.processes)} processes, {len(df.fifos)} FIFOs "
+        f"({sum(1 for q in df.fifos if q.depth > 2)} deeper than 2)")
+    return {"files": len(result.files), "fifos": result.fifos, "top": result.interface["top"],
+            "vlnv": result.interface["vlnv"], "package_sha256": result.interface["package_sha256"],
+            "side_by_side": prediction(f.package_dir, df, flow.clock_mhz, board)}
 
-    data = write_test_data(package, out, args.images, args.images_npy, args.labels_npy, result.interface.get("load"))
-    count = len(data["images"])
-    # the builds (plain, clocked, emulation library) two at a time: one g++ each (one with --jobs 1)
-    with ThreadPoolExecutor(max_workers=min(2, args.jobs)) as pool:
-        plain = pool.submit(build_tb, out, package.model)
-        clocked_build = pool.submit(clocked.build, out, package.model) if args.clocked_frames > 0 else None
-        emu = pool.submit(build_emu, out, package.model) if not args.no_emu else None
-        exe, compile_seconds = plain.result()
-        clocked_exe = clocked_build.result() if clocked_build else None
-        emu_lib = emu.result() if emu else None
-    log(f"C-simulation builds: {compile_seconds:.1f} s (cached by content under build/csim_cache/)")
-    sim = run_csim(out, exe, count, args.jobs, args.nice)
-    expected = data["expected"]
-    differs = np.any(sim["got"] != expected, axis=1)
-    mismatches = int(differs.sum())
-    labels = data["labels"]
-    top1 = top1_ref = None
+
+def codegen_key(flow: Flow) -> list:
+    return [flow.board.name, flow.clock_mhz, flow.files.folding_json, *package_files(flow),
+            *sources("hls/codegen/**/*.py", "hls/codegen/support/*", "hls/lib/**/*.h", "hls/perf/*.py",
+                     "host/boards.py", "host/package.py")]
+
+
+def codegen_outputs(flow: Flow) -> List[Path]:
+    f = flow.files
+    return [f.interface_json, f.hls_dir / "ern_top.cpp", f.hls_dir / "tb.cpp", f.emu_cpp]
+
+
+# -- testdata: the first N test images and host.reference's class sums -> hls/data/ --------------
+
+def testdata_step(flow: Flow) -> dict:
+    images, labels, source = flow.images
+    data = save_test_data(flow.package, flow.files.test_data_dir, images, labels, weight_load(flow))
+    log(f"test data: {len(images)} images from {source}; reference class sums in {data['reference_seconds']:.1f} s")
+    return {"images": len(images), "source": source, "labels": labels is not None,
+            "reference_seconds": round(data["reference_seconds"], 2)}
+
+
+def testdata_key(flow: Flow) -> list:
+    images, labels, source = flow.images
+    h = hashlib.sha256(images.tobytes() + str(images.shape).encode())
     if labels is not None:
-        reference = data["reference"]
-        top1 = round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(sim["got"]), 1) == labels)), 2)
-        top1_ref = round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(expected), 1) == labels)), 2)
+        h.update(np.asarray(labels, "<i4").tobytes())
+    return [h.hexdigest(), source, *package_files(flow), flow.files.interface_json,
+            *sources("host/reference.py", "host/kernels.py", "host/ops.py", "host/package.py", "host/weights.py")]
 
-    clk = None
-    if clocked_exe:
-        cexe, ccompile = clocked_exe
-        clk = run_clocked(out, cexe, min(args.clocked_frames, count), clock_mhz, result.fifos)
-        clk["compile_seconds"] = round(ccompile, 1)
 
-    sbs = side_by_side(package, build, df, clk, clock_mhz, board)
-    vitis_result = vitis(out) if not args.no_vitis else None
-    report = {
-        "model": package.model,
-        "board": board.name,
-        "images": count,
-        "mismatches": mismatches,
-        "top1": top1,
-        "top1_reference": top1_ref,
-        "csim_seconds": round(sim["seconds"], 2),
-        "csim_compile_seconds": round(compile_seconds, 1),
-        "csim_jobs": sim["jobs"],
-        "csim_images_per_second": round(count / max(sim["seconds"], 1e-9), 1),
-        "protocol_errors": sim["protocol_errors"],
-        "warnings": sim["warnings"],
-        "clocked": clk,
-        "side_by_side": sbs,
-        "vitis_hls": vitis_result,
-        "data": data["source"],
-        "folding_source": folding_source,
-        "folding": {k: v for k, v in folding.items() if not k.startswith("_")},
-        "fifos": result.fifos,
-        "emulation_library": emu_lib.name if emu_lib else None,
-        "top": result.interface["top"],
-        "vlnv": result.interface["vlnv"],
-        "package_sha256": result.interface["package_sha256"],
-    }
-    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+def weight_load(flow: Flow) -> Optional[dict]:
+    """interface.json's weight-load step of the generated design (weights in UltraRAM), or None."""
+    try:
+        return json.loads(flow.files.interface_json.read_text()).get("load")
+    except (OSError, ValueError):
+        return None
 
-    if mismatches:
+
+# -- csim: the test bench over every test image; each class sum must equal the reference's -------
+
+def start_builds(flow: Flow) -> None:
+    """Start the clocked test bench's and the emulation library's g++ builds beside the
+    C-simulation's (two compilers at a time): their steps take them when they run. Where the
+    sources have not changed they are cache hits (host/cxx.py), so a build started for a step
+    that then is skipped costs nothing."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    later = {"clocked": lambda: clocked.build(flow.files.hls_dir, flow.files.model),
+             "emu": lambda: build_emu(flow.files.hls_dir, flow.files.model)}
+    for step in STEPS:
+        if step.name in later and step.name in flow.selected and not step.off(flow):
+            flow.builds[step.name] = pool.submit(later[step.name])
+    pool.shutdown(wait=False)
+
+
+def built(flow: Flow, step: str, build: Callable[[], Any]):
+    """The build `start_builds` started for `step`, else `build()` now."""
+    started = flow.builds.pop(step, None)
+    return started.result() if started is not None else build()
+
+
+def csim_step(flow: Flow) -> dict:
+    f, o = flow.files, flow.options
+    count = result_of(flow, "testdata")["images"]
+    start_builds(flow)
+    exe, compile_seconds = build_tb(f.hls_dir, f.model)
+    log(f"C-simulation build: {compile_seconds:.1f} s (cached by content under build/csim_cache/)")
+    sim = run_csim(f.hls_dir, exe, count, o.jobs, o.nice)
+    expected = np.fromfile(f.test_data_dir / "expected.bin", "<i4").reshape(count, -1).astype(np.int64)
+    differs = np.any(sim["got"] != expected, axis=1)
+    result = {"images": count, "mismatches": int(differs.sum()), "first_mismatch": None,
+              "protocol_errors": sim["protocol_errors"], "warnings": sim["warnings"],
+              "top1": None, "top1_reference": None, "csim_seconds": round(sim["seconds"], 2),
+              "csim_compile_seconds": round(compile_seconds, 1), "csim_jobs": sim["jobs"],
+              "csim_images_per_second": round(count / max(sim["seconds"], 1e-9), 1)}
+    if result["mismatches"]:
         first = int(np.argmax(differs))
-        log(f"MISMATCH: {mismatches} of {count} images differ from host.reference; first: image {first}: "
-            f"got {sim['got'][first].tolist()}, expected {expected[first].tolist()}")
-    log(f"{package.model}: {count} images, mismatches {mismatches}, protocol errors {sim['protocol_errors']}"
-        + (f", top1 {top1:.2f}% (reference {top1_ref:.2f}%)" if top1 is not None else "")
-        + f", csim {sim['seconds']:.1f} s ({sim['jobs']} jobs, {report['csim_images_per_second']} images/s)")
-    if sim["warnings"]:
-        log(f"C-simulation warnings: {sim['warnings'][0]}")
-    if clk is not None:
+        result["first_mismatch"] = {"image": first, "got": sim["got"][first].tolist(),
+                                    "expected": expected[first].tolist()}
+    labels_bin = f.test_data_dir / "labels.bin"
+    if labels_bin.is_file():
+        labels, reference = np.fromfile(labels_bin, "<i4"), Reference(flow.package)
+        result["top1"] = top1(reference, sim["got"], labels)
+        result["top1_reference"] = top1(reference, expected, labels)
+    return result
+
+
+def top1(reference: Reference, sums: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 in % of the class sums `sums` (the reference turns them into logits)."""
+    return round(100.0 * float(np.mean(np.argmax(reference.logits_from_sums(sums), 1) == labels)), 2)
+
+
+def csim_key(flow: Flow) -> list:
+    return [*generated(flow.files), *test_data_files(flow.files), csim_flags(), *sources("hls/csim.py", "host/cxx.py")]
+
+
+def csim_verdict(result: dict) -> int:
+    return CHECK if result["mismatches"] or result["protocol_errors"] or result["warnings"] else OK
+
+
+# -- clocked: a few frames stepped once per clock cycle (hls/clocked.py) -------------------------
+
+def clocked_frames(flow: Flow) -> int:
+    return min(flow.options.clocked_frames, result_of(flow, "testdata")["images"])
+
+
+def clocked_step(flow: Flow) -> dict:
+    f = flow.files
+    exe, compile_seconds = built(flow, "clocked", lambda: clocked.build(f.hls_dir, f.model))
+    entry = run_clocked(f.hls_dir, exe, clocked_frames(flow), flow.clock_mhz,
+                        result_of(flow, "codegen")["fifos"])
+    entry["compile_seconds"] = round(compile_seconds, 1)
+    return entry
+
+
+def clocked_key(flow: Flow) -> list:
+    """The generated design and only the frames it runs: more or fewer test images beyond those
+    leave the clocked result as it was."""
+    count, frames = result_of(flow, "testdata")["images"], clocked_frames(flow)
+    head = hashlib.sha256()
+    for path in test_data_files(flow.files)[:2]:
+        data = path.read_bytes()
+        head.update(data[:len(data) // count * frames])
+    return [*generated(flow.files), head.hexdigest(), frames, flow.clock_mhz,
+            *sources("hls/clocked.py", "hls/csim.py", "host/cxx.py")]
+
+
+def clocked_verdict(result: dict) -> int:
+    return DEADLOCK if result.get("stall") is not None else CHECK if result.get("mismatches") else OK
+
+
+# -- emu: libern_emu.so, the C ABI host emulation loads ------------------------------------------
+
+def emu_step(flow: Flow) -> dict:
+    return {"library": built(flow, "emu", lambda: build_emu(flow.files.hls_dir, flow.files.model)).name}
+
+
+def emu_key(flow: Flow) -> list:
+    return [*generated(flow.files), *sources("host/emulation.py", "host/cxx.py")]
+
+
+# -- vitis: synthesis, co-simulation and IP export when vitis_hls is on PATH ----------------------
+
+def vitis_step(flow: Flow) -> dict:
+    return vitis(flow.files.hls_dir) or {}
+
+
+def vitis_key(flow: Flow) -> list:
+    return generated(flow.files)
+
+
+def vitis_off(flow: Flow) -> Optional[str]:
+    if flow.options.no_vitis:
+        return "--no-vitis"
+    return None if shutil.which("vitis_hls") else "vitis_hls not on PATH"
+
+
+STEPS = (
+    Step("export", export_step, export_key, "checkpoint -> QONNX (training/export.py)",
+         outputs=lambda flow: [flow.files.onnx], needs=lambda flow: [flow.files.checkpoint]),
+    Step("lower", lower_step, lower_key, "QONNX -> integer model package (hls/lower)",
+         outputs=package_files, needs=lambda flow: [flow.files.onnx]),
+    Step("estimate", estimate_step, estimate_key, "folding, performance and fit (hls/perf)",
+         outputs=lambda flow: [flow.files.folding_json, flow.files.estimate_json], needs=package_files,
+         last_verdict=does_not_fit),
+    Step("codegen", codegen_step, codegen_key, "HLS C++ (hls/codegen)", outputs=codegen_outputs,
+         needs=lambda flow: [flow.files.folding_json]),
+    Step("testdata", testdata_step, testdata_key, "test images and the reference's class sums",
+         outputs=lambda flow: test_data_files(flow.files)[:2]),
+    Step("csim", csim_step, csim_key, "bit-exact C-simulation (g++)", verdict=csim_verdict),
+    Step("clocked", clocked_step, clocked_key, "clocked C-simulation: cycles, FPS, FIFO peaks",
+         off=lambda flow: "--clocked-frames 0" if flow.options.clocked_frames == 0 else None,
+         verdict=clocked_verdict),
+    Step("emu", emu_step, emu_key, "libern_emu.so for host emulation",
+         outputs=lambda flow: [flow.files.emu_library],
+         off=lambda flow: "--no-emu" if flow.options.no_emu else None),
+    Step("vitis", vitis_step, vitis_key, "Vitis HLS (when on PATH)",
+         off=vitis_off, verdict=lambda result: CHECK if result.get("exit_status") else OK),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# report.json
+# ---------------------------------------------------------------------------------------------
+
+def report(flow: Flow, timings: Dict[str, dict]) -> dict:
+    """report.json from the steps' results (this run's or the recorded ones)."""
+    r = flow.results
+
+    def this_run(step: str) -> Optional[dict]:   # None for a step not run now (off, or not selected)
+        return (r.get(step) or None) if timings.get(step, {}).get("status") in ("ran", "skipped") else None
+
+    codegen, sim, clk = result_of(flow, "codegen"), r["csim"], this_run("clocked")
+    return {
+        "model": flow.files.model, "board": flow.board.name, "images": sim["images"],
+        "mismatches": sim["mismatches"], "top1": sim["top1"], "top1_reference": sim["top1_reference"],
+        "csim_seconds": sim["csim_seconds"], "csim_compile_seconds": sim["csim_compile_seconds"],
+        "csim_jobs": sim["csim_jobs"], "csim_images_per_second": sim["csim_images_per_second"],
+        "protocol_errors": sim["protocol_errors"], "warnings": sim["warnings"],
+        "clocked": clk, "side_by_side": side_by_side(codegen["side_by_side"], clk),
+        "vitis_hls": this_run("vitis"),
+        "data": result_of(flow, "testdata")["source"],
+        "folding_source": r.get("estimate", {}).get("folding_source"),
+        "folding": {k: v for k, v in read_json(flow.files.folding_json).items() if not k.startswith("_")},
+        "fifos": codegen["fifos"],
+        "emulation_library": (this_run("emu") or {}).get("library"),
+        "top": codegen["top"], "vlnv": codegen["vlnv"], "package_sha256": codegen["package_sha256"],
+        "steps": timings,
+    }
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise FlowError(f"{path}: cannot read it ({e})") from None
+
+
+def print_summary(rep: dict) -> None:
+    model, count = rep["model"], rep["images"]
+    clk = rep["clocked"]
+    log(f"{model}: {count} images, mismatches {rep['mismatches']}, protocol errors {rep['protocol_errors']}"
+        + (f", top1 {rep['top1']:.2f}% (reference {rep['top1_reference']:.2f}%)" if rep["top1"] is not None else "")
+        + f", csim {rep['csim_seconds']:.1f} s ({rep['csim_jobs']} jobs, {rep['csim_images_per_second']} images/s)")
+    if rep["warnings"]:
+        log(f"C-simulation warnings: {rep['warnings'][0]}")
+    if clk:
         if clk["stall"] is None:
             log(f"{clocked.summary(clk)}; {clk['frames']} frames in {clk['seconds']} s "
                 f"(build {clk['compile_seconds']} s), mismatches {clk['mismatches']}")
         else:
             log(clocked.summary(clk))
-    print("per layer, cycles per frame: predicted (estimate) vs clocked C-simulation\n" + side_by_side_table(sbs))
-    if vitis_result is None:
-        print("vitis_hls: not on PATH; synthesis, co-simulation and IP export skipped (report.json: vitis_hls = null)")
+    print("per layer, cycles per frame: predicted (estimate) vs clocked C-simulation\n"
+          + side_by_side_table(rep["side_by_side"]))
+    v = rep["vitis_hls"]
+    if v is None:
+        print("vitis_hls: not run (not on PATH, or --no-vitis); synthesis, co-simulation and IP export skipped "
+              "(report.json: vitis_hls = null)")
     else:
-        log(f"vitis_hls: exit {vitis_result['exit_status']}, latency {vitis_result.get('latency_cycles')}, "
-            f"resources {vitis_result.get('resources')}")
-    log(f"wrote {out / 'report.json'}")
-    ok = (mismatches == 0 and sim["protocol_errors"] == 0 and not sim["warnings"]
-          and (clk is None or (clk["stall"] is None and clk["mismatches"] == 0))
-          and (vitis_result is None or vitis_result["exit_status"] == 0))
-    if clk is not None and clk["stall"] is not None:
-        return DEADLOCK
-    return OK if ok else CHECK
+        log(f"vitis_hls: exit {v['exit_status']}, latency {v.get('latency_cycles')}, resources {v.get('resources')}")
 
 
-def main(argv=None) -> int:
+# ---------------------------------------------------------------------------------------------
+# The command line
+# ---------------------------------------------------------------------------------------------
+
+def parser() -> argparse.ArgumentParser:
+    from hls.perf.estimate import add_search_arguments
     ap = argparse.ArgumentParser(prog="python -m hls", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ern_tiny", type=model_name_arg)
-    ap.add_argument("--build-dir", default="build")
+    ap.add_argument("--build-dir", default="build", help="the model's files go to BUILD_DIR/<model>/")
+    ap.add_argument("--models-dir", default=None, help="checkpoints: MODELS_DIR/<model>/model.pt (default models)")
+    ap.add_argument("--step", metavar="NAME", help=f"run this step alone ({', '.join(n for n in names(STEPS))})")
+    ap.add_argument("--from", dest="first", metavar="NAME", help="start at this step (default: export)")
+    ap.add_argument("--to", dest="last", metavar="NAME", help="stop after this step (default: vitis)")
+    ap.add_argument("--force", action="store_true", help="rerun the steps even when their inputs are unchanged")
     ap.add_argument("--board", default=boards.DEFAULT,
                     help=f"the board: its part and clock for the folding and run_hls.tcl ({boards.names()})")
     ap.add_argument("--images", type=positive_int, default=1000, help="test images to C-simulate (default 1000)")
     ap.add_argument("--images-npy", help="uint8 images N x H x W x C (.npy) instead of Fashion-MNIST")
     ap.add_argument("--labels-npy", help="labels (N,) for --images-npy (top-1)")
-    ap.add_argument("--folding", help="folding file {layer: {pe, simd}} (default: the search with --target-fps / "
-                    "--budget-* when given, else make estimate's build/<m>/folding.json, else the search)")
-    ap.add_argument("--target-fps", type=positive_float, help="folding search: cheapest design reaching this FPS")
-    ap.add_argument("--budget-lut", type=positive_float, help="folding search: LUT budget")
-    ap.add_argument("--budget-bram", type=positive_float, help="folding search: BRAM36 budget")
-    ap.add_argument("--budget-lut-pct", type=positive_float, help="folding search: LUT budget in %% of the part (70)")
-    ap.add_argument("--budget-bram-pct", type=positive_float,
-                    help="folding search: BRAM36 budget in %% of the part (85)")
-    ap.add_argument("--budget-dsp", type=non_negative_int, help="folding search: DSP budget (0)")
+    ap.add_argument("--folding", help="folding file {layer: {pe, simd}} (default: hls/foldings/<model>.json when "
+                    "there is one and no search option is given, else the search)")
+    add_search_arguments(ap)
     ap.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, help="parallel C-simulation processes")
     ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=non_negative_int,
                     default=CLOCKED_FRAMES, help="frames of the clocked C-simulation run, in one call "
@@ -571,7 +878,47 @@ def main(argv=None) -> int:
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")
-    return cli("hls", lambda argv: run(ap.parse_args(argv)), argv)
+    return ap
+
+
+def planned_folding(files: Artifacts, folding_file: Optional[str], board: str) -> Tuple[Package, dict, str]:
+    """The package, and the folding `make hls` generates with `folding_file` (None: its default)
+    on `board`, and where it came from: the steps up to `estimate` (run where out of date)."""
+    from hls.perf.folding import read_folding
+    argv = ["--model", files.model, "--board", board] + (["--folding", folding_file] if folding_file else [])
+    flow = Flow(files, parser().parse_args(argv))
+    run_steps(STEPS, select(STEPS, last="estimate"), flow, files.steps_json, log=log)
+    return flow.package, read_folding(files.folding_json), flow.results["estimate"].get("folding_source", "")
+
+
+def flow_of(options: argparse.Namespace) -> Flow:
+    models = Path(options.models_dir) if options.models_dir else None
+    return Flow(Artifacts(options.model, Path(options.build_dir) / options.model, models), options)
+
+
+def run(options: argparse.Namespace) -> int:
+    """Run the selected steps (hls/runner.py skips the up-to-date ones); write report.json when
+    the C-simulation is among them."""
+    selected = select(STEPS, options.step, options.first, options.last)
+    flow = flow_of(options)
+    flow.selected = names(selected)
+    outcome = run_steps(STEPS, selected, flow, flow.files.steps_json, force=options.force, log=log)
+    if "csim" in names(selected) and "csim" in flow.results:
+        rep = report(flow, outcome.timings)
+        flow.files.report_json.write_text(json.dumps(rep, indent=1) + "\n")
+        if rep["mismatches"]:
+            m = flow.results["csim"]["first_mismatch"]
+            log(f"MISMATCH: {rep['mismatches']} of {rep['images']} images differ from host.reference; first: "
+                f"image {m['image']}: got {m['got']}, expected {m['expected']}")
+        print_summary(rep)
+        skipped = any(t["status"] == "skipped" for t in outcome.timings.values())
+        log(f"wrote {flow.files.report_json}"
+            + (f" (the skipped steps' results as recorded in {flow.files.steps_json.name})" if skipped else ""))
+    return outcome.status
+
+
+def main(argv=None) -> int:
+    return cli("hls", lambda argv: run(parser().parse_args(argv)), argv)
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ class sums are compared with the reference's on every image.
 
 Writes build/<m>/bench.json (a list of rows {backend, images, seconds, fps, top1, kind, ...})
 and build/<m>/bench.png (a bar chart); prints a table. In a repository checkout off the board,
-a first run builds what it lacks with make (the model package: `make lower`, predicted:
-`make estimate`, the C++ for emulation: `make hls`; a few minutes, once; --no-build to skip);
+a first run builds what it lacks with the pipeline's step runner (`python -m hls --to STEP`: the
+model package, the estimate for predicted, the generated C++ for emulation; a few minutes, once;
+--no-build to skip);
 torch-float needs `make verify`. A missing input skips its row with a note, never the whole
 bench. Exit status (host/errors.py): 0; 1 when the accelerator disagrees with the reference; 2 on
 bad input (one line).
@@ -197,40 +198,38 @@ def torch_float_row(files: Artifacts) -> Optional[Dict[str, Any]]:
 # First run in a repository checkout: build the missing inputs
 # ---------------------------------------------------------------------------------------------
 
-def missing_targets(files: Artifacts, emulation: str) -> List[str]:
-    """The make targets that would produce the bench's missing inputs, in pipeline order."""
-    targets = []
-    if not (files.package_dir / "model.json").is_file():
-        targets.append("lower")
+def missing_steps(files: Artifacts, emulation: str) -> List[str]:
+    """The pipeline steps (hls/hls_flow.py) whose outputs the bench lacks, in pipeline order."""
+    steps = []
+    if not files.package_json.is_file():
+        steps.append("lower")
     if not files.estimate_json.is_file():
-        targets.append("estimate")
+        steps.append("estimate")
     if emulation == "compiled" and not files.emu_cpp.is_file():
-        targets.append("hls")
-    return targets
+        steps.append("codegen")
+    return steps
 
 
 def can_build(files: Artifacts, on_board: bool) -> bool:
-    """Only a repository checkout off the board builds: its Makefile, its build/<model>/, make."""
+    """Only a repository checkout off the board builds: its hls/ step runner, its build/<model>/."""
     root = repo_root()
-    return (not on_board and not deployed() and (root / "Makefile").is_file()
-            and files.build_dir.resolve() == (root / "build" / files.model).resolve()
-            and shutil.which("make") is not None)
+    return (not on_board and not deployed() and (root / "hls" / "hls_flow.py").is_file()
+            and files.build_dir.resolve() == (root / "build" / files.model).resolve())
 
 
-def make_command(model: str, targets: List[str], images: int, board: str = boards.DEFAULT) -> List[str]:
-    # the bench compiles its own emulation library and needs no clocked run: the hls
-    # target here only generates the C++ and checks it on the bench's images
-    return ["make", "--no-print-directory", "-C", str(repo_root()), *targets, f"MODEL={model}",
-            f"BOARD={board}", f"IMAGES={images}", "HLS_ARGS=--no-emu --fifo-sim-frames 0"]
+def step_command(model: str, steps: List[str], board: str = boards.DEFAULT) -> List[str]:
+    """The step runner up to the last missing step (it skips what is up to date). The bench
+    compiles or loads its own emulation library and checks it against the reference itself, so
+    it needs the generated C++, not a C-simulation."""
+    return [sys.executable, "-m", "hls", "--model", model, "--board", board, "--to", steps[-1]]
 
 
-def build_missing(files: Artifacts, targets: List[str], images: int,
-                  board: str = boards.DEFAULT) -> Optional[str]:
-    """Run make for `targets` with its output shown; None, or a note saying what failed."""
-    cmd = make_command(files.model, targets, images, board)
-    print(f"bench: first run for {files.model}: building {', '.join(targets)} "
+def build_missing(files: Artifacts, steps: List[str], board: str = boards.DEFAULT) -> Optional[str]:
+    """Run the pipeline's steps up to the last of `steps`, output shown; None, or a note saying what failed."""
+    cmd = step_command(files.model, steps, board)
+    print(f"bench: first run for {files.model}: building {', '.join(steps)} "
           f"(a few minutes, once):\n  {shlex.join(cmd)}", flush=True)
-    status = subprocess.run(cmd).returncode
+    status = subprocess.run(cmd, cwd=repo_root()).returncode
     return None if status == 0 else f"build: `{shlex.join(cmd)}` failed (exit {status})"
 
 
@@ -304,7 +303,7 @@ def _main(argv) -> int:
                    help="off the board: the compiled HLS C++ (default), the numpy stand-in "
                         "behind the fake device (tests the driver only), or none")
     p.add_argument("--no-build", action="store_true",
-                   help="in a repository checkout: do not run make for missing inputs")
+                   help="in a repository checkout: do not build missing inputs (python -m hls)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--board", default=boards.DEFAULT,
                    help=f"the board the bitstream and estimate are for; off the board the emulated "
@@ -324,13 +323,13 @@ def _main(argv) -> int:
         driver = None
         notes.append(f"accelerator: cannot import the driver ({e})")
     board = driver is not None and driver.on_board()
-    targets = missing_targets(files, args.emulation if not board else "none")
-    if targets and not args.no_build and can_build(files, board):
-        failed = build_missing(files, targets, args.emulation_images, target.name)
+    steps = missing_steps(files, args.emulation if not board else "none")
+    if steps and not args.no_build and can_build(files, board):
+        failed = build_missing(files, steps, target.name)
         if failed:
             notes.append(failed)
 
-    if not (files.package_dir / "model.json").is_file():
+    if not files.package_json.is_file():
         raise PackageError(f"{files.package_dir} missing: run `make lower MODEL={model}` first "
                            f"(and `make estimate`, `make hls` for the predicted and emulation rows)")
     try:

@@ -40,7 +40,7 @@ import pynq
 from pynq.buffer import PynqBuffer
 
 from host import boards, cxx
-from host.artifacts import Artifacts
+from host.artifacts import EMU_LIBRARY, Artifacts
 from host.driver import DMA_VLNV, ErnAccelerator, Interface, interface_for
 from host.errors import CHECK, ErnError
 from host.package import Package, digest, load
@@ -55,7 +55,7 @@ MEMORY_BASE = boards.PS["zynq7"].ddr_base  # fake physical addresses of allocate
 # `make hls` (hls_flow.build_emu) builds with these same flags through build_emulator.
 EMULATION_FLAGS = ("-std=c++14", "-O2", "-shared", "-fPIC", "-pthread", "-DERN_NO_AP_AXI_SDATA",
                    "-Wno-unknown-pragmas", "-Wno-maybe-uninitialized", "-Wno-uninitialized")
-INSTALLED_LIBRARY = "libern_emu.so"   # make hls's copy in build/<m>/hls/
+INSTALLED_LIBRARY = EMU_LIBRARY   # make hls's copy in build/<m>/hls/ (host/artifacts.py)
 
 
 def address_map(board: boards.Board):

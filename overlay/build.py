@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from host import boards  # noqa: E402  (standard library only)
+from host.artifacts import Artifacts  # noqa: E402  (standard library only)
 from host.errors import CHECK, NO_FIT, OK, ErnError, fail  # noqa: E402  (standard library only)
 from host.names import model_name_arg  # noqa: E402  (standard library only)
 
@@ -99,7 +100,7 @@ def main(argv=None) -> int:
                              f"the core exported by `make hls MODEL={args.model} BOARD={board.name}` with "
                              f"Vitis HLS {VIVADO_VERSION}; nothing built"), "overlay")
 
-    build = Path(args.build_dir or ROOT / "build" / args.model)
+    build = Artifacts.find(args.model, args.build_dir).build_dir
     hls_dir, out_dir = build / "hls", build / "overlay"
     try:
         iface = read_interface(hls_dir / "interface.json", board)

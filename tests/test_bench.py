@@ -76,43 +76,50 @@ def test_an_accelerator_that_differs_from_the_reference_fails_the_bench(tmp_path
     assert "emulation DIFFERS FROM the CPU reference: class sums equal on 14/16 images" in capsys.readouterr().out
 
 
-def test_missing_targets_in_pipeline_order(tmp_path):
+def test_missing_steps_in_pipeline_order(tmp_path):
     files = bench.Artifacts("m", tmp_path)
-    assert bench.missing_targets(files, "compiled") == ["lower", "estimate", "hls"]
-    assert bench.missing_targets(files, "reference") == ["lower", "estimate"]
+    assert bench.missing_steps(files, "compiled") == ["lower", "estimate", "codegen"]
+    assert bench.missing_steps(files, "reference") == ["lower", "estimate"]
     (tmp_path / "estimate.json").write_text("{}")
-    assert bench.missing_targets(files, "none") == ["lower"]
+    assert bench.missing_steps(files, "none") == ["lower"]
+    assert bench.step_command("m", ["lower", "estimate"], "kv260")[1:] == [
+        "-m", "hls", "--model", "m", "--board", "kv260", "--to", "estimate"]
 
 
-def test_a_first_run_in_a_checkout_builds_what_is_missing_with_make(tmp_path, capsys, monkeypatch):
-    """A fake repository whose Makefile stands in for the pipeline: the bench runs make for
-    exactly the missing inputs, then uses what it built."""
+def test_a_first_run_in_a_checkout_builds_what_is_missing_with_the_step_runner(tmp_path, capsys, monkeypatch):
+    """A stand-in for `python -m hls --to STEP`: the bench runs the steps up to the last missing
+    input, then uses what they built."""
     source = with_reports(tiny_build_dir(tmp_path / "made"))
-    (tmp_path / "Makefile").write_text(
-        "lower:\n\tmkdir -p build/$(MODEL) && cp -r $(SRC)/dataflow $(SRC)/samples build/$(MODEL)/\n"
-        "estimate:\n\tcp $(SRC)/estimate.json build/$(MODEL)/\n"
-        "hls:\n\techo \"hls $(IMAGES) $(HLS_ARGS)\" > build/$(MODEL)/made-hls.txt\n")
-    monkeypatch.setenv("SRC", str(source))
-    monkeypatch.setattr(bench, "repo_root", lambda: tmp_path)
+    (tmp_path / "hls").mkdir()
+    (tmp_path / "hls" / "hls_flow.py").write_text("")
+    fake = ("import shutil, sys; src, build, last = sys.argv[1:4]; "
+            "shutil.copytree(src + '/dataflow', build + '/dataflow', dirs_exist_ok=True); "
+            "shutil.copytree(src + '/samples', build + '/samples', dirs_exist_ok=True); "
+            "shutil.copy(src + '/estimate.json', build) if last != 'lower' else None; "
+            "open(build + '/made-codegen.txt', 'w').write(last) if last == 'codegen' else None")
     build = tmp_path / "build" / "tiny"
+    monkeypatch.setattr(bench, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(bench, "step_command", lambda model, steps, board="pynq-z2": [
+        sys.executable, "-c", fake, str(source), str(build), steps[-1]])
     status = bench.main(["--build-dir", str(build), "--model", "tiny", "--images", "16",
                         "--emulation", "reference", "--emulation-images", "8", "--no-progress"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert "first run for tiny: building lower, estimate" in out
-    assert not (build / "made-hls.txt").exists()  # --emulation reference needs no C++
+    assert not (build / "made-codegen.txt").exists()  # --emulation reference needs no C++
     assert [r["kind"] for r in json.loads((build / "bench.json").read_text())] == [
         "emulation", "cpu-reference", "predicted"]
-    assert bench.missing_targets(bench.Artifacts("tiny", build), "compiled") == ["hls"]
-    bench.build_missing(bench.Artifacts("tiny", build), ["hls"], 8)
-    assert (build / "made-hls.txt").read_text().split() == ["hls", "8", "--no-emu", "--fifo-sim-frames", "0"]
+    assert bench.missing_steps(bench.Artifacts("tiny", build), "compiled") == ["codegen"]
+    bench.build_missing(bench.Artifacts("tiny", build), ["codegen"])
+    assert (build / "made-codegen.txt").read_text() == "codegen"
 
 
-def test_no_build_and_foreign_build_dirs_never_run_make(tmp_path, monkeypatch):
+def test_no_build_and_foreign_build_dirs_never_build(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(bench, "build_missing", lambda *a: calls.append(a))
     monkeypatch.setattr(bench, "repo_root", lambda: tmp_path)
-    (tmp_path / "Makefile").write_text("")
+    (tmp_path / "hls").mkdir()
+    (tmp_path / "hls" / "hls_flow.py").write_text("")
     assert bench.main(["--build-dir", str(tmp_path / "elsewhere"), "--model", "m"]) == 2
     assert bench.main(["--build-dir", str(tmp_path / "build" / "m"), "--model", "m", "--no-build"]) == 2
     assert calls == []

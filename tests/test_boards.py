@@ -111,7 +111,7 @@ def test_estimate_rejects_an_unknown_board_and_a_clock_above_the_plan(tmp_path):
 def test_make_estimate_passes_board(tmp_path):
     out = subprocess.run(["make", "-n", "estimate", "hls", "deploy", "bench", "overlay", "BOARD=kv260"],
                          cwd=ROOT, capture_output=True, text=True, timeout=60).stdout
-    for tool in ("hls.estimate", "-m hls ", "host.deploy", "host/bench.py", "overlay/build.py"):
+    for tool in ("--step estimate", "-m hls ", "host.deploy", "host/bench.py", "overlay/build.py"):
         line = next(l for l in out.splitlines() if tool in l)
         assert "--board kv260" in line, line
 
@@ -302,7 +302,7 @@ def test_docs_platform_table_is_host_boards():
 def test_bench_and_deploy_follow_the_board(tmp_path):
     from host import bench, deploy
     from host.artifacts import Artifacts
-    assert "BOARD=kv260" in bench.make_command("ern_tiny", ["estimate"], 10, "kv260")
+    assert "--board kv260" in " ".join(bench.step_command("ern_tiny", ["estimate"], "kv260"))
     build = tmp_path / "m"
     save(tiny_package(4), build / "dataflow")
     (build / "estimate.json").write_text(json.dumps({"fps": 1000.0, "clock_mhz": 200.0, "board": "kv260"}))

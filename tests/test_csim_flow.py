@@ -69,28 +69,29 @@ def test_no_vitis_hls_means_null(tmp_path, monkeypatch):
     assert hls_flow.vitis(tmp_path) is None
 
 
-def test_missing_package_and_onnx_is_one_clear_line(tmp_path):
-    with pytest.raises(hls_flow.FlowError, match="run `make export MODEL=m` first"):
-        hls_flow.ensure_package(tmp_path / "m")
-
-
 def test_folding_choice(tmp_path):
+    from hls.perf.folding import Budget
     package, folding = random_ern(0)
     build = tmp_path / "m"
     save(package, build / "dataflow")
     (tmp_path / "f.json").write_text(json.dumps(folding))
-    chosen, source = hls_flow.choose_folding(package, build, str(tmp_path / "f.json"), None, {})
+    chosen, source = hls_flow.choose_folding(package, build / "dataflow", str(tmp_path / "f.json"), None, Budget())
     assert source.startswith("folding file") and chosen["b1.conv1"]["pe"] == folding["b1.conv1"]["pe"]
     # every layer, and the exchange rate the estimate placed memories at (the generator uses it)
     assert set(chosen) == {layer.name for layer in package.layers} | {"_lut_per_bram"}
-    searched, source = hls_flow.choose_folding(package, build, None, None, {})
+    searched, source = hls_flow.choose_folding(package, build / "dataflow", None, None, Budget())
     assert "automatic" in source and set(searched) == set(chosen)
-    (build / "folding.json").write_text(json.dumps(folding))     # make estimate's file is used
-    saved, source = hls_flow.choose_folding(package, build, None, None, {})
-    assert "make estimate" in source and saved["b2.conv2"]["simd"] == folding["b2.conv2"]["simd"]
     # an unreachable target falls back to the fastest design within the budget
-    fast, source = hls_flow.choose_folding(package, build, None, 1e9, {})
+    fast, source = hls_flow.choose_folding(package, build / "dataflow", None, 1e9, Budget())
     assert "not reachable" in source
+
+
+def test_the_committed_folding_is_the_default_on_its_part(tmp_path):
+    from host import boards
+    assert hls_flow.default_folding("ern_tiny", boards.get("pynq-z1")) == hls_flow.FOLDINGS / "ern_tiny.json"
+    assert hls_flow.default_folding("ern_tiny", boards.get("kv260")) in (
+        None, hls_flow.FOLDINGS / "ern_tiny_kv260.json")
+    assert hls_flow.default_folding("no_such_model", boards.get()) is None
 
 
 def test_a_compiler_that_runs_too_long_is_one_clear_error(tmp_path, monkeypatch):

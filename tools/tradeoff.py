@@ -9,13 +9,14 @@ bits of ern_tiny) it runs, as separate commands (printed, and kept beside each r
 1. train   `python -m training.train --model M --epochs E --out <models>/M` (skipped when
            <models>/M/model.pt exists, unless --retrain; the row then lists the commands that
            trained it, read from <models>/M/train.log);
-2. export  `python -m training.export --model M --checkpoint <models>/M/model.pt --out <build>/M/model.onnx`;
-3. lower   `python -m hls.lower --onnx ... --out <build>/M/dataflow`;
-4. estimate `python -m hls.estimate --package ... --out <build>/M/estimate.json [ESTIMATE_ARGS]`; a
-           variant that does not fit the part is estimated again with a BRAM budget of 1000 %
-           (its row says fits = no; the folding search then uses that budget in step 5 too);
-5. csim    `python -m hls --model M --build-dir <build> --images N` (bit-exactness; --images 0 skips,
-           --csim-variants limits it to some variants: each is a g++ build of the whole design).
+2. export, lower, estimate: the pipeline's step runner, `python -m hls --model M --build-dir <build>
+           --models-dir <models> --to estimate [ESTIMATE_ARGS]` (hls/hls_flow.py; it skips the
+           steps whose inputs are unchanged); a variant that does not fit the part is estimated
+           again with a BRAM budget of 1000 % (its row says fits = no; the folding search then
+           uses that budget in step 3 too);
+3. codegen, testdata, csim: `python -m hls ... --from codegen --to csim --images N` (bit-exactness;
+           --images 0 skips, --csim-variants limits it to some variants: each is a g++ build of
+           the whole design).
 
 and reads back: the test top-1 of the checkpoint (metrics.json, last epoch), the average bits per
 weight (training.models.average_weight_bits of the checkpoint), predicted FPS and LUT
@@ -41,6 +42,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from host.artifacts import Artifacts  # noqa: E402
 from host.errors import CHECK, NO_FIT, ErnError, cli  # noqa: E402
 from host.names import non_negative_int, positive_int  # noqa: E402
 
@@ -55,6 +57,9 @@ BEGIN, END = "<!-- tradeoff:begin -->", "<!-- tradeoff:end -->"
 # BRAM budget lifted (the LUT budget kept, so its folding stays comparable), and its row says
 # fits = no.
 UNBOUNDED = ["--budget-bram-pct", "1000"]
+# The default budget, named: a search option makes the search choose every variant's folding
+# (without one, ern_tiny would get its committed folding, hls/foldings/ern_tiny.json).
+SEARCH = ["--budget-lut-pct", "70"]
 
 
 def command_text(cmd) -> str:
@@ -125,25 +130,23 @@ def run_variant(model, args, py, csim: bool):
         run(cmd, steps)
     else:
         steps += training_commands(REPO / models_dir / model / "train.log")
-    run([py, "-m", "training.export", "--model", model, "--checkpoint", str(ckpt),
-         "--out", str(build / "model.onnx")], steps)
-    run([py, "-m", "hls.lower", "--onnx", str(build / "model.onnx"), "--out", str(build / "dataflow")], steps)
-    budget = shlex.split(args.estimate_args)
-    estimate_cmd = [py, "-m", "hls.estimate", "--package", str(build / "dataflow"), "--out",
-                    str(build / "estimate.json")]
-    if run(estimate_cmd + budget, [], check=False).returncode != 0:
+    # export, lower and estimate (then codegen and csim) through the pipeline's step runner
+    # (hls/hls_flow.py), which skips the steps whose inputs are unchanged
+    hls = [py, "-m", "hls", "--model", model, "--build-dir", str(args.build_dir), "--models-dir", str(models_dir)]
+    budget = shlex.split(args.estimate_args) or SEARCH
+    if run(hls + ["--to", "estimate"] + budget, [], check=False).returncode != 0:
         budget = budget + UNBOUNDED   # does not fit: estimate it anyway (exit 3: "does not fit the part")
-        status = run(estimate_cmd + budget, [], check=False).returncode
+        status = run(hls + ["--to", "estimate"] + budget, [], check=False).returncode
         if status not in (0, NO_FIT):
-            raise StepError(f"{command_text(estimate_cmd + budget)} failed", status)
-    steps.append(command_text(estimate_cmd + budget))
+            raise StepError(f"{command_text(hls + ['--to', 'estimate'] + budget)} failed", status)
+    steps.append(command_text(hls + ["--to", "estimate"] + budget))
+    files = Artifacts(model, REPO / build)
     report = None
     if csim:
-        run([py, "-m", "hls", "--model", model, "--build-dir", str(args.build_dir), "--images", str(args.images),
-             "--no-vitis", "--no-emu", "--nice", *budget], steps)
-        report = json.loads((REPO / build / "hls" / "report.json").read_text())
+        run(hls + ["--from", "codegen", "--to", "csim", "--images", str(args.images), "--nice", *budget], steps)
+        report = json.loads(files.report_json.read_text())
     metrics = json.loads((REPO / models_dir / model / "metrics.json").read_text())
-    estimate = json.loads((REPO / build / "estimate.json").read_text())
+    estimate = json.loads(files.estimate_json.read_text())
     return {"model": model, "weight_bits": round(measured_weight_bits(REPO / ckpt), 3),
             "act_bits": variant_bits(model), "epochs": metrics[-1]["epoch"],
             "top1": metrics[-1]["test_top1"], "fps": estimate["fps"], "lut": estimate["lut"],

@@ -30,6 +30,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from host.artifacts import Artifacts  # noqa: E402
 from host.errors import cli  # noqa: E402
 from host.names import model_name_arg, positive_int  # noqa: E402
 
@@ -68,8 +69,9 @@ def _main(argv) -> int:
     from training import checkpoint, data
 
     ckpt_path = Path(args.checkpoint) if args.checkpoint else checkpoint.default_path(args.model)
-    package_dir = Path(args.package or Path("build") / args.model / "dataflow")
-    out = Path(args.out or Path("build") / args.model / "verify.json")
+    files = Artifacts.find(args.model)
+    package_dir = Path(args.package) if args.package else files.package_dir
+    out = Path(args.out) if args.out else files.verify_json
     model, ckpt = checkpoint.load_model(ckpt_path, expected_model=args.model)
     package = load(package_dir)
     test = data.load(args.dataset or ckpt["dataset"], "test", args.data_root)

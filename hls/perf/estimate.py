@@ -10,6 +10,8 @@
 Reads only model.json (params are not needed). Prints a per-layer table and writes
 estimate.json (default: beside the package folder, i.e. build/<model>/estimate.json), a PNG of
 the per-layer cycles, and the folding it used (``--save-folding``; the HLS generator reads it).
+`make estimate` is the pipeline's `estimate` step (hls/hls_flow.py), which chooses the folding
+(the committed one, or this search) and writes the same files under build/<model>/.
 Exit status (host/errors.py): 0 when the design fits the part; 2 on a bad package or folding
 file; 3 when it does not fit (an explicit folding, or no folding within the budget).
 """
@@ -69,12 +71,37 @@ def choose_budget_of_file(folding_file, part: R.Part = R.XC7Z020) -> Budget:
                   part=part)
 
 
-def choose_budget(a, part: R.Part = R.XC7Z020) -> Budget:
+BUDGET_FLAGS = ("budget_lut_pct", "budget_bram_pct", "budget_lut", "budget_bram", "budget_dsp")
+
+
+def add_search_arguments(ap) -> None:
+    """The folding search's options (the target and the budget): the one place they are parsed,
+    for `python -m hls.estimate` and `python -m hls`."""
+    ap.add_argument("--target-fps", type=positive_float, help="folding search: reach this FPS at least cost")
+    ap.add_argument("--budget-lut-pct", type=positive_float, help="LUT budget in %% of the part (70)")
+    ap.add_argument("--budget-bram-pct", type=positive_float, help="BRAM36 budget in %% of the part (85)")
+    ap.add_argument("--budget-lut", type=positive_float, help="absolute LUT budget (replaces the pct)")
+    ap.add_argument("--budget-bram", type=positive_float, help="absolute BRAM36 budget (replaces the pct)")
+    ap.add_argument("--budget-dsp", type=non_negative_int, help="DSP budget (0)")
+
+
+def budget_values(a) -> dict:
+    """The budget options given ({flag: value}, None where not given)."""
+    return {k: getattr(a, k) for k in BUDGET_FLAGS}
+
+
+def searching(a) -> bool:
+    """True when a search option (a target or a budget) is given: the search chooses the folding."""
+    return a.target_fps is not None or any(v is not None for v in budget_values(a).values())
+
+
+def choose_budget(a, part: R.Part = R.XC7Z020, folding_file=None) -> Budget:
     """The command line's budget on `part`; with none given, the folding file's "_budget" (the
-    budget it was made for) when it has one; else the default (70% LUT, 85% BRAM36, 0 DSP)."""
-    given = (a.budget_lut_pct, a.budget_bram_pct, a.budget_lut, a.budget_bram, a.budget_dsp)
-    if a.folding and all(v is None for v in given):
-        return choose_budget_of_file(a.folding, part)
+    budget it was made for) when it has one; else the default (70% LUT, 85% BRAM36, 0 DSP).
+    `folding_file`: default the --folding option's."""
+    folding_file = folding_file or getattr(a, "folding", None)
+    if folding_file and all(v is None for v in budget_values(a).values()):
+        return choose_budget_of_file(folding_file, part)
     pct = lambda v, default: (default if v is None else v) / 100   # noqa: E731
     return Budget(pct(a.budget_lut_pct, 70.0), pct(a.budget_bram_pct, 85.0), a.budget_dsp or 0,
                   part=part, lut_max=a.budget_lut, bram_max=a.budget_bram)
@@ -252,15 +279,10 @@ def _main(argv) -> int:
     src.add_argument("--topology", choices=sorted(topologies.TOPOLOGIES),
                      help="estimate built-in shapes instead of a package")
     ap.add_argument("--folding", help="folding file {layer: {pe, simd}}; default: automatic search")
-    ap.add_argument("--target-fps", type=positive_float, help="reach this FPS at least cost")
+    add_search_arguments(ap)
     ap.add_argument("--board", default=boards.DEFAULT,
                     help=f"the board whose part and clock to plan for ({boards.names()})")
     ap.add_argument("--clock-mhz", type=positive_float, help="default: the board's (host/boards.py)")
-    ap.add_argument("--budget-lut-pct", type=positive_float, help="LUT budget in %% of the part (70)")
-    ap.add_argument("--budget-bram-pct", type=positive_float, help="BRAM36 budget in %% of the part (85)")
-    ap.add_argument("--budget-lut", type=positive_float, help="absolute LUT budget (replaces the pct)")
-    ap.add_argument("--budget-bram", type=positive_float, help="absolute BRAM36 budget (replaces the pct)")
-    ap.add_argument("--budget-dsp", type=non_negative_int, help="DSP budget (0)")
     ap.add_argument("--out", help="estimate.json path (default: build/<model>/estimate.json)")
     ap.add_argument("--plot", help="PNG of per-layer cycles (default: beside --out)")
     ap.add_argument("--save-folding", help="write the folding used (default: beside --out)")
