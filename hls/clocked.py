@@ -249,6 +249,14 @@ def parse_depths(text: Optional[str]) -> Dict[str, int]:
     return depths
 
 
+def design_clock(out: Path) -> float:
+    """The clock (MHz) the generated design in `out` was made for (interface.json), else 100."""
+    try:
+        return round(1000.0 / float(json.loads((out / "interface.json").read_text())["clock_period_ns"]), 3)
+    except (OSError, ValueError, KeyError, ZeroDivisionError):
+        return DEFAULT_CLOCK_MHZ
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     return cli("clocked", _main, argv)
 
@@ -259,7 +267,8 @@ def _main(argv: Optional[List[str]]) -> int:
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--frames", type=int, default=DEFAULT_FRAMES, help="frames in one call (>= 2; default 5)")
     ap.add_argument("--depths", help="FIFO depth overrides name=depth,... (0 = unbounded, * = every other FIFO)")
-    ap.add_argument("--clock-mhz", type=float, default=DEFAULT_CLOCK_MHZ)
+    ap.add_argument("--clock-mhz", type=float, default=None,
+                    help="design clock for the FPS (default: the generated design's, interface.json)")
     ap.add_argument("--plot", help="write the bar chart of busy / stalled cycles here")
     ap.add_argument("--json", help="write the parsed figures here")
     args = ap.parse_args(argv)
@@ -269,7 +278,7 @@ def _main(argv: Optional[List[str]]) -> int:
     if not (out / "ern_top.cpp").is_file() or not (out / "data" / "images.bin").is_file():
         raise ErnError(f"no generated design with test data in {out}: run `make hls MODEL={args.model}` first")
     exe, build_s = build(out, args.model)
-    result = run(exe, out / "data", args.frames, parse_depths(args.depths), args.clock_mhz)
+    result = run(exe, out / "data", args.frames, parse_depths(args.depths), args.clock_mhz or design_clock(out))
     print(f"clocked: build {build_s:.1f} s, run {result['seconds']} s ({args.frames} frames)")
     print(summary(result))
     for p in result["processes"]:

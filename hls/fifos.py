@@ -161,7 +161,9 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
         raise ErnError(f"no generated design with test data in {out}: run `make hls MODEL={model}` first")
     widths, generated = stream_widths(top), generated_depths(top)
     exe, _ = clocked.build(out, model)
-    sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d), sorted(generated), tolerance, log)
+    clock = clocked.design_clock(out)   # the FPS in the log and the note at the design's clock
+    sizer = Sizer(lambda d: clocked.run(exe, out / "data", frames, depths=d, clock_mhz=clock), sorted(generated),
+                  tolerance, log)
     sizer.unbounded()
     depths, r = sizer.grow(dict(generated))
     floors = {n: d for n, d in generated.items() if d > MIN_DEPTH}   # skip FIFOs: keep the rule's slack
@@ -179,6 +181,7 @@ def size(out: Path, model: str, frames: int = 4, tolerance: float = 0.02, refine
     return {"model": model, "label": clocked.LABEL, "frames": frames, "tolerance": tolerance, "runs": sizer.runs,
             "target_cycles_per_frame": sizer.target, "cycles_per_frame": clocked.steady_cycles(final),
             "fps": round(final["clock_mhz"] * 1e6 / clocked.steady_cycles(final), 1),
+            "clock_mhz": final["clock_mhz"],
             "generated": {"cycles_per_frame": None, "bits": bits(generated, widths)},
             "bits": bits(depths, widths), "depths": dict(sorted(depths.items()))}
 
@@ -196,8 +199,8 @@ def size_folding(model: str, folding_file: Optional[str], build_dir: Path, frame
         package, folding, source = planned_folding(files, folding_file, board)
         folding = {k: v for k, v in folding.items() if k != FIFO_KEY}      # from the rule's depths
         out = files.fifos_hls_dir
-        generate(package, out, folding, board=board)
-        write_test_data(package, out, frames)
+        generated = generate(package, out, folding, board=board)
+        write_test_data(package, out, frames, load=generated.interface.get("load"))
     except ErnError as e:      # bad input, a missing file: keep its own exit code
         raise SizingError(str(e), exit_code=exit_code(e)) from None
     log(f"sizing the FIFOs of {source}, generated in {out}")
@@ -215,7 +218,7 @@ def write_depths(target: Path, result: dict, folding: dict, source_file: Optiona
     from hls.codegen.design import FIFO_KEY
     from hls.perf.folding import write_folding
     note = (f"{command}: {clocked.LABEL} {result['cycles_per_frame']:,.0f} cycles/frame "
-            f"({result['fps']:,.0f} FPS at 100 MHz; unbounded FIFOs {result['target_cycles_per_frame']:,.0f}, "
+            f"({result['fps']:,.0f} FPS at {result['clock_mhz']:g} MHz; unbounded FIFOs {result['target_cycles_per_frame']:,.0f}, "
             f"tolerance {100 * result['tolerance']:g}%, {result['frames']} frames), {result['bits']:,} FIFO bits")
     if source_file and Path(source_file).resolve() == target.resolve():
         raw = json.loads(target.read_text())

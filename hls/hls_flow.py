@@ -162,10 +162,23 @@ def fit_images(images: np.ndarray, shape: Tuple[int, int, int]) -> np.ndarray:
     return out
 
 
-def load_images(count: int, images_npy: Optional[str] = None,
-                labels_npy: Optional[str] = None) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
+# An input larger than this (pixels) has no stand-in in Fashion-MNIST (28 x 28, zero-padded at
+# most to CNV's 32 x 32): such packages (the ImageNet ERNs at 256 x 256 x 3) are C-simulated on
+# seeded random images unless --images-npy gives real ones.
+RANDOM_IMAGES_ABOVE = 64 * 64
+RANDOM_IMAGES_SEED = 0
+
+
+def random_images(count: int, shape: Tuple[int, int, int], seed: int = RANDOM_IMAGES_SEED) -> np.ndarray:
+    """`count` uint8 images of `shape`, uniformly random, the same for the same seed."""
+    return np.random.default_rng(seed).integers(0, 256, (count,) + tuple(shape), dtype=np.uint8)
+
+
+def load_images(count: int, images_npy: Optional[str] = None, labels_npy: Optional[str] = None,
+                shape: Optional[Tuple[int, int, int]] = None) -> Tuple[np.ndarray, Optional[np.ndarray], str]:
     """The first `count` test images (N x h x w x c uint8), their labels (or None), and where
-    they came from: --images-npy, else the Fashion-MNIST test set (host/datasets.py)."""
+    they came from: --images-npy, else the Fashion-MNIST test set (host/datasets.py), or seeded
+    random images when the package's input `shape` is larger than RANDOM_IMAGES_ABOVE pixels."""
     from host import datasets
     if images_npy:
         images = np.load(images_npy, allow_pickle=False)[:count]
@@ -173,6 +186,11 @@ def load_images(count: int, images_npy: Optional[str] = None,
         if images.ndim == 3:
             images = images[..., None]
         return np.ascontiguousarray(images, dtype=np.uint8), labels, images_npy
+    if shape is not None and shape[0] * shape[1] > RANDOM_IMAGES_ABOVE:
+        source = (f"{count} seeded random uint8 images {'x'.join(map(str, shape))} (seed {RANDOM_IMAGES_SEED}; "
+                  "no data set of this size here)")
+        log(f"test data: {source}")
+        return random_images(count, shape), None, source
     try:
         images, labels, _ = datasets.fashion_mnist("test", limit=count)
     except datasets.DatasetError as e:
@@ -180,9 +198,13 @@ def load_images(count: int, images_npy: Optional[str] = None,
     return np.ascontiguousarray(images, dtype=np.uint8), labels, "Fashion-MNIST test set"
 
 
-def save_test_data(package: Package, data: Path, images: np.ndarray, labels: Optional[np.ndarray]) -> dict:
+def save_test_data(package: Package, data: Path, images: np.ndarray, labels: Optional[np.ndarray],
+                   load: Optional[dict] = None) -> dict:
     """images.bin (uint8, fitted to the package), expected.bin (int32 class sums of
-    host.reference), labels.bin (int32; removed when there are no labels) in `data`."""
+    host.reference), labels.bin (int32; removed when there are no labels) in `data`, and with
+    `load` (interface.json's weight-load step) weights.bin: the weight image (host/weights.py),
+    uint64 little-endian (removed when there is none)."""
+    from host.weights import weight_image
     images = fit_images(images, package.input_shape)
     reference = Reference(package)
     start = time.perf_counter()
@@ -193,6 +215,10 @@ def save_test_data(package: Package, data: Path, images: np.ndarray, labels: Opt
     data.mkdir(parents=True, exist_ok=True)
     images.tofile(data / "images.bin")
     sums.astype("<i4").tofile(data / "expected.bin")
+    if load:
+        weight_image(package, load["memories"]).astype("<u8").tofile(data / "weights.bin")
+    elif (data / "weights.bin").exists():
+        (data / "weights.bin").unlink()
     if labels is not None:
         np.asarray(labels, "<i4").tofile(data / "labels.bin")
     elif (data / "labels.bin").exists():
@@ -202,10 +228,10 @@ def save_test_data(package: Package, data: Path, images: np.ndarray, labels: Opt
 
 
 def write_test_data(package: Package, out: Path, count: int, images_npy: Optional[str] = None,
-                    labels_npy: Optional[str] = None) -> dict:
+                    labels_npy: Optional[str] = None, load: Optional[dict] = None) -> dict:
     """`load_images` then `save_test_data` into out/data/ (hls/fifos.py sizes on these)."""
-    images, labels, source = load_images(count, images_npy, labels_npy)
-    return dict(save_test_data(package, out / "data", images, labels), source=source)
+    images, labels, source = load_images(count, images_npy, labels_npy, tuple(package.input_shape))
+    return dict(save_test_data(package, out / "data", images, labels, load), source=source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -452,8 +478,13 @@ class Flow:
         """The test images, their labels and source (loaded once: the testdata step's key and input)."""
         if self._images is None:
             o = self.options
-            self._images = load_images(o.images, o.images_npy, o.labels_npy)
+            self._images = load_images(o.images, o.images_npy, o.labels_npy, tuple(self.package.input_shape))
         return self._images
+
+    @property
+    def clock_mhz(self) -> float:
+        """--clock-mhz, else the board's planned clock: the clocked and predicted FPS are at it."""
+        return self.options.clock_mhz or self.board.clock_mhz
 
     @property
     def folding_file(self) -> Optional[Path]:
@@ -478,7 +509,7 @@ def generated(files: Artifacts) -> List[Path]:
 
 def test_data_files(files: Artifacts) -> List[Path]:
     d = files.test_data_dir
-    return [d / "images.bin", d / "expected.bin", d / "labels.bin"]
+    return [d / "images.bin", d / "expected.bin", d / "labels.bin", d / "weights.bin"]
 
 
 # -- export: models/<m>/model.pt -> model.onnx --------------------------------------------------
@@ -574,11 +605,11 @@ def codegen_step(flow: Flow) -> dict:
         f"({sum(1 for q in df.fifos if q.depth > 2)} deeper than 2)")
     return {"files": len(result.files), "fifos": result.fifos, "top": result.interface["top"],
             "vlnv": result.interface["vlnv"], "package_sha256": result.interface["package_sha256"],
-            "side_by_side": prediction(f.package_dir, df, flow.options.clock_mhz, board)}
+            "side_by_side": prediction(f.package_dir, df, flow.clock_mhz, board)}
 
 
 def codegen_key(flow: Flow) -> list:
-    return [flow.board.name, flow.options.clock_mhz, flow.files.folding_json, *package_files(flow),
+    return [flow.board.name, flow.clock_mhz, flow.files.folding_json, *package_files(flow),
             *sources("hls/codegen/**/*.py", "hls/codegen/support/*", "hls/lib/**/*.h", "hls/perf/*.py",
                      "host/boards.py", "host/package.py")]
 
@@ -592,7 +623,7 @@ def codegen_outputs(flow: Flow) -> List[Path]:
 
 def testdata_step(flow: Flow) -> dict:
     images, labels, source = flow.images
-    data = save_test_data(flow.package, flow.files.test_data_dir, images, labels)
+    data = save_test_data(flow.package, flow.files.test_data_dir, images, labels, weight_load(flow))
     log(f"test data: {len(images)} images from {source}; reference class sums in {data['reference_seconds']:.1f} s")
     return {"images": len(images), "source": source, "labels": labels is not None,
             "reference_seconds": round(data["reference_seconds"], 2)}
@@ -603,8 +634,16 @@ def testdata_key(flow: Flow) -> list:
     h = hashlib.sha256(images.tobytes() + str(images.shape).encode())
     if labels is not None:
         h.update(np.asarray(labels, "<i4").tobytes())
-    return [h.hexdigest(), source, *package_files(flow),
-            *sources("host/reference.py", "host/kernels.py", "host/ops.py", "host/package.py")]
+    return [h.hexdigest(), source, *package_files(flow), flow.files.interface_json,
+            *sources("host/reference.py", "host/kernels.py", "host/ops.py", "host/package.py", "host/weights.py")]
+
+
+def weight_load(flow: Flow) -> Optional[dict]:
+    """interface.json's weight-load step of the generated design (weights in UltraRAM), or None."""
+    try:
+        return json.loads(flow.files.interface_json.read_text()).get("load")
+    except (OSError, ValueError):
+        return None
 
 
 # -- csim: the test bench over every test image; each class sum must equal the reference's -------
@@ -677,7 +716,7 @@ def clocked_frames(flow: Flow) -> int:
 def clocked_step(flow: Flow) -> dict:
     f = flow.files
     exe, compile_seconds = built(flow, "clocked", lambda: clocked.build(f.hls_dir, f.model))
-    entry = run_clocked(f.hls_dir, exe, clocked_frames(flow), flow.options.clock_mhz,
+    entry = run_clocked(f.hls_dir, exe, clocked_frames(flow), flow.clock_mhz,
                         result_of(flow, "codegen")["fifos"])
     entry["compile_seconds"] = round(compile_seconds, 1)
     return entry
@@ -691,7 +730,7 @@ def clocked_key(flow: Flow) -> list:
     for path in test_data_files(flow.files)[:2]:
         data = path.read_bytes()
         head.update(data[:len(data) // count * frames])
-    return [*generated(flow.files), head.hexdigest(), frames, flow.options.clock_mhz,
+    return [*generated(flow.files), head.hexdigest(), frames, flow.clock_mhz,
             *sources("hls/clocked.py", "hls/csim.py", "host/cxx.py")]
 
 
@@ -836,8 +875,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--clocked-frames", "--fifo-sim-frames", dest="clocked_frames", type=non_negative_int,
                     default=CLOCKED_FRAMES, help="frames of the clocked C-simulation run, in one call "
                     f"(default {CLOCKED_FRAMES}; 0: skip it; --fifo-sim-frames is its former name)")
-    ap.add_argument("--clock-mhz", type=positive_float, default=clocked.DEFAULT_CLOCK_MHZ,
-                    help="design clock for the clocked FPS (default 100)")
+    ap.add_argument("--clock-mhz", type=positive_float, default=None,
+                    help="design clock for the clocked and predicted FPS (default: the board's, host/boards.py)")
     ap.add_argument("--no-vitis", action="store_true", help="do not run vitis_hls even when on PATH")
     ap.add_argument("--no-emu", action="store_true", help="do not build libern_emu.so (host emulation)")
     ap.add_argument("--nice", action="store_true", help="run the simulations at low priority")

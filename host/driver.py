@@ -19,7 +19,11 @@ Stream protocol (hls/lib/axi_stream.h, interface.json):
 - out (core -> S2MM): each frame's class sums as two's-complement lanes (int32), two per 64-bit
   word, every frame padded to whole words; TLAST on the last word of the batch;
 - control (s_axilite, ap_ctrl_hs): ap_start bit 0 / ap_done bit 1 / ap_idle bit 2 at 0x00, the
-  number of frames of the call at 0x10.
+  number of frames of the call at 0x10;
+- weights in UltraRAM (interface.json `load`; Zynq UltraScale+ with URAM, e.g. the KV260): URAM
+  has no bitstream initialisation, so after the bitstream loads (and after every reload) the
+  driver sends the weight image (host/weights.py, from the model package) once with the core's
+  `mode` register (0x18) at 1, then sets it back to 0 for inference: `load_weights()`.
 
 Every wait has a deadline: a DMA that never completes (finn #659) raises TimeoutError with one
 line saying which channel, what it expected and what to check, then soft-resets the DMA.
@@ -29,7 +33,7 @@ Runs on the board: Python 3.10, numpy >= 1.21, pynq 3.1.2.
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -41,6 +45,7 @@ from pynq.lib.dma import DMA
 from host import boards
 from host.errors import CHECK, ErnError
 from host.package import Package, digest, fit_input, load
+from host.weights import weight_image
 
 DMA_VLNV = "xilinx.com:ip:axi_dma:7.1"
 DEFAULT_VLNV = "ern:hls:ern_top:1.0"
@@ -94,6 +99,11 @@ class Interface:
     ctrl_offset: int = 0x00  # ap_ctrl_hs register
     frames_offset: int = 0x10  # the `frames` argument of the top function
     clock_mhz: float = boards.get().clock_mhz  # the clock the core was built for (the PL clock)
+    # weights in UltraRAM (interface.json `load`): the mode register, the image's words and its
+    # memories in load order; None / 0 / () when every weight is in the bitstream
+    mode_offset: Optional[int] = None
+    load_words: int = 0
+    load_memories: Tuple[Dict[str, Any], ...] = field(default=(), compare=False, hash=False)
 
     def __post_init__(self):
         for name in ("in_bits", "out_bits"):
@@ -176,6 +186,14 @@ class Interface:
             fields["frames_offset"] = int(registers["frames"])
         if "clock_period_ns" in doc:
             fields["clock_mhz"] = 1000.0 / float(doc["clock_period_ns"])
+        if doc.get("load"):
+            load_doc = doc["load"]
+            fields["mode_offset"] = int(load_doc["offset"])
+            fields["load_words"] = int(load_doc["words"])
+            fields["load_memories"] = tuple(dict(m) for m in load_doc["memories"])
+            if sum(int(m["words"]) for m in fields["load_memories"]) != fields["load_words"]:
+                raise ValueError(f"load: the memories hold {sum(int(m['words']) for m in fields['load_memories'])} "
+                                 f"words, not the {fields['load_words']} stated")
         iface = cls.from_package(package, **fields)
         stated = [("input shape", inp.get("shape"), list(iface.input_shape)),
                   ("input words_per_frame", inp.get("words_per_frame"), iface.in_words_per_frame),
@@ -272,6 +290,7 @@ class ErnCore(DefaultIP):
         super().__init__(description=description)
         self.ctrl_offset = 0x00
         self.frames_offset = 0x10
+        self.mode_offset: Optional[int] = None   # a core with weights in UltraRAM: its `mode`
 
     @property
     def status(self) -> int:
@@ -281,8 +300,11 @@ class ErnCore(DefaultIP):
     def idle(self) -> bool:
         return bool(self.status & AP_IDLE)
 
-    def start(self, frames: int) -> None:
+    def start(self, frames: int, mode: int = 0) -> None:
+        """ap_start for `frames` frames (mode 0), or for the weight load (mode 1, frames 0)."""
         self.write(self.frames_offset, int(frames))
+        if self.mode_offset is not None:
+            self.write(self.mode_offset, int(mode))
         self.write(self.ctrl_offset, AP_START)
 
 
@@ -323,6 +345,7 @@ class ErnAccelerator:
         self._in_buf = self._out_buf = None
         self.batch_size = 0
         self._allocate(batch_size)
+        self.load_weights()
         self._scale = self.package.head_scale.astype(np.float64)
         self._divisor = self.package.head.divisor
 
@@ -377,6 +400,7 @@ class ErnAccelerator:
             core = ErnCore(description)
         core.ctrl_offset = self.interface.ctrl_offset
         core.frames_offset = self.interface.frames_offset
+        core.mode_offset = self.interface.mode_offset
         self.core = core
         self._broken: Optional[str] = None
 
@@ -398,6 +422,47 @@ class ErnAccelerator:
         self.overlay.download()
         self._bind()
         self._restart_dma()
+        self.load_weights()   # a new bitstream leaves UltraRAM empty
+
+    # -- the weight load -------------------------------------------------------------------
+    def load_weights(self) -> int:
+        """Send the weight image to a core whose weights are in UltraRAM (mode 1), in DMA
+        transfers of at most the DMA's limit; returns the words sent (0: nothing to load)."""
+        i = self.interface
+        if not i.load_words:
+            return 0
+        if i.in_bits != 64:
+            raise DriverError(f"{i.model}: the weight image is made of 64-bit words, the input stream "
+                              f"is {i.in_bits} bits")
+        image = weight_image(self.package, i.load_memories)
+        if image.size != i.load_words:
+            raise DriverError(f"{i.model}: the package gives a weight image of {image.size} words, "
+                              f"interface.json says {i.load_words} (package and bitstream from different builds?)")
+        if not self.core.idle:
+            self._broken = "the core was busy before the weight load"
+            raise DriverError(f"{i.model}: the accelerator core is not idle before the weight load; call reload()")
+        send = self.dma.sendchannel
+        chunk = max(1, self.dma.buffer_max_size // 8)
+        buf = pynq.allocate((min(chunk, image.size),), dtype=np.uint64, target=self.device)
+        deadline = time.monotonic() + BASE_TIMEOUT_S + image.size * 8 / 50e6   # >= 50 MB/s
+        try:
+            self.core.start(0, mode=1)
+            for start in range(0, image.size, chunk):
+                part = image[start:start + chunk]
+                buf[:part.size] = part
+                buf.flush()
+                send.transfer(buf, nbytes=part.size * 8)
+                self._wait(send, MM2S, "input DMA (MM2S) of the weight image", deadline, 0,
+                           f"the core took fewer than the {image.size} weight words: is the bitstream "
+                           f"built for {i.model} with these weights in UltraRAM?")
+            while not self.core.idle:
+                if time.monotonic() > deadline:
+                    self._broken = "the core did not finish the weight load"
+                    raise TimeoutError(f"{i.model}: the core did not return to idle after the weight "
+                                       "image; call reload()")
+        finally:
+            buf.freebuffer()
+        return int(image.size)
 
     # -- running ---------------------------------------------------------------------------
     def check_images(self, images) -> np.ndarray:

@@ -45,6 +45,7 @@ from host.driver import DMA_VLNV, ErnAccelerator, Interface, interface_for
 from host.errors import CHECK, ErnError
 from host.package import Package, digest, load
 from host.reference import Reference
+from host.weights import weight_image
 
 DMA_BASE = 0x4040_0000  # where Vivado's address editor puts axi_dma_0 on a Zynq-7000
 CORE_BASE = 0x43C0_0000  # and the first AXI-Lite slave (the HLS core)
@@ -88,10 +89,25 @@ class ReferenceCore:
 
     def __init__(self, package: Package, iface: Interface):
         self.reference = Reference(package)
+        self.package = package
         self.iface = iface
+        self.loaded = not iface.load_words   # UltraRAM weights: empty until the load
+
+    def load(self, words: np.ndarray) -> None:
+        """The weight load (mode 1): the image must be the package's (host/weights.py)."""
+        want = weight_image(self.package, self.iface.load_memories)
+        words = np.asarray(words, np.uint64)
+        if words.shape != want.shape or not np.array_equal(words, want):
+            differ = int(np.sum(words != want)) if words.shape == want.shape else None
+            raise EmulationError(f"the weight image differs from the package's ({words.size} words sent, "
+                                 f"{want.size} expected" + (f", {differ} differ" if differ is not None else "") + ")")
+        self.loaded = True
 
     def __call__(self, words: np.ndarray, frames: int) -> np.ndarray:
         i = self.iface
+        if not self.loaded:
+            raise EmulationError("the core ran before its UltraRAM weights were loaded (mode 1, "
+                                 "ErnAccelerator.load_weights)")
         raw = np.asarray(words).view(np.uint8).reshape(frames, i.in_frame_bytes)
         images = raw[:, :i.in_bytes_per_frame].reshape((frames,) + tuple(i.input_shape))
         sums = self.reference.class_sums(np.ascontiguousarray(images))
@@ -116,6 +132,19 @@ class CompiledCore:
         u64p = ctypes.POINTER(ctypes.c_uint64)
         self._run.argtypes = [u64p, ctypes.c_size_t, u64p, ctypes.c_size_t, ctypes.c_uint]
         self._run.restype = ctypes.c_int
+        self._load = getattr(self._lib, "ern_load", None)
+        if self._load is not None:
+            self._load.argtypes = [u64p, ctypes.c_size_t]
+            self._load.restype = ctypes.c_int
+
+    def load(self, words: np.ndarray) -> None:
+        """The weight load (mode 1) through ern_load (emu.cpp)."""
+        if self._load is None:
+            raise EmulationError(f"{self.library.name}: no ern_load (built before the weight loader?)")
+        words = np.ascontiguousarray(words, dtype=np.uint64)
+        rc = self._load(words.ctypes.data_as(ctypes.POINTER(ctypes.c_uint64)), words.size)
+        if rc != 0:
+            raise EmulationError(f"{self.library.name}: ern_load returned {rc} for {words.size} words")
 
     def __call__(self, words: np.ndarray, frames: int) -> np.ndarray:
         words = np.ascontiguousarray(words, dtype=np.uint64)
@@ -247,6 +276,7 @@ class EmulatedHardware:
         self._core_idle()
         self.busy = False
         self.frames = 0
+        self.loading = False   # this call is the weight load (mode 1)
         self.collected: List[np.ndarray] = []
         self.collected_bytes = 0
         self.pending: Optional[np.ndarray] = None  # output bytes not yet written to memory
@@ -315,6 +345,8 @@ class EmulatedHardware:
         if value & 0x1 and not self.busy:
             self.busy = True
             self.frames = int(self.core_regs[self.iface.frames_offset // 4])
+            mode = self.iface.mode_offset
+            self.loading = mode is not None and int(self.core_regs[mode // 4]) == 1
             self.collected, self.collected_bytes, self.pending = [], 0, None
             self.core_regs.poke(index, 0x1)  # ap_start, not idle
             self._advance()
@@ -330,7 +362,7 @@ class EmulatedHardware:
     def _advance(self) -> None:
         """Move whatever can move: input into the core, the core's output into S2MM."""
         if self.busy and self.pending is None:
-            need = self.frames * self.iface.in_frame_bytes
+            need = self.iface.load_words * 8 if self.loading else self.frames * self.iface.in_frame_bytes
             if self.mm2s.active and self.collected_bytes < need and self.stall != "input":
                 take = min(self.mm2s.length - self.mm2s.done, need - self.collected_bytes)
                 src = self.memory.view(self.mm2s.address + self.mm2s.done, take)
@@ -343,8 +375,12 @@ class EmulatedHardware:
                 words = (np.concatenate(self.collected) if self.collected
                          else np.zeros(0, np.uint8)).view(np.uint64)
                 self.runs += 1
-                out = self.core(words, self.frames) if self.frames else np.zeros(0, np.uint64)
-                expected = self.frames * self.iface.out_words_per_frame
+                if self.loading:
+                    self.core.load(words)
+                    out = np.zeros(0, np.uint64)
+                else:
+                    out = self.core(words, self.frames) if self.frames else np.zeros(0, np.uint64)
+                expected = 0 if self.loading else self.frames * self.iface.out_words_per_frame
                 if out.size != expected:
                     raise EmulationError(f"the core returned {out.size} words for {self.frames} "
                                          f"frames, expected {expected}")

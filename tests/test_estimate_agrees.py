@@ -30,10 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 STREAM_DECL = re.compile(r'hls::stream<ap_uint<(\d+)> > (\w+)\("\w+"\);')
 STREAM_DEPTH = re.compile(r"#pragma HLS STREAM variable=(\w+) depth=(\d+)")
 FIFO_IMPL = re.compile(r"#pragma HLS BIND_STORAGE variable=(\w+) type=fifo impl=(\w+)")
-ROM_IMPL = re.compile(r"#pragma HLS BIND_STORAGE variable=(\w+) type=rom_1p impl=(\w+)")
+# constant arrays are ROMs; weights in UltraRAM are RAMs the loader writes (one port) and the MVU reads
+ROM_IMPL = re.compile(r"#pragma HLS BIND_STORAGE variable=(\w+) type=(?:rom_1p|ram_s2p) impl=(\w+)")
 RESHAPE = re.compile(r"#pragma HLS ARRAY_RESHAPE variable=(\w+) complete dim=(\d+)")
 PARTITION = re.compile(r"#pragma HLS ARRAY_PARTITION variable=(\w+) complete dim=(\d+)")
-ARRAY = re.compile(r"static const ap_u?int<(\d+)> (\w+)((?:\[\d+\])+) =")
+ARRAY = re.compile(r"static (?:const )?ap_u?int<(\d+)> (\w+)((?:\[\d+\])+)(?: =|;)")
 CONVERTER = re.compile(r'ERN_PROCESS\("([^"]+)",\s*ern::width_convert<[^>]*/\*IN_PE\*/ (\d+), '
                        r'/\*OUT_PE\*/ (\d+), /\*BITS\*/ (\d+)>\((\w+),\s*(\w+),\s*frames\)\)')
 
@@ -105,18 +106,20 @@ def disagreements(est: dict, top: str, headers: str) -> list:
         name = rec.get("fifo") or rec.get("param")
         if (rec["storage"] == "bram") != (rec["bram36"] > 0):
             bad.append(f"{name}: storage {rec['storage']} priced at {rec['bram36']} BRAM36")
+        if (rec["storage"] == "uram") != (rec.get("uram", 0) > 0):
+            bad.append(f"{name}: storage {rec['storage']} priced at {rec.get('uram', 0)} URAM")
     return bad
 
 
 # -- the two command lines on one package and folding --------------------------------------------
 
-def run_both(tmp_path: Path, package, folding):
+def run_both(tmp_path: Path, package, folding, board: str = "pynq-z2"):
     """(estimate.json, ern_top.cpp text, params headers text) for `folding` (None: the search)."""
     pkg = tmp_path / "dataflow"
     save(package, pkg)
     est_path = tmp_path / "estimate.json"
     args = ["--package", str(pkg), "--out", str(est_path), "--quiet", "--budget-lut-pct", "100",
-            "--budget-bram-pct", "100"]
+            "--budget-bram-pct", "100", "--board", board]
     fold_file = None
     if folding is not None:
         fold_file = tmp_path / "fold.json"
@@ -129,14 +132,22 @@ def run_both(tmp_path: Path, package, folding):
     # the user's flow: the folding file itself (completed by codegen as by the estimate), or the
     # folding the estimate saved when it searched
     assert codegen_main(["--package", str(pkg), "--folding", str(fold_file or est["folding_file"]),
-                         "--out", str(hls_dir)]) == 0
+                         "--out", str(hls_dir), "--board", board]) == 0
     headers = "".join(p.read_text() for p in sorted(hls_dir.glob("params_*.h")))
     return est, (hls_dir / "ern_top.cpp").read_text(), headers
 
 
 
+def _uram(package_folding, layers=("b1.conv1", "b2.conv2")):
+    package, folding = package_folding
+    return package, {k: dict(v, **({"mem": "uram"} if k in layers else {})) for k, v in folding.items()}
+
+
+BOARD = {"ern weights in uram (kv260)": "kv260"}
 FOLDINGS = {
     "ern helper folding": lambda: random_ern(0),
+    # weights in UltraRAM, written by the loader: non-const arrays bound to ram_s2p impl=uram
+    "ern weights in uram (kv260)": lambda: _uram(random_ern(0)),
     "ern partial folding": lambda: (random_ern(0)[0], {"b2.conv2": {"pe": 16, "simd": 16},
                                                        "stem": {"pe": 4, "simd": 4}}),
     "ern search": lambda: (random_ern(1)[0], None),
@@ -154,9 +165,13 @@ FOLDINGS = {
 @pytest.mark.parametrize("case", sorted(FOLDINGS))
 def test_estimate_and_generated_folder_agree(tmp_path, case):
     package, folding = FOLDINGS[case]()
-    est, top, headers = run_both(tmp_path, package, folding)
+    est, top, headers = run_both(tmp_path, package, folding, BOARD.get(case, "pynq-z2"))
     assert est["fifos"] and est["memories"]
     assert disagreements(est, top, headers) == []
+    if case in BOARD:
+        urams = [m for m in est["memories"] if m["storage"] == "uram"]
+        assert [m["layer"] for m in urams] == ["b1.conv1", "b2.conv2"]
+        assert est["uram"] == sum(m["uram"] for m in urams) > 0
     if case == "ern fully parallel":
         assert {m["param"] for m in est["memories"] if m["storage"] == "reg"} >= \
             {"embed_thresholds", "stem_thresholds", "b1_act_thresholds", "head_act_thresholds"}

@@ -126,6 +126,10 @@ def duplicate(pixels, c, pe, bits, copies):
     return case("duplicate", pixels=pixels, c=c, pe=pe, bits=bits, copies=copies)
 
 
+def weight_load(pe, tiles, w, axi_bits=64):
+    return case("weight_load", frames=1, pe=pe, tiles=tiles, w=w, axi_bits=axi_bits)
+
+
 def global_sum(pixels, c, pe, in_bits, signed=True):
     lo, hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if signed else (0, levels(in_bits))
     return case("global_sum", pixels=pixels, c=c, pe=pe, in_bits=in_bits,
@@ -183,6 +187,7 @@ QUICK: List[Case] = [
     add(6, 8, 4, 9, 7),
     add(4, 6, 2, 5, 8, a_signed=False),
     duplicate(5, 8, 4, 2, 2),
+    weight_load(2, 5, 8), weight_load(3, 4, 64), weight_load(2, 3, 100), weight_load(1, 7, 130),
     duplicate(3, 3, 1, 12, 3),
     global_sum(16, 10, 5, 12),
     global_sum(9, 4, 4, 2, signed=False),
@@ -484,11 +489,26 @@ def drive_axi_stream(b: Bench, rng, d):
         assert b.get("keep_ok")[0] == 1, "TKEEP/TSTRB not all ones"
 
 
+def drive_weight_load(b: Bench, rng, d):
+    """Random W-bit elements -> the weight image (host/weights.py, the host's one writer of it)
+    -> the loader -> the same elements."""
+    from host.weights import element_words
+    pe, tiles, bits = d["pe"], d["tiles"], d["w"]
+    values = [[int.from_bytes(rng.bytes(-(-bits // 8)), "little") & ((1 << bits) - 1) for _ in range(tiles)]
+              for _ in range(pe)]
+    values[0][0] = (1 << bits) - 1   # every bit of the widest element set
+    b.put(words=element_words(values, bits).view(np.int64))
+    b.run()
+    chunks = -(-bits // 64)
+    want = [(v >> (64 * c)) & ((1 << 64) - 1) for row in values for v in row for c in range(chunks)]
+    assert_same(b.get("w"), np.array(want, dtype=np.uint64).view(np.int64), "w")
+
+
 DRIVERS: Dict[str, Callable] = {
     "thermometer": drive_thermometer, "sliding_window": drive_sliding_window, "mvu": drive_mvu,
     "threshold": drive_threshold, "add": drive_add, "duplicate": drive_duplicate,
     "global_sum": drive_global_sum, "max_pool": drive_max_pool, "width_convert": drive_width_convert,
-    "axi_stream": drive_axi_stream,
+    "axi_stream": drive_axi_stream, "weight_load": drive_weight_load,
 }
 
 
@@ -530,6 +550,11 @@ def test_add(case, tmp_path):
 
 @pytest.mark.parametrize("case", params_for("duplicate"))
 def test_duplicate(case, tmp_path):
+    check(case, tmp_path)
+
+
+@pytest.mark.parametrize("case", params_for("weight_load"))
+def test_weight_load(case, tmp_path):
     check(case, tmp_path)
 
 

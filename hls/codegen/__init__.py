@@ -23,6 +23,7 @@ from hls.codegen.dataflow import CodegenError, Dataflow
 from hls.codegen.layout import fold_rows, fold_weight_planes, fold_weights, pack_words
 from hls.codegen.names import Namer, sanitize
 from host import boards as _boards
+from hls.perf import resources as _resources
 
 __all__ = ["generate", "build", "render", "CodegenError", "Dataflow", "GenerateResult", "fold_rows",
            "fold_weights", "fold_weight_planes", "pack_words", "sanitize", "Namer"]
@@ -51,7 +52,8 @@ def generate(package, out_dir, folding: Optional[Dict[str, dict]] = None,
     `fifo_depths` ({FIFO identifier: depth}) and `pipeline_slack` override the FIFO sizing (tests)."""
     board = board if isinstance(board, _boards.Board) else _boards.get(board)
     df = _design.build(package, folding, fifo_depths,
-                       _fifos.PIPELINE_SLACK if pipeline_slack is None else pipeline_slack)
+                       _fifos.PIPELINE_SLACK if pipeline_slack is None else pipeline_slack,
+                       part=_resources.part_of(board))
     files = _files.render(df, board)
     out = _files.write(files, out_dir)
     return GenerateResult(out, files, df, _files.interface(df, board))

@@ -100,8 +100,13 @@ class Param:
 
     @property
     def storage(self) -> str:
-        """BIND_STORAGE impl: 'bram', 'lutram', or 'reg' (fully partitioned constants)."""
+        """BIND_STORAGE impl: 'bram', 'lutram', 'uram', or 'reg' (fully partitioned constants)."""
         return self.mem.impl
+
+    @property
+    def loaded(self) -> bool:
+        """Written at run time by the weight loader (UltraRAM), not a constant."""
+        return self.mem.loaded
 
 
 class Dataflow:
@@ -123,9 +128,17 @@ class Dataflow:
         self.fifo_records: List[dict] = []   # the depths that are not the default (fifos.py)
         self.widest: Tuple[int, str] = (0, "")   # the widest ap_uint word and where (design.widest_word)
 
+    @property
+    def loaded(self) -> List["Param"]:
+        """The params the weight loader writes (hls/lib/weight_load.h), in load order."""
+        return [p for p in self.params if p.loaded]
+
     # -- what builders use -----------------------------------------------------------------
     def fold(self, layer) -> dict:
         return self.folding.get(layer.name, {})
+
+    def fold_of(self, layer_name: str) -> dict:
+        return self.folding.get(layer_name, {})
 
     def input(self, layer, i: int = 0) -> Fifo:
         """The FIFO layer `layer` reads its input `i` from (at the fold it asked for)."""
@@ -167,7 +180,7 @@ class Dataflow:
         its reshaped shape, `pin` ('auto', 'bram', 'lut': a Conv's "mem") and the rate."""
         dims = tuple(int(d) for d in dims)
         depth, width = memory_shape(dims, reshape, bits)
-        mem = resources.rom(depth, width, pin, self.lut_per_bram)
+        mem = resources.rom(depth, width, pin, self.lut_per_bram, element_bits=bits)
         p = Param(self.namer.get("", layer.name, "_" + short), ctype, values, dims, int(bits),
                   tuple(reshape), mem, layer.name, comment, wide, short)
         self.params.append(p)

@@ -32,12 +32,13 @@ OUT_LANE_BITS = 32              # class sums: int32 lanes
 
 
 def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optional[Dict[str, int]] = None,
-          pipeline_slack: int = fifos.PIPELINE_SLACK) -> Dataflow:
+          pipeline_slack: int = fifos.PIPELINE_SLACK, part: Optional[resources.Part] = None) -> Dataflow:
     """The dataflow of `package` folded as `folding` (layers it does not name: PE = SIMD = 1).
     `fifo_depths` overrides FIFO depths by identifier or label, `pipeline_slack` the margin per
     process of the skip-FIFO rule (tests: 0 checks the C-model part of the rule alone).
     The folding's FIFO_KEY entry ({FIFO identifier: depth}, the sized depths) sets depths too,
-    but never below the skip rule's deadlock-safe depth (CodegenError)."""
+    but never below the skip rule's deadlock-safe depth (CodegenError). `part` (default the
+    PYNQ-Z2's xc7z020) decides whether a Conv may keep its weights in UltraRAM (mem = "uram")."""
     rate = float((folding or {}).get(RATE_KEY, resources.XC7Z020.lut / resources.XC7Z020.bram36))
     sized = dict((folding or {}).get(FIFO_KEY) or {})
     folding = {k: dict(v) for k, v in (folding or {}).items() if not str(k).startswith("_")}
@@ -46,6 +47,11 @@ def build(package, folding: Optional[Dict[str, dict]] = None, fifo_depths: Optio
     if unknown:
         raise CodegenError(f"folding names layer {unknown[0]!r}, which is not in model {package.model!r} "
                            f"(layers: {', '.join(layer.name for layer in package.layers)})")
+    part = part or resources.XC7Z020
+    for name, fold in folding.items():
+        err = rules.memory_on_part(name, fold, part.name, part.uram)
+        if err:
+            raise CodegenError(err)
     namer = Namer()
     for ident in (TOP, IN_PORT, OUT_PORT):
         namer.reserve(ident)

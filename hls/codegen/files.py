@@ -39,6 +39,28 @@ VENDOR, LIBRARY, VERSION = "ern", "hls", "1.0"
 # s_axilite register map of an ap_ctrl_hs block with one 32-bit scalar (Vitis HLS convention).
 REGISTERS = {"ap_ctrl": 0x00, "gie": 0x04, "ier": 0x08, "isr": 0x0C, "frames": 0x10}
 AP_CTRL_BITS = {"ap_start": 0, "ap_done": 1, "ap_idle": 2, "ap_ready": 3, "auto_restart": 7}
+# A design with weights in UltraRAM has a second scalar, `mode` (Vitis HLS puts the next 32-bit
+# scalar 8 bytes on): 0 runs frames, 1 loads the weight image (hls/lib/weight_load.h).
+MODE_REGISTER = 0x18
+MODES = {"run": 0, "load": 1}
+
+
+def registers(df: Dataflow) -> dict:
+    """The s_axilite register map of the generated top (`mode` only with loaded weights)."""
+    return dict(REGISTERS, **({"mode": MODE_REGISTER} if df.loaded else {}))
+
+
+def load_memories(df: Dataflow) -> List[dict]:
+    """The loaded memories in load order, with what the host needs to build their share of the
+    weight image (host/weights.py weight_image): the layer, its fold and the element width."""
+    out = []
+    for q in df.loaded:
+        pe, tiles = q.dims
+        beats = -(-q.bits // design.AXI_BITS)
+        out.append({"param": q.ident, "layer": q.layer, "pe": pe, "simd": int(df.fold_of(q.layer).get("simd", 1)),
+                    "tiles": tiles, "element_bits": q.bits, "words": tiles * pe * beats,
+                    "storage": q.storage})
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,7 +107,7 @@ def interface(df: Dataflow, board: boards.Board = boards.get()) -> dict:
         "control": {
             "protocol": "s_axilite", "bundle": "control", "interface": "s_axi_control",
             "clock": "ap_clk", "reset": "ap_rst_n (active low)", "block_protocol": "ap_ctrl_hs",
-            "registers": REGISTERS, "ap_ctrl_bits": AP_CTRL_BITS,
+            "registers": registers(df), "ap_ctrl_bits": AP_CTRL_BITS,
             "usage": "write frames at 0x10, set ap_start (0x00 bit 0), stream frames * input words in "
                      "and frames * output words out, ap_done (bit 1) when finished",
         },
@@ -106,12 +128,32 @@ def interface(df: Dataflow, board: boards.Board = boards.get()) -> dict:
                         "unsigned ern_in_bytes_per_frame(void)", "unsigned ern_classes(void)",
                         "const char* ern_package_sha256(void)"],
         },
+        **({"load": load_section(df)} if df.loaded else {}),
         "package_sha256": package_digest(p),
+    }
+
+
+def load_section(df: Dataflow) -> dict:
+    """interface.json's `load`: the weight-load step a design with weights in UltraRAM needs
+    once after the bitstream is loaded (and before the first frame)."""
+    mems = load_memories(df)
+    return {
+        "register": "mode", "offset": MODE_REGISTER, "modes": MODES,
+        "words": sum(m["words"] for m in mems), "tdata_bits": design.AXI_BITS,
+        "memories": mems,
+        "order": "memories in the order listed; in each, for every address t, for every pe, element "
+                 "w[pe][t] (element_bits) as ceil(element_bits / 64) 64-bit words, least significant "
+                 "first (hls/lib/weight_load.h; host/weights.py weight_image builds it from the package)",
+        "usage": "write mode = 1 at the mode register and frames = 0, set ap_start, stream the words "
+                 "(TLAST on the last), wait for ap_done; then mode = 0 for inference. UltraRAM "
+                 "keeps the weights until the bitstream is loaded again",
     }
 
 
 def _headers(df: Dataflow) -> List[str]:
     used = {"axi_stream.h", "width_convert.h"}
+    if df.loaded:
+        used.add("weight_load.h")
     for layer in df.package.layers:
         used.update(builder(layer.op).headers)
     return sorted(used)
@@ -148,7 +190,8 @@ def top_header(df: Dataflow) -> str:
     o.raw("//   byte i in byte lane i % 8 of word i / 8, each frame zero-padded to whole words.")
     o.raw(f"// {design.OUT_PORT}: {info['output']['words_per_frame']} words per frame of int32 class sums "
           f"(class c in lane c % 2 of word c / 2), TLAST on the last word of the call.")
-    o.raw("// frames: s_axilite register 0x10 (bundle control); ap_ctrl_hs at 0x00 (ap_start bit 0, ap_done bit 1).")
+    o.raw("// frames: s_axilite register 0x10 (bundle control); ap_ctrl_hs at 0x00 (ap_start bit 0, ap_done bit 1)."
+          + (f" mode: 0x{MODE_REGISTER:02x}." if df.loaded else ""))
     o.raw("#ifndef ERN_TOP_H")
     o.raw("#define ERN_TOP_H")
     o.raw("")
@@ -177,15 +220,30 @@ def top_header(df: Dataflow) -> str:
         ("ERN_OUT_LANE_BITS", design.OUT_LANE_BITS, "one class sum"),
         ("ERN_OUT_WORDS", info["output"]["words_per_frame"], "output words per frame"),
     ]
+    if df.loaded:
+        consts += [("ERN_MODE_RUN", MODES["run"], "mode: run frames"),
+                   ("ERN_MODE_LOAD", MODES["load"], "mode: read the weight image into the UltraRAM weights"),
+                   ("ERN_LOAD_WORDS", info["load"]["words"], "words of the weight image")]
     for name, value, note in consts:
         o.raw(f"constexpr unsigned {name} = {value};" + (f"  // {note}" if note else ""))
     o.raw("")
     o.raw(f"typedef ern::axis_word<ERN_AXI_BITS> ern_word_t;")
     o.raw("")
-    o.raw(f"/// Runs `frames` frames through the dataflow: {info['input']['words_per_frame']} words in and "
-          f"{info['output']['words_per_frame']} words out per frame.")
-    o.raw(f"void {design.TOP}(hls::stream<ern_word_t>& {design.IN_PORT}, hls::stream<ern_word_t>& "
-          f"{design.OUT_PORT}, unsigned frames);")
+    if df.loaded:
+        o.raw("// Weights in UltraRAM are written at run time: call once with mode = ERN_MODE_LOAD and the")
+        o.raw("// weight image (ERN_LOAD_WORDS words, interface.json `load`) on in_stream, then with")
+        o.raw("// mode = ERN_MODE_RUN for frames.")
+        o.raw("#define ERN_HAS_WEIGHT_LOAD 1")
+        o.raw(f"/// mode ERN_MODE_RUN: runs `frames` frames through the dataflow ({info['input']['words_per_frame']} "
+              f"words in and {info['output']['words_per_frame']} words out per frame); ERN_MODE_LOAD: reads the "
+              f"weight image.")
+        o.raw(f"void {design.TOP}(hls::stream<ern_word_t>& {design.IN_PORT}, hls::stream<ern_word_t>& "
+              f"{design.OUT_PORT}, unsigned frames, unsigned mode);")
+    else:
+        o.raw(f"/// Runs `frames` frames through the dataflow: {info['input']['words_per_frame']} words in and "
+              f"{info['output']['words_per_frame']} words out per frame.")
+        o.raw(f"void {design.TOP}(hls::stream<ern_word_t>& {design.IN_PORT}, hls::stream<ern_word_t>& "
+              f"{design.OUT_PORT}, unsigned frames);")
     o.raw("")
     o.raw("#endif  // ERN_TOP_H")
     return o.text()
@@ -198,7 +256,9 @@ def _storage_pragma(p: Param) -> List[str]:
     if p.storage == "reg":
         return [f"#pragma HLS ARRAY_PARTITION variable={p.ident} complete dim=0"]
     lines = [f"#pragma HLS ARRAY_RESHAPE variable={p.ident} complete dim={d}" for d in p.reshape]
-    lines.append(f"#pragma HLS BIND_STORAGE variable={p.ident} type=rom_1p impl={p.storage}")
+    # a loaded memory: written by the loader on one port, read by the MVU on the other
+    kind = "ram_s2p" if p.loaded else "rom_1p"
+    lines.append(f"#pragma HLS BIND_STORAGE variable={p.ident} type={kind} impl={p.storage}")
     return lines
 
 
@@ -212,7 +272,8 @@ def top_source(df: Dataflow) -> str:
     o = Writer()
     p = df.package
     o.raw(f"// ern_top.cpp: the {c_comment(p.model)} accelerator, one DATAFLOW region of {len(df.processes)} processes "
-          f"and {len(df.fifos)} FIFOs.")
+          f"and {len(df.fifos)} FIFOs" + (f", and a weight loader for {len(df.loaded)} UltraRAM memories." if df.loaded
+                                         else "."))
     o.raw(f"// {GENERATED_BY}")
     o.raw("// The layer functions are hls/lib (lib/ here); their template arguments are named in comments.")
     o.raw('#include "ern_top.h"')
@@ -224,24 +285,78 @@ def top_source(df: Dataflow) -> str:
         if any(q.layer == layer.name for q in df.params):
             o.raw(f'#include "{params_file(df, layer.name)}"')
     o.raw("")
-    o.raw(f"void {design.TOP}(hls::stream<ern_word_t>& {design.IN_PORT}, hls::stream<ern_word_t>& "
-          f"{design.OUT_PORT}, unsigned frames) {{")
+    streams = (f"hls::stream<ern_word_t>& {design.IN_PORT}, hls::stream<ern_word_t>& {design.OUT_PORT}, "
+               f"unsigned frames")
+    if not df.loaded:
+        o.raw(f"void {design.TOP}({streams}) {{")
+        _interface_pragmas(o, df)
+        _dataflow_body(o, df)
+        o.raw("}")
+        return o.text()
+    o.raw("// Mode run: the dataflow region.")
+    o.raw(f"static void ern_run({streams}) {{")
+    o.raw("#pragma HLS INLINE off")
+    _dataflow_body(o, df)
+    o.raw("}")
+    o.raw("")
+    o.raw("// Mode load: the weight image into the UltraRAM weights, memory by memory in this order "
+          "(interface.json `load`).")
+    o.raw(f"static void ern_load(hls::stream<ern_word_t>& {design.IN_PORT}) {{")
+    o.raw("#pragma HLS INLINE off")
+    o.indent()
+    for q in df.loaded:
+        pe, tiles = q.dims
+        o.comment(f"{q.layer}: {pe} x {tiles} elements of {q.bits} bits")
+        call = template_call("ern::load_weights", [("PE", pe), ("TILES", tiles), ("W", q.bits),
+                                                   ("AXI_BITS", design.AXI_BITS)], [design.IN_PORT, q.ident], "")
+        call[-1] += ";"
+        o.extend(call)
+    o.dedent()
+    o.raw("}")
+    o.raw("")
+    o.raw(f"void {design.TOP}({streams}, unsigned mode) {{")
+    _interface_pragmas(o, df)
+    o.indent()
+    o("")
+    o.comment("UltraRAM weights (hls/perf/resources.py: rom, mem = uram): no bitstream initialisation, so "
+              "ern_load writes them (one port) and the MVUs of ern_run read them (the other).")
+    for q in df.loaded:
+        o.comment(q.layer)
+        for line in _storage_pragma(q):
+            o.raw(line)
+    o("")
+    o(f"if (mode == ERN_MODE_LOAD) ern_load({design.IN_PORT});")
+    o(f"else ern_run({design.IN_PORT}, {design.OUT_PORT}, frames);")
+    o.dedent()
+    o.raw("}")
+    return o.text()
+
+
+def _interface_pragmas(o: Writer, df: Dataflow) -> None:
     o.raw(f"#pragma HLS INTERFACE axis port={design.IN_PORT}")
     o.raw(f"#pragma HLS INTERFACE axis port={design.OUT_PORT}")
     o.raw("#pragma HLS INTERFACE s_axilite port=frames bundle=control")
+    if df.loaded:
+        o.raw("#pragma HLS INTERFACE s_axilite port=mode bundle=control")
     o.raw("#pragma HLS INTERFACE ap_ctrl_hs port=return")
     o.raw("#pragma HLS INTERFACE s_axilite port=return bundle=control")
+
+
+def _dataflow_body(o: Writer, df: Dataflow) -> None:
+    """The DATAFLOW region: the constant params' storage, the FIFOs, one call per process."""
+    p = df.package
     o.raw("// frames is written before ap_start and held during the call: no scalar FIFOs carry it to the processes")
     o.raw("#pragma HLS STABLE variable=frames")
     o.raw("#pragma HLS DATAFLOW")
     o.indent()
-    if df.params:
+    constants = [q for q in df.params if not q.loaded]
+    if constants:
         o("")
         o.comment("Params (params_<layer>.h): the PEs of each array side by side in one word (ARRAY_RESHAPE "
                   "dim 1; thresholds also their levels, dim 3), in block or distributed ROM, or in registers "
                   "when one word deep (hls/perf/resources.py: rom).")
         for layer in p.layers:
-            own = [q for q in df.params if q.layer == layer.name]
+            own = [q for q in constants if q.layer == layer.name]
             if own:
                 o.comment(layer.name)
             for q in own:
@@ -273,8 +388,6 @@ def top_source(df: Dataflow) -> str:
         lines[-1] += ")"
         o.extend(lines)
     o.dedent()
-    o.raw("}")
-    return o.text()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,6 +425,10 @@ def params_header(df: Dataflow, layer) -> str:
             continue
         o.raw("")
         o.raw(f"// {c_comment(q.comment)}")
+        if q.loaded:
+            o.raw(f"// In UltraRAM: written at run time by ern_load (mode ERN_MODE_LOAD), not initialised here.")
+            o.raw(f"static {q.ctype} {q.ident}" + "".join(f"[{d}]" for d in q.dims) + ";")
+            continue
         fmt = _word_format(q)
         per_line = 4 if q.wide else (8 if q.ctype.startswith("ap_uint<") else 16)
         dims = "".join(f"[{d}]" for d in q.dims)
@@ -399,6 +516,9 @@ def readme(df: Dataflow, board: boards.Board = boards.get()) -> str:
           f"{info['output']['packing']}.",
           "- Control: s_axilite (bundle `control`), ap_ctrl_hs: `frames` at 0x10, ap_start = bit 0 of 0x00, "
           "ap_done = bit 1, ap_idle = bit 2.",
+          *([f"- Weights in UltraRAM ({len(df.loaded)} memories): `mode` at 0x{MODE_REGISTER:02x}; once after the "
+             f"bitstream, mode 1 with the weight image on `{design.IN_PORT}` ({info['load']['words']} words, "
+             "`data/weights.bin` for tb.cpp; interface.json `load`), then mode 0 for frames."] if df.loaded else []),
           f"- The host applies the head: logits[c] = scale[c] * sums[c] / {p.head.divisor}.", "",
           "## Build and run", "",
           "```sh",

@@ -13,34 +13,11 @@ With ``NF = C_out / PE``, ``SF = MW / SIMD``:
 
 tests/test_hls_lib.py (the library's test benches) and the code generator share these.
 """
-from typing import List, Optional
-
 import numpy as np
 
-
-def fold_weights(w_pm1: np.ndarray, pe: int, simd: int) -> np.ndarray:
-    """(MH, MW) +-1 matrix -> bits [PE][NF*SF][SIMD]: [pe][nf*SF + sf][s] = W[nf*PE+pe, sf*SIMD+s] > 0."""
-    mh, mw = w_pm1.shape
-    nf, sf = mh // pe, mw // simd
-    bits = (w_pm1 > 0).astype(np.int64).reshape(nf, pe, sf, simd)
-    return bits.transpose(1, 0, 2, 3).reshape(pe, nf * sf, simd)
-
-
-def fold_weight_planes(signs: np.ndarray, masks: np.ndarray, pe: int, simd: int,
-                       masked: bool, nonzero: Optional[np.ndarray] = None) -> np.ndarray:
-    """(B, MH, MW) sign planes of +-1 and masks of 0/1 -> bits [PE][NF*SF][SIMD*WORDS]: the
-    fold_weights of every sign plane, then of the masks of planes 1..B-1 when masked, then of
-    the (MH, MW) 0/1 `nonzero` mask when given (ZEROS), side by side (hls/lib/mvu.h's weight
-    word). B = 1 unmasked without zeros: fold_weights(signs[0])."""
-    fields = list(signs) + (list(masks[1:]) if masked else []) + ([nonzero] if nonzero is not None else [])
-    return np.concatenate([fold_weights(f, pe, simd) for f in fields], axis=2)
-
-
-def weight_fields(weight_bits: int, masked: bool, zeros: bool) -> int:
-    """SIMD-bit fields per MVU weight word (hls/lib/mvu.h ``mvu_weight_words``): B sign planes,
-    B - 1 plane masks when masked, one nonzero mask when zeros. The generator and the estimate
-    (hls/perf/opmodels.py) both size the weight memory with it."""
-    return int(weight_bits) + (int(weight_bits) - 1 if masked else 0) + (1 if zeros else 0)
+# The weight words live in host/weights.py (the board's driver builds the weight image from the
+# same functions); re-exported here for the generator and the library's test benches.
+from host.weights import fold_weight_planes, fold_weights, pack_words, weight_fields  # noqa: F401
 
 
 def fold_rows(rows: np.ndarray, pe: int) -> np.ndarray:
@@ -48,21 +25,6 @@ def fold_rows(rows: np.ndarray, pe: int) -> np.ndarray:
     c = rows.shape[0]
     folded = rows.reshape(c // pe, pe, *rows.shape[1:])
     return np.moveaxis(folded, 1, 0)
-
-
-def pack_words(bits: np.ndarray) -> List[List[int]]:
-    """[PE][TILES][SIMD] of 0/1 -> [PE][TILES] Python ints, bit s of a word = bits[..., s]
-    (exact for any SIMD: Python integers)."""
-    pe, tiles, simd = bits.shape
-    flat = bits.reshape(-1, simd).astype(bool)
-    if simd <= 64:  # distinct powers of two: the uint64 sum is exact
-        shifts = np.arange(simd, dtype=np.uint64)
-        values = (flat.astype(np.uint64) << shifts).sum(axis=1, dtype=np.uint64)
-        words = [int(v) for v in values]
-    else:
-        weights = [1 << s for s in range(simd)]
-        words = [sum(w for w, b in zip(weights, row) if b) for row in flat.tolist()]
-    return [words[p * tiles:(p + 1) * tiles] for p in range(pe)]
 
 
 # ---------------------------------------------------------------------------------------------

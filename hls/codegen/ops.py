@@ -18,14 +18,13 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from host import ops as host_ops
 from host.package import bits_for_range
 from hls.codegen.dataflow import (CodegenError, Dataflow, need_repeat, need_same, need_serialized,
                                   need_window)
 from hls.codegen import rules
 from hls.codegen.layout import (DIRECTION_RESHAPE, THRESHOLD_RESHAPE, WEIGHT_RESHAPE, fold_rows,
-                                 fold_weight_planes, fold_weights, pack_words,
-                                 weight_fields)
+                                 pack_words, weight_fields)
+from host.weights import conv_weight_bits
 
 BUILDERS: Dict[str, "OpBuilder"] = {}
 
@@ -189,13 +188,11 @@ class ConvBuilder(OpBuilder):
         masked, zeros = bool(op.masked), bool(op.zeros)
         words_per_tile = weight_fields(op.weight_bits, masked, zeros)
         width = simd * words_per_tile
+        bits = conv_weight_bits(layer, params, pe, simd)
         if op.weight_bits == 1 and not zeros:
-            bits = fold_weights(host_ops.unpack_weights(params["weights"], op.cols), pe, simd)
             comment = f"[pe][nf*{sf} + sf] bit s = sign of W[nf*{pe} + pe][sf*{simd} + s] (1 = +1)"
             template = []
         else:
-            signs, masks = op.planes(params)
-            bits = fold_weight_planes(signs, masks, pe, simd, masked, op.nonzero(params) if zeros else None)
             comment = (f"[pe][nf*{sf} + sf] bit b*{simd} + s = sign bit of plane b of W[nf*{pe} + pe][sf*{simd} + s]"
                        + (f", bit ({op.weight_bits} + b - 1)*{simd} + s = its mask of plane b >= 1" if masked else "")
                        + (f", bit {words_per_tile - 1}*{simd} + s = 1 where that weight is nonzero" if zeros else ""))

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-MEM_CHOICES = ("auto", "bram", "lut")   # a Conv's "mem": where its weights go (auto: the rule)
+# a Conv's "mem": where its weights go (auto: the storage rule; uram: UltraRAM, written at run
+# time by the weight loader, on parts that have it)
+MEM_CHOICES = ("auto", "bram", "lut", "uram")
 CONV_KEYS = ("pe", "simd", "mem", "out_pe")
 STREAM_KEYS = ("pe",)
 DUPLICATE_OUTPUTS = (2, 3)
@@ -131,7 +133,7 @@ def conv(name: str, fold: dict, c_in: int, c_out: int, kernel: int,
         return (f"{where(name, op)}: C_in % SIMD = {c_in} % {simd} != 0 (the sliding window emits "
                 f"SIMD channels of one pixel per beat); valid SIMD: {fmt_values(divisors(c_in))}")
     if fold.get("mem", "auto") not in MEM_CHOICES:
-        return f"{where(name, op)}: mem={fold['mem']!r}; expected auto, bram or lut"
+        return f"{where(name, op)}: mem={fold['mem']!r}; expected {', '.join(MEM_CHOICES)}"
     out_pe = fold.get("out_pe", pe)
     if not _is_count(out_pe) or pe % out_pe:
         return (f"{where(name, op)}: PE % OUT_PE = {pe} % {out_pe!r} != 0; valid OUT_PE: "
@@ -142,4 +144,13 @@ def conv(name: str, fold: dict, c_in: int, c_out: int, kernel: int,
                 f"beats, more than the SF = {sf} cycles of a fold; use OUT_PE >= {-(-pe // sf)}")
     if input_signed:
         return f"{where(name, op)}: reads a signed stream; the MVU takes unsigned codes"
+    return None
+
+
+def memory_on_part(name: str, fold: dict, part: str, uram_blocks: int) -> Optional[str]:
+    """A Conv's mem = "uram" needs a part with UltraRAM (Zynq UltraScale+ with URAM: the K26,
+    the ZU7EV; not the xc7z020 nor the ZU3EG)."""
+    if fold.get("mem") == "uram" and not uram_blocks:
+        return (f"{where(name, 'Conv')}: mem='uram' but {part} has no UltraRAM; "
+                f"expected auto, bram or lut there")
     return None

@@ -55,6 +55,8 @@ class Design:
              "dsp": t.dsp / p.dsp}
         if p.lutram:   # unknown on the UltraScale+ parts (host/boards.py): not bounded on its own
             u["lutram"] = t.lutram / p.lutram
+        if p.uram or t.uram:
+            u["uram"] = t.uram / p.uram if p.uram else float("inf")
         return u
 
     def fits(self) -> bool:
@@ -123,7 +125,7 @@ def layer_record(g: Graph, layer: dict, fold: dict, cyc: dict, cost: R.Cost) -> 
     rec = {"name": layer["name"], "op": layer["op"], "cycles": int(cyc["cycles"]),
            "pe": fold.get("pe"), "simd": fold.get("simd"),
            "lut": round(cost.lut), "ff": round(cost.ff), "bram36": cost.bram36,
-           "dsp": round(cost.dsp), "lutram": round(cost.lutram),
+           "dsp": round(cost.dsp), "lutram": round(cost.lutram), "uram": round(cost.uram),
            "in_shape": list(g.inp(layer).shape), "out_shape": list(g.out(layer).shape)}
     rec.update({k: v for k, v in cyc.items() if k != "cycles"})
     rec.update(g.model(layer).report_fields(layer, g))

@@ -29,6 +29,7 @@ from hls.perf.folding import (FIFO_KEY, FOLD_KEYS, RATE_KEY, Budget, FoldingErro
 from hls.perf.opmodels import Ctx, EstimateError, Graph
 from hls.perf import resources as R
 from hls.perf import topologies
+from hls.codegen import rules
 from host import boards
 from host.errors import cli
 from host.names import non_negative_int, positive_float
@@ -114,6 +115,11 @@ def estimate(g: Graph, folding_file=None, target_fps=None, clock_mhz: float = R.
     price = generated_pricer(package) if package is not None else evaluate
     if folding_file is not None:
         fixed = validate_folding(read_folding(folding_file), g, str(folding_file))
+        for name, fold in fixed.items():   # mem = "uram" needs a part with UltraRAM
+            err = None if str(name).startswith("_") else \
+                rules.memory_on_part(name, fold, budget.part.name, budget.part.uram)
+            if err:
+                raise FoldingError(f"folding file {folding_file}: {err}")
         rate = fixed.pop(RATE_KEY, budget.part.lut / budget.part.bram36)
         depths = fixed.pop(FIFO_KEY, None)
         folding = complete(g, fixed, clock_mhz, target_fps, budget.part)
@@ -160,7 +166,7 @@ def report(d: Design, budget: Budget, package: str = "", board: str = boards.DEF
         "bottleneck": d.bottleneck,
         "lut": round(t.lut), "ff": round(t.ff), "bram36": t.bram36, "dsp": round(t.dsp),
         "lutram": round(t.lutram),
-        "uram": 0,   # constant weights stay in BRAM/LUTs: URAM has no bitstream initialisation
+        "uram": round(t.uram),   # weight memories in UltraRAM (written by the weight loader)
         "board": board, "part": p.name, "part_resources": p.as_dict(),
         "utilization": {k: round(v, 4) for k, v in u.items()},
         "fits": d.fits(), "within_budget": budget.allows(d), "budget": budget.as_dict(),
@@ -190,22 +196,22 @@ def _by_kind(d: Design) -> dict:
 
 def table(rep: dict) -> str:
     """A readable per-layer table with totals against the part."""
-    rows = [("layer", "op", "PE", "SIMD", "cycles", "LUT", "FF", "BRAM36", "weights")]
+    rows = [("layer", "op", "PE", "SIMD", "cycles", "LUT", "FF", "BRAM36", "URAM", "weights")]
     ii = rep["cycles_per_frame"]
     for l in rep["layers"]:
         w = l["resources"].get("weights", {})
         mark = " <" if l["cycles"] == ii else ""
         rows.append((l["name"], l["op"], str(l["pe"] or ""), str(l["simd"] or ""),
                      f"{l['cycles']:,}{mark}", f"{l['lut']:,}", f"{l['ff']:,}",
-                     f"{l['bram36']:g}", w.get("style", "") if w else ""))
+                     f"{l['bram36']:g}", f"{l.get('uram', 0):g}", w.get("style", "") if w else ""))
     fl = rep["totals_by_kind"]["fifos_and_converters"]
     rows.append(("FIFOs + width conv.", "", "", "", "", f"{fl['lut']:,}", f"{fl['ff']:,}",
-                 f"{fl['bram36']:g}", ""))
+                 f"{fl['bram36']:g}", "", ""))
     sh = rep["shell"]
     rows.append(("shell (DMA, AXI)", "", "", "", "", f"{sh['lut']:,}", f"{sh['ff']:,}",
-                 f"{sh['bram36']:g}", ""))
+                 f"{sh['bram36']:g}", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    right = {2, 3, 4, 5, 6, 7}
+    right = {2, 3, 4, 5, 6, 7, 8}
     fmt = lambda r: "  ".join(c.rjust(w) if i in right else c.ljust(w)   # noqa: E731
                               for i, (c, w) in enumerate(zip(r, widths)))
     out = [fmt(rows[0]), "  ".join("-" * w for w in widths)]
@@ -222,7 +228,8 @@ def table(rep: dict) -> str:
     out.append(f"  FF     {rep['ff']:>7,} / {p['ff']:,} ({u['ff']:.1%})")
     out.append(f"  BRAM36 {rep['bram36']:>7g} / {p['bram36']:g} ({u['bram36']:.1%})   "
                f"(weights {rep['weight_bits'] / 1e6:.2f} Mbit)")
-    out.append(f"  URAM   {rep.get('uram', 0):>7,} / {p.get('uram', 0):,}")
+    out.append(f"  URAM   {rep.get('uram', 0):>7,} / {p.get('uram', 0):,}"
+               + (f" ({u['uram']:.1%})" if "uram" in u else ""))
     out.append(f"  DSP    {rep['dsp']:>7,} / {p['dsp']:,}")
     b = rep["budget"]
     out.append(f"  fits: {rep['fits']}   within budget ({b['lut']:,.0f} LUT, {b['bram36']:g} "

@@ -189,6 +189,7 @@ class Budget:
     part: R.Part = R.XC7Z020
     lut_max: float | None = None      # absolute limits, when given, replace the fractions
     bram_max: float | None = None
+    uram_frac: float = 1.0            # URAM holds only weights: the whole part by default
 
     @property
     def lut(self) -> float:
@@ -202,10 +203,14 @@ class Budget:
             return float(self.bram_max)
         return math.floor(self.part.bram36 * self.bram_frac * 2) / 2
 
+    @property
+    def uram(self) -> float:
+        return math.floor(self.part.uram * self.uram_frac)
+
     def allows(self, d: Design) -> bool:
         t = d.totals
         return (t.lut <= self.lut and t.bram36 <= self.bram36 and t.dsp <= self.dsp
-                and t.ff <= self.part.ff
+                and t.uram <= self.uram and t.ff <= self.part.ff
                 and (self.part.lutram is None or t.lutram <= self.part.lutram))
 
     def describe(self) -> str:
@@ -214,7 +219,7 @@ class Budget:
                 f"of the {self.part.name}")
 
     def as_dict(self) -> dict:
-        return {"lut": self.lut, "bram36": self.bram36, "dsp": self.dsp,
+        return {"lut": self.lut, "bram36": self.bram36, "dsp": self.dsp, "uram": self.uram,
                 "lut_frac": round(self.lut / self.part.lut, 4),
                 "bram_frac": round(self.bram36 / self.part.bram36, 4)}
 
@@ -285,6 +290,36 @@ def _pin_weight_memories(g: Graph, fold: dict, lam: float) -> None:
                 f["mem"] = style
 
 
+def _place_in_uram(space: "_Space", fold: dict, lam: float, budget: Budget) -> None:
+    """On a part with UltraRAM, move weight memories from block (or distributed) ROM to URAM
+    while the design's BRAM36 exceeds the budget: first those that free the most BRAM36 (and
+    LUTs, at the exchange rate) per URAM block, as long as URAM blocks remain. URAM needs the
+    run-time write path (hls/lib/weight_load.h), so nothing goes there while BRAM suffices."""
+    g, part = space.g, budget.part
+    if not part.uram:
+        return
+    ctx = Ctx(lut_per_bram=_rate(lam))
+    totals = evaluate(g, fold, part=part, ctx=ctx).totals
+    bram, used = totals.bram36, totals.uram
+    moves = []
+    for name, f in fold.items():
+        layer = g.by_name[name]
+        if name in space.fixed or "simd" not in g.model(layer).fold_keys or f.get("mem") == "uram":
+            continue
+        w = g.model(layer).cost(layer, f, g, ctx).items.get("weights")
+        if not w or not w.get("depth"):
+            continue
+        blocks = R.uram_for(w["depth"], w["width"])
+        saved = w.get("bram36", 0.0) + w.get("lut", 0.0) / ctx.lut_per_bram
+        moves.append((-saved / blocks, name, blocks, w.get("bram36", 0.0)))
+    for _, name, blocks, freed in sorted(moves):
+        if bram <= budget.bram36:
+            break
+        if freed and used + blocks <= budget.uram:
+            fold[name]["mem"] = "uram"
+            bram, used = bram - freed, used + blocks
+
+
 def _refine(space: _Space, fold: dict, ii: int, lam: float, sweeps: int = 2) -> None:
     """Coordinate descent on the per-layer choice including the FIFOs / width converters on the
     layer's streams (which depend on the neighbours' foldings): a streaming layer whose PE
@@ -332,6 +367,7 @@ def _best_at(space: _Space, ii: int, budget: Budget, clock_mhz: float, price=eva
             return None, None
         _refine(space, fold, ii, lam)
         _pin_weight_memories(space.g, fold, lam)
+        _place_in_uram(space, fold, lam, budget)
         if fold in seen:
             continue
         seen.append(fold)
@@ -361,6 +397,8 @@ def search(g: Graph, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, target_fps: float |
     iis = space.candidate_iis()
     # Does anything fit at all? (the slowest, cheapest design)
     slowest, closest = _best_at(space, iis[-1], budget, clock_mhz, price)
+    if slowest is None and budget.part.uram:
+        iis, slowest = _uram_start(space, iis, budget, clock_mhz, price)
     if slowest is None:
         raise FitError(_no_fit_message(g, closest, budget))
     if target_fps is not None:
@@ -383,6 +421,22 @@ def search(g: Graph, clock_mhz: float = R.DEFAULT_CLOCK_MHZ, target_fps: float |
                 f"(--budget-lut-pct / --budget-bram-pct).")
         return best
     return _fastest(space, iis, budget, clock_mhz, price)
+
+
+def _uram_start(space: _Space, iis: list, budget: Budget, clock_mhz: float, price=evaluate):
+    """(the candidate IIs up to the slowest that fits, its design) or (iis, None), on a part with
+    UltraRAM where the slowest design does not fit. URAM is 72 bits wide: the slowest folding's
+    narrow weight words (PE = SIMD = 1) waste it, so BRAM runs out there while a faster folding,
+    with words wide enough for URAM, fits. 24 IIs spread over the range are tried with the graph
+    model (fast), the slowest that fits is priced as generated."""
+    picks = sorted({iis[round(i * (len(iis) - 1) / 23)] for i in range(24)}, reverse=True)
+    for ii in picks:
+        if _best_at(space, ii, budget, clock_mhz, evaluate)[0] is None:
+            continue
+        best, _ = _best_at(space, ii, budget, clock_mhz, price)
+        if best is not None:
+            return [c for c in iis if c <= ii], best
+    return iis, None
 
 
 def _fastest(space: _Space, iis: list, budget: Budget, clock_mhz: float, price=evaluate) -> Design:
@@ -434,7 +488,9 @@ def _no_fit_message(g: Graph, d: Design, budget: Budget) -> str:
             f", or fewer/narrower layers")
     if t.dsp > budget.dsp:
         parts.append(f"DSP {t.dsp:.0f} > {budget.dsp}")
-    if t.lutram > budget.part.lutram:
+    if t.uram > budget.uram:
+        parts.append(f"URAM {t.uram:g} > {budget.uram:g}")
+    if budget.part.lutram is not None and t.lutram > budget.part.lutram:
         parts.append(f"distributed RAM {t.lutram:,.0f} > {budget.part.lutram:,} LUTs")
     return (f"{g.name} does not fit {budget.part.name} within the budget ({budget.describe()}) "
             f"even fully folded (PE = SIMD = 1, {d.fps:,.1f} FPS): " + "; ".join(parts))

@@ -50,7 +50,7 @@ def memory_record(p) -> dict:
     m = p.mem
     return {"param": p.ident, "layer": p.layer, "role": p.role, "dims": list(p.dims),
             "element_bits": p.bits, "banks": p.banks, "depth": m.depth, "width": m.width,
-            "storage": m.impl, "lut": round(m.lut, 1), "bram36": m.bram36}
+            "storage": m.impl, "lut": round(m.lut, 1), "bram36": m.bram36, "uram": m.uram}
 
 
 def fifo_record(df: Dataflow, f, producer: dict, consumer: dict) -> dict:
@@ -90,7 +90,7 @@ def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = R.DEFAULT_CLOC
         cost = _without_replaced(m.cost(layer, fold, g, ctx))
         for p in params.get(name, []):
             cost.add(p.role, lut=p.mem.lut, ff=p.mem.ff, bram36=p.mem.bram36, lutram=p.mem.lutram,
-                     style=p.mem.impl, depth=p.mem.depth, width=p.mem.width, banks=p.banks)
+                     uram=p.mem.uram, style=p.mem.impl, depth=p.mem.depth, width=p.mem.width, banks=p.banks)
             d.memories.append(memory_record(p))
         rec = layer_record(g, layer, fold, cyc, cost)
         d.layers.append(rec)
@@ -109,6 +109,8 @@ def evaluate_generated(g: Graph, df: Dataflow, clock_mhz: float = R.DEFAULT_CLOC
             r = converter_record(proc)
             tot.add(f"dwc.{proc.name}", lut=r["lut"], ff=r["ff"])
             d.converters.append(r)
+    if any(p.mem.loaded for p in df.params):
+        tot.add("weight_loader", **R.LOADER_SHARED)   # mode decode + stream handshake, once
     if shell:
         tot.add("shell", **SHELL)
     d.totals = tot
@@ -132,7 +134,7 @@ def generated_pricer(package):
         if depths:
             fold[FIFO_KEY] = depths
         try:
-            df = build(package, dict(fold, **{RATE_KEY: rate}))
+            df = build(package, dict(fold, **{RATE_KEY: rate}), part=part)
         except CodegenError as e:
             raise EstimateError(str(e)) from None
         return evaluate_generated(g, df, clock_mhz, part)

@@ -147,9 +147,10 @@ class Ctx:
 
 
 def _rom(dims, reshape, bits: int, pin: str, ctx: "Ctx") -> R.Mem:
-    """A constant array as the generator lays it out and stores it (layout.py, R.rom)."""
+    """A constant array as the generator lays it out and stores it (layout.py, R.rom); in
+    UltraRAM when pinned there, loaded element by element (`bits` each)."""
     depth, width = layout.memory_shape(dims, reshape, bits)
-    return R.rom(depth, width, pin, ctx.lut_per_bram)
+    return R.rom(depth, width, pin, ctx.lut_per_bram, element_bits=bits)
 
 
 def _need(layer, *attrs):

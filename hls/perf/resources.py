@@ -10,8 +10,10 @@ Conventions
 - ``lut`` counts slice LUTs (logic + memory); ``lutram`` is the part of it that sits in SLICEM
   as distributed *RAM* (17,400 available on the xc7z020). Distributed *ROM* (constant weights
   and thresholds) is ordinary logic and may use any LUT.
-- ``uram`` counts UltraRAM blocks (UltraScale+ only). URAM cannot be initialized by the
-  bitstream (UG573), so constant weights never go there without a loader: 0 used for now.
+- ``uram`` counts UltraRAM blocks (UltraScale+ only: URAM288, 4,096 x 72 bits). URAM cannot be
+  initialised by the bitstream (UG573), so weights placed there are written at run time by the
+  weight loader (hls/lib/weight_load.h) before the first frame: ``rom(..., pin="uram")`` prices
+  the blocks and the loader's share of logic.
 """
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ DEFAULT_CLOCK_MHZ = _default_clock()
 # A resource bill
 # --------------------------------------------------------------------------------------------
 
-RESOURCE_KEYS = ("lut", "ff", "bram36", "dsp", "lutram")
+RESOURCE_KEYS = ("lut", "ff", "bram36", "dsp", "lutram", "uram")
 
 
 @dataclass
@@ -76,19 +78,21 @@ class Cost:
     bram36: float = 0.0
     dsp: float = 0.0
     lutram: float = 0.0        # included in ``lut``
+    uram: float = 0.0          # UltraRAM blocks
     items: dict = field(default_factory=dict)   # name -> {"lut": .., "bram36": .., ...}
 
     def add(self, name: str, lut: float = 0.0, ff: float = 0.0, bram36: float = 0.0,
-            dsp: float = 0.0, lutram: float = 0.0, **info) -> "Cost":
+            dsp: float = 0.0, lutram: float = 0.0, uram: float = 0.0, **info) -> "Cost":
         """Add an item. ``lutram`` LUTs must also be counted in ``lut`` by the caller."""
         self.lut += lut
         self.ff += ff
         self.bram36 += bram36
         self.dsp += dsp
         self.lutram += lutram
+        self.uram += uram
         item = self.items.setdefault(name, {})
         for k, v in (("lut", lut), ("ff", ff), ("bram36", bram36), ("dsp", dsp),
-                     ("lutram", lutram)):
+                     ("lutram", lutram), ("uram", uram)):
             if v:
                 item[k] = item.get(k, 0) + v
         item.update(info)
@@ -96,7 +100,7 @@ class Cost:
 
     def add_mem(self, name: str, mem: "Mem") -> "Cost":
         return self.add(name, lut=mem.lut, ff=mem.ff, bram36=mem.bram36, lutram=mem.lutram,
-                        style=mem.style, depth=mem.depth, width=mem.width, banks=mem.banks)
+                        uram=mem.uram, style=mem.style, depth=mem.depth, width=mem.width, banks=mem.banks)
 
     def merge(self, other: "Cost", prefix: str = "") -> "Cost":
         for name, item in other.items.items():
@@ -106,11 +110,12 @@ class Cost:
         self.bram36 += other.bram36
         self.dsp += other.dsp
         self.lutram += other.lutram
+        self.uram += other.uram
         return self
 
     def as_dict(self) -> dict:
         return {"lut": round(self.lut), "ff": round(self.ff), "bram36": self.bram36,
-                "dsp": round(self.dsp), "lutram": round(self.lutram)}
+                "dsp": round(self.dsp), "lutram": round(self.lutram), "uram": round(self.uram)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,7 +269,8 @@ def srl_fifo_luts(depth: int, width: int) -> float:
 @dataclass
 class Mem:
     """A memory as implemented: ``style`` is 'bram', 'lut' (distributed ROM, logic LUTs),
-    'lutram' (distributed RAM, SLICEM) or 'srl' (shift-register FIFO, SLICEM)."""
+    'lutram' (distributed RAM, SLICEM), 'srl' (shift-register FIFO, SLICEM) or 'uram'
+    (UltraRAM written by the weight loader)."""
 
     style: str
     depth: int
@@ -274,6 +280,12 @@ class Mem:
     ff: float = 0.0
     bram36: float = 0.0
     lutram: float = 0.0
+    uram: float = 0.0
+
+    @property
+    def loaded(self) -> bool:
+        """Written at run time by the weight loader (not a constant of the bitstream)."""
+        return self.style == "uram"
 
     @property
     def impl(self) -> str:
@@ -316,16 +328,60 @@ TINY_BITS = 1024
 
 # BIND_STORAGE impl of each Mem style (what the generated pragmas say; 'reg': a fully
 # partitioned constant array, no memory at all)
-IMPL = {"bram": "bram", "lut": "lutram", "lutram": "lutram", "srl": "srl", "reg": "reg", "none": "none"}
+IMPL = {"bram": "bram", "lut": "lutram", "lutram": "lutram", "srl": "srl", "reg": "reg", "none": "none",
+        "uram": "uram"}
+
+# --------------------------------------------------------------------------------------------
+# UltraRAM (UltraScale+): weights written at run time
+# --------------------------------------------------------------------------------------------
+
+URAM_DEPTH, URAM_WIDTH = 4096, 72   # one URAM288 block; the width has no other aspect ratio (UG573)
 
 
-def rom(depth: int, width: int, pin: str = "auto", lut_per_bram: float = 380.0) -> Mem:
+def uram_for(depth: int, width: int) -> int:
+    """URAM288 blocks for one memory of ``depth`` x ``width`` bits: columns of 72 bits, each
+    ceil(depth / 4096) blocks deep (deeper columns use the blocks' built-in cascade, no LUTs).
+    A width that is not a multiple of 72 wastes the rest of its last column."""
+    if depth <= 0 or width <= 0:
+        return 0
+    return math.ceil(int(width) / URAM_WIDTH) * math.ceil(int(depth) / URAM_DEPTH)
+
+
+# The loader's logic per loaded memory (hls/lib/weight_load.h): an address counter and its
+# compare (~2 LUT per address bit), a beat counter per element, and one LUT per 64-bit beat of
+# the element for its enable; the assembled PE words wait in registers (FFs with clock enable,
+# no LUT). The write goes to the memory's own write port, so the datapath's read port is
+# untouched. Plus once per design: the mode decode and the input-stream handshake.
+LOADER_SHARED = {"lut": 80, "ff": 60}
+
+
+def loader_cost(depth: int, width: int, element_bits: int) -> tuple:
+    """(LUT, FF) of writing one memory of ``depth`` words x ``width`` bits, elements of
+    ``element_bits`` bits (the loader reads each element as whole 64-bit beats)."""
+    beats = max(1, math.ceil(int(element_bits) / 64))
+    lut = 20 + 2 * clog2(depth) + beats + clog2(beats)
+    ff = width + clog2(depth) + clog2(beats) + 8
+    return float(lut), float(ff)
+
+
+def uram(depth: int, width: int, element_bits: int | None = None) -> Mem:
+    """A memory in UltraRAM written by the weight loader: its blocks and its loader logic."""
+    lut, ff = loader_cost(depth, width, element_bits or width)
+    return Mem("uram", int(depth), int(width), 1, lut=lut, ff=ff, uram=uram_for(depth, width))
+
+
+def rom(depth: int, width: int, pin: str = "auto", lut_per_bram: float = 380.0,
+        element_bits: int | None = None) -> Mem:
     """A constant array (weights, thresholds, directions) as the generator emits it, and its
     cost: the one storage rule of both hls/codegen (BIND_STORAGE / ARRAY_PARTITION pragmas) and
     the estimate. One word deep: constants in registers (fully partitioned; the logic folds them
     in, no memory). At most TINY_BITS: distributed ROM. Else `pin` ('bram', 'lut') or, with
-    'auto', the cheaper of block and distributed ROM at the exchange rate."""
+    'auto', the cheaper of block and distributed ROM at the exchange rate. 'uram' is always
+    UltraRAM (whatever its size: the folding asked for the run-time write path), with the loader
+    of `element_bits`-bit elements."""
     depth, width = int(depth), int(width)
+    if pin == "uram":
+        return uram(depth, width, element_bits)
     if depth == 1:
         return Mem("reg", depth, width, 1)
     if depth * width <= TINY_BITS:

@@ -14,6 +14,11 @@
 //   -3 out_word_count < frames * ern_out_words_per_frame(), -4 the accelerator wrote another
 //   number of words, -5 TLAST not exactly on the last word, -6 input words left unread.
 // Calls are independent (the FIFOs are local to each call).
+//
+// A design with weights in UltraRAM (ERN_HAS_WEIGHT_LOAD) needs them loaded first, as on the board:
+//   int ern_load(const uint64_t* words, size_t word_count);   // the weight image (host/weights.py)
+// returns 0, -1 a null pointer, -2 word_count != ern_load_words(), -6 words left unread; without
+// loaded weights ern_load_words() is 0 and ern_load accepts only an empty image.
 #include "ern_top.h"
 
 #include <cstddef>
@@ -31,6 +36,31 @@ unsigned ern_classes(void) { return ERN_CLASSES; }
 // emulation loads a built library only when it names the package it runs.
 const char* ern_package_sha256(void) { return ERN_PACKAGE_SHA256; }
 
+#ifdef ERN_HAS_WEIGHT_LOAD
+size_t ern_load_words(void) { return ERN_LOAD_WORDS; }
+#else
+size_t ern_load_words(void) { return 0; }
+#endif
+
+int ern_load(const uint64_t* words, size_t word_count) {
+    if (!words && word_count) return -1;
+    if (word_count != ern_load_words()) return -2;
+#ifdef ERN_HAS_WEIGHT_LOAD
+    hls::stream<ern_word_t> in_stream("in_stream"), out_stream("out_stream");
+    for (size_t i = 0; i < word_count; i++) {
+        ern_word_t word;
+        word.data = ap_uint<64>(words[i]);
+        word.keep = -1;
+        word.strb = -1;
+        word.last = i == word_count - 1;
+        in_stream.write(word);
+    }
+    ern_top(in_stream, out_stream, 0, ERN_MODE_LOAD);
+    if (!in_stream.empty()) return -6;
+#endif
+    return 0;
+}
+
 int ern_run(const uint64_t* in_words, size_t in_word_count, uint64_t* out_words, size_t out_word_count,
             unsigned frames) {
     if ((!in_words && in_word_count) || (!out_words && out_word_count)) return -1;
@@ -47,7 +77,11 @@ int ern_run(const uint64_t* in_words, size_t in_word_count, uint64_t* out_words,
         word.last = i == in_word_count - 1;
         in_stream.write(word);
     }
+#ifdef ERN_HAS_WEIGHT_LOAD
+    ern_top(in_stream, out_stream, frames, ERN_MODE_RUN);
+#else
     ern_top(in_stream, out_stream, frames);
+#endif
     int status = 0;
     if (!in_stream.empty()) status = -6;
     while (!in_stream.empty()) in_stream.read();

@@ -9,6 +9,9 @@
 // DMA transfer each on the board: frames padded to whole words, TLAST on the last output word
 // of a call), checks the word counts and TLAST, compares every class sum, writes the sums it got
 // to OUT_FILE (default DATA_DIR/got.bin, int32) and prints `images=N mismatches=M`.
+// A design with weights in UltraRAM (ERN_HAS_WEIGHT_LOAD) first loads DATA_DIR/weights.bin (the
+// weight image: ERN_LOAD_WORDS uint64 little-endian words, host/weights.py) in one call with
+// mode ERN_MODE_LOAD, as the driver does after the bitstream, then runs the images.
 // Exit status: 0 all equal; 1 a mismatch or a protocol error; 2 a missing or malformed file.
 #include "ern_top.h"
 
@@ -48,6 +51,39 @@ int32_t le32(const unsigned char* p) {
     return int32_t(uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24);
 }
 
+#ifdef ERN_HAS_WEIGHT_LOAD
+// The weight image through the top in load mode; returns the protocol errors (words left unread,
+// words written).
+long load_weights(const std::string& dir) {
+    std::vector<unsigned char> image;
+    if (!read_file(dir + "/weights.bin", image)) fail_file("cannot read " + dir + "/weights.bin");
+    if (image.size() != size_t(ERN_LOAD_WORDS) * 8)
+        fail_file("weights.bin does not hold " + std::to_string(ERN_LOAD_WORDS) + " 64-bit words");
+    hls::stream<ern_word_t> in_stream("in_stream"), out_stream("out_stream");
+    for (size_t w = 0; w < ERN_LOAD_WORDS; w++) {
+        uint64_t data = 0;
+        for (unsigned b = 0; b < 8; b++) data |= uint64_t(image[w * 8 + b]) << (8 * b);
+        ern_word_t word;
+        word.data = ap_uint<ERN_AXI_BITS>(data);
+        word.keep = -1;
+        word.strb = -1;
+        word.last = w == ERN_LOAD_WORDS - 1;
+        in_stream.write(word);
+    }
+    ern_top(in_stream, out_stream, 0, ERN_MODE_LOAD);
+    long errors = 0;
+    if (!in_stream.empty()) {
+        std::printf("tb: weight words left unread after the load\n");
+        errors++;
+    }
+    if (!out_stream.empty()) {
+        std::printf("tb: the load wrote output words\n");
+        errors++;
+    }
+    return errors;
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -66,6 +102,9 @@ int main(int argc, char** argv) {
 
     std::vector<int32_t> got(size_t(count) * ERN_CLASSES, 0);
     long mismatches = 0, protocol_errors = 0, shown = 0;
+#ifdef ERN_HAS_WEIGHT_LOAD
+    protocol_errors += load_weights(dir);
+#endif
     for (long start = 0; start < count; start += ERN_TB_BATCH) {
         const unsigned frames = unsigned(count - start < ERN_TB_BATCH ? count - start : ERN_TB_BATCH);
         hls::stream<ern_word_t> in_stream("in_stream"), out_stream("out_stream");
@@ -85,7 +124,11 @@ int main(int argc, char** argv) {
                 in_stream.write(word);
             }
         }
+#ifdef ERN_HAS_WEIGHT_LOAD
+        ern_top(in_stream, out_stream, frames, ERN_MODE_RUN);
+#else
         ern_top(in_stream, out_stream, frames);
+#endif
 #ifdef ERN_CLOCKED_SIM
         ern::clocked::print_report(frames);  // cycles of this call (hls/clocked.py parses them)
 #endif
