@@ -147,7 +147,8 @@ def table(runs) -> str:
 
 def notes(runs, args) -> str:
     first = runs[0]
-    checks = "; ".join(f"{r['model']} {run['threads']}t: reference on {r['reference_threads']} threads"
+    checks = "; ".join(f"{r['model']} {run['threads']}t: reference on {r['reference_threads']} "
+                       f"thread{'s' if r['reference_threads'] != 1 else ''}"
                        f"{' (BLAS held at 1)' if r['blas_held'] else ' (BLAS not found: not held at 1)'}, "
                        f"class sums {'identical' if r['identical_class_sums'] else 'DIFFER'}"
                        f", top-1 agreement with Brevitas {r['agreement_brevitas']:.2f}%"
