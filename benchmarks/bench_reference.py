@@ -13,9 +13,12 @@ images, and each figure is the median round, so load that comes and goes hits al
 the 1-minute load average is printed with every row. Prints a markdown table; `--write FILE`
 also writes it (with the command, the machine and the settings) as one section of FILE.
 
-Rows: `numpy reference` is host.reference as class_sums runs it (host/kernels.py);
+Rows: `numpy reference` is host.reference as class_sums runs it (host/kernels.py), with its
+default threads, as a user on the board gets them: OMP_NUM_THREADS when set (here, by the
+thread count), else every core; the batches are split over them and the BLAS is held at one
+thread at runtime (host/blas.py), so the BLAS variables set here change nothing for it;
 `golden ops` is the same reference through host/ops.py's golden functions (`fast=False`, the
-reference before host/kernels.py); `plain float torch` is training/plain_float.py (every
+reference before host/kernels.py), threaded alike; `plain float torch` is training/plain_float.py (every
 Brevitas layer swapped for its torch counterpart: the float network this one would be without
 quantization); `Brevitas` is the quantized model in eval mode. The class sums of the two numpy
 rows are checked identical on every image.
@@ -50,6 +53,7 @@ def measure_model(model_name: str, images_nchw, repeat: int, onnx_images: int) -
     """Every backend on the same images, interleaved, `repeat` rounds: median seconds each."""
     import numpy as np
 
+    from host import blas
     from host.package import load
     from host.reference import Reference
     from training import checkpoint, plain_float
@@ -79,6 +83,7 @@ def measure_model(model_name: str, images_nchw, repeat: int, onnx_images: int) -
                           == outputs["Brevitas eval"].argmax(1))) * 100
     result = {"model": model_name, "images": len(nhwc), "seconds": {k: median(v) for k, v in seconds.items()},
               "identical_class_sums": identical, "agreement_brevitas": agree,
+              "reference_threads": fast.threads, "blas_held": bool(blas.controls()),
               "load_min": min(loads), "load_max": max(loads)}
     if onnx_images:
         result["onnx"] = measure_onnx(model_name, images_nchw[:onnx_images])
@@ -142,7 +147,10 @@ def table(runs) -> str:
 
 def notes(runs, args) -> str:
     first = runs[0]
-    checks = "; ".join(f"{r['model']} {run['threads']}t: class sums {'identical' if r['identical_class_sums'] else 'DIFFER'}"
+    checks = "; ".join(f"{r['model']} {run['threads']}t: reference on {r['reference_threads']} "
+                       f"thread{'s' if r['reference_threads'] != 1 else ''}"
+                       f"{' (BLAS held at 1)' if r['blas_held'] else ' (BLAS not found: not held at 1)'}, "
+                       f"class sums {'identical' if r['identical_class_sums'] else 'DIFFER'}"
                        f", top-1 agreement with Brevitas {r['agreement_brevitas']:.2f}%"
                        + (f", execute_onnx {args.onnx_images / r['onnx']:.1f} images/s" if "onnx" in r else "")
                        for run in runs for r in run["results"])
@@ -150,7 +158,8 @@ def notes(runs, args) -> str:
             f"test images; {platform.machine()}, {os.cpu_count()} cores, numpy {first['numpy']}, torch "
             f"{first['torch']}, torch batch 100, reference batch 64. Threads: "
             f"{'/'.join(str(run['threads']) for run in runs)} ({', '.join(THREAD_VARIABLES)} and "
-            f"torch.set_num_threads). Load: the 1-minute load average over each model's rounds (the "
+            f"torch.set_num_threads; the reference splits its batches over OMP_NUM_THREADS threads, "
+            f"its default, with the BLAS held at 1 thread). Load: the 1-minute load average over each model's rounds (the "
             f"machine is shared: above ~0.5 other processes took part of the cores). {checks}.")
 
 

@@ -130,8 +130,8 @@ def run_reference(reference: Reference, images: np.ndarray, truth, batch_size: i
     bar.close()
     sums = np.concatenate(sums)
     labels = np.argmax(reference.logits_from_sums(sums), axis=1)
-    return row("numpy CPU reference (host.reference)", "cpu-reference", len(images), seconds,
-               top1(labels, truth)), sums
+    return row(f"numpy CPU reference (host.reference, {reference.threads} threads)", "cpu-reference",
+               len(images), seconds, top1(labels, truth)), sums
 
 
 def run_accelerator(accel, images: np.ndarray, truth, reference_sums: np.ndarray, label: str,

@@ -11,16 +11,23 @@ through its prepared fast kernel (host.kernels: the same integers, fewer float o
 `trace`, and `Reference(package, fast=False)`, run the golden ops of host.ops.
 Runs on the board: Python 3.10, numpy >= 1.21, nothing else.
 
+Threads: `Reference(package, threads=n)` splits each call's images over n threads (default: the
+cores this process may use, or OMP_NUM_THREADS where that is set), each running whole batches;
+numpy releases the GIL inside its GEMMs and array loops, so the threads run on separate cores.
+The BLAS is held at one thread meanwhile (host.blas): the parallelism is the reference's own.
+
 CLI: python -m host.reference --package build/<m>/dataflow --images x.npy [--labels y.npy]
 """
 import argparse
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 import numpy as np
 
-from host import kernels
+from host import blas, kernels
 from host.datasets import check_labels
 from host.errors import cli, fail
 from host.names import positive_int
@@ -29,14 +36,41 @@ from host.package import Package, fit_input, load
 DEFAULT_BATCH_SIZE = 64
 
 
+def default_threads() -> int:
+    """OMP_NUM_THREADS where it is a positive integer (the usual knob, which torch and the BLAS
+    read too), else the cores this process may run on."""
+    try:
+        threads = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        threads = 0
+    if threads > 0:
+        return threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not Linux
+        return os.cpu_count() or 1
+
+
+def batch_starts(images: int, batch_size: int, threads: int) -> range:
+    """Where each batch starts (the range's step is the batch size): batch_size, or less when
+    that would leave a thread without a batch (5 images over 2 threads: batches of 3 and 2)."""
+    step = max(1, min(batch_size, -(-images // threads)))
+    return range(0, max(images, 1), step)
+
+
 class Reference:
     """Executes a Package on batches of uint8 images N x H x W x C."""
 
-    def __init__(self, package: Package, batch_size: int = DEFAULT_BATCH_SIZE, fast: bool = True):
+    def __init__(self, package: Package, batch_size: int = DEFAULT_BATCH_SIZE, fast: bool = True,
+                 threads: Optional[int] = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        threads = default_threads() if threads is None else threads
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         self.package = package
         self.batch_size = batch_size
+        self.threads = threads
         self.fast = fast
         # Resolved once: each layer's params by short name, in execution order.
         self._steps = [(layer, package.layer_params(layer)) for layer in package.layers]
@@ -83,15 +117,19 @@ class Reference:
 
     def run(self, images: np.ndarray, keep_all: bool = False,
             batch_size: Optional[int] = None) -> Dict[str, np.ndarray]:
-        """run_batch over the whole set, `batch_size` images at a time, concatenated."""
+        """run_batch over the whole set, `batch_size` images at a time (fewer where that keeps
+        every thread busy), on self.threads threads, concatenated in order."""
         images = self.check_images(images)
-        step = batch_size or self.batch_size
-        parts: Dict[str, List[np.ndarray]] = {}
-        for start in range(0, max(len(images), 1), step):
-            for name, value in self.run_batch(images[start:start + step], keep_all).items():
-                parts.setdefault(name, []).append(value)
-        return {name: np.concatenate(values) if len(values) > 1 else values[0]
-                for name, values in parts.items()}
+        starts = batch_starts(len(images), batch_size or self.batch_size, self.threads)
+        batches = [images[start:start + starts.step] for start in starts]
+        with blas.one_thread():
+            if self.threads == 1 or len(batches) == 1:
+                results = [self.run_batch(batch, keep_all) for batch in batches]
+            else:
+                with ThreadPoolExecutor(min(self.threads, len(batches))) as pool:
+                    results = list(pool.map(lambda batch: self.run_batch(batch, keep_all), batches))
+        return {name: np.concatenate([r[name] for r in results]) if len(results) > 1 else value
+                for name, value in results[0].items()}
 
     def class_sums(self, images: np.ndarray, batch_size: Optional[int] = None) -> np.ndarray:
         """Integer class sums, int64 (N, classes)."""
@@ -125,10 +163,12 @@ def _main(argv: Optional[List[str]]) -> int:
     parser.add_argument("--images", required=True, help=".npy of uint8 images N x H x W x C")
     parser.add_argument("--labels", help=".npy of labels (N,): prints top-1")
     parser.add_argument("--batch-size", type=positive_int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--threads", type=positive_int, default=None,
+                        help="threads the batches are split over (default: OMP_NUM_THREADS, else every usable core)")
     parser.add_argument("--save", help="write the predictions and class sums to this .npz")
     args = parser.parse_args(argv)
     try:
-        reference = Reference(load(args.package), args.batch_size)
+        reference = Reference(load(args.package), args.batch_size, threads=args.threads)
         images = np.load(args.images, allow_pickle=False)
         start = time.perf_counter()
         sums = reference.class_sums(images)
@@ -136,7 +176,8 @@ def _main(argv: Optional[List[str]]) -> int:
     except ValueError as e:   # numpy's: not an .npy, or images of another shape
         return fail(e, "reference")
     labels = np.argmax(reference.logits_from_sums(sums), axis=1)
-    line = f"images={len(images)} seconds={seconds:.3f} fps={len(images) / max(seconds, 1e-9):.1f}"
+    line = (f"images={len(images)} seconds={seconds:.3f} fps={len(images) / max(seconds, 1e-9):.1f} "
+            f"threads={reference.threads}")
     if args.labels:
         try:
             truth = check_labels(np.load(args.labels, allow_pickle=False), len(images),

@@ -181,6 +181,20 @@ def test_fast_reference_gives_the_golden_class_sums(seed, kind):
     np.testing.assert_array_equal(fast, golden)
 
 
+
+@pytest.mark.parametrize("kind", ["ern", "cnv"])
+@pytest.mark.parametrize("count, batch_size", [(1, 4), (5, 4), (9, 2), (9, 64)])
+def test_threads_give_the_one_thread_class_sums(kind, count, batch_size):
+    """The batches split over 2 and 3 threads (the packed kernels run concurrently): the same
+    class sums as one thread, and as the golden ops."""
+    package = cnv_like(5)[0] if kind == "cnv" else random_ern(5, size=8, channels=3, widths=WIDTHS)[0]
+    images = random_images(package, count, 5)
+    one = Reference(package, batch_size=batch_size, threads=1).class_sums(images)
+    np.testing.assert_array_equal(one, Reference(package, fast=False, threads=1).class_sums(images))
+    for threads in (2, 3):
+        np.testing.assert_array_equal(
+            Reference(package, batch_size=batch_size, threads=threads).class_sums(images), one)
+
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["ern_tiny", "cnv_w1a2"])
 def test_fast_reference_on_the_committed_checkpoints(model, tmp_path):

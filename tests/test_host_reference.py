@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from host.ops import unpack_weights
 from host.package import load, save
-from host.reference import Reference, main
+from host.reference import Reference, batch_starts, default_threads, main
 from test_host_package import tiny_package
 
 
@@ -79,6 +79,62 @@ def test_batch_size_does_not_change_the_result():
         np.testing.assert_array_equal(reference.class_sums(images, batch_size=batch_size), whole)
     np.testing.assert_array_equal(Reference(tiny_package(4), batch_size=2).class_sums(images), whole)
 
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 13, 64, 129])
+@pytest.mark.parametrize("batch_size", [1, 3, 64])
+def test_threads_do_not_change_the_class_sums(count, batch_size):
+    package = tiny_package(8)
+    images = random_images(8, count)
+    one = Reference(package, batch_size=batch_size, threads=1).class_sums(images)
+    np.testing.assert_array_equal(one, recompute(package, images))
+    for threads in (2, 3):
+        np.testing.assert_array_equal(
+            Reference(package, batch_size=batch_size, threads=threads).class_sums(images), one)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(1, 40))
+def test_threaded_class_sums_match_the_recomputation(seed, count):
+    package = tiny_package(seed)
+    images = random_images(seed, count)
+    np.testing.assert_array_equal(Reference(package, batch_size=4, threads=2).class_sums(images),
+                                  recompute(package, images))
+
+
+def test_threaded_trace_and_golden_ops_match_one_thread():
+    package = tiny_package(9)
+    images = random_images(9, 11)
+    one = Reference(package, batch_size=2, threads=1).trace(images)
+    two = Reference(package, batch_size=2, threads=2).trace(images)
+    assert set(one) == set(two)
+    for name in one:
+        np.testing.assert_array_equal(two[name], one[name], err_msg=name)
+    np.testing.assert_array_equal(Reference(package, batch_size=3, fast=False, threads=2).class_sums(images),
+                                  recompute(package, images))
+
+
+@pytest.mark.parametrize("count, batch_size, threads, sizes", [
+    (0, 64, 2, [0]),              # one empty batch: the results keep their shapes
+    (1, 64, 2, [1]),
+    (5, 64, 2, [3, 2]),           # smaller batches, so that both threads get one
+    (7, 2, 2, [2, 2, 2, 1]),
+    (500, 64, 2, [64] * 7 + [52]),
+    (130, 64, 1, [64, 64, 2]),
+])
+def test_batch_starts_cover_every_image_once(count, batch_size, threads, sizes):
+    starts = batch_starts(count, batch_size, threads)
+    assert [len(range(count)[a:a + starts.step]) for a in starts] == sizes
+
+
+def test_threads_default_to_omp_num_threads_else_the_usable_cores(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads() == 3 and Reference(tiny_package()).threads == 3
+    for unset in ("", "0", "x"):
+        monkeypatch.setenv("OMP_NUM_THREADS", unset)
+        assert default_threads() >= 1
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        Reference(tiny_package(), threads=0)
 
 def test_trace_gives_every_stream_within_its_declared_width():
     package = tiny_package(5)
