@@ -26,6 +26,18 @@
 
 static_assert(ERN_AXI_BITS == 64, "emu.cpp: the C ABI passes 64-bit AXI words");
 
+// The words as one AXI-Stream packet (TLAST on the last), the way the DMA sends a buffer.
+static void push_words(hls::stream<ern_word_t>& stream, const uint64_t* words, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        ern_word_t word;
+        word.data = ap_uint<64>(words[i]);
+        word.keep = -1;
+        word.strb = -1;
+        word.last = i == count - 1;
+        stream.write(word);
+    }
+}
+
 extern "C" {
 
 unsigned ern_in_words_per_frame(void) { return ERN_IN_WORDS; }
@@ -47,14 +59,7 @@ int ern_load(const uint64_t* words, size_t word_count) {
     if (word_count != ern_load_words()) return -2;
 #ifdef ERN_HAS_WEIGHT_LOAD
     hls::stream<ern_word_t> in_stream("in_stream"), out_stream("out_stream");
-    for (size_t i = 0; i < word_count; i++) {
-        ern_word_t word;
-        word.data = ap_uint<64>(words[i]);
-        word.keep = -1;
-        word.strb = -1;
-        word.last = i == word_count - 1;
-        in_stream.write(word);
-    }
+    push_words(in_stream, words, word_count);
     ern_top(in_stream, out_stream, 0, ERN_MODE_LOAD);
     if (!in_stream.empty()) return -6;
 #endif
@@ -69,14 +74,7 @@ int ern_run(const uint64_t* in_words, size_t in_word_count, uint64_t* out_words,
     if (out_word_count < want) return -3;
     if (frames == 0) return 0;
     hls::stream<ern_word_t> in_stream("in_stream"), out_stream("out_stream");
-    for (size_t i = 0; i < in_word_count; i++) {
-        ern_word_t word;
-        word.data = ap_uint<64>(in_words[i]);
-        word.keep = -1;
-        word.strb = -1;
-        word.last = i == in_word_count - 1;
-        in_stream.write(word);
-    }
+    push_words(in_stream, in_words, in_word_count);
 #ifdef ERN_HAS_WEIGHT_LOAD
     ern_top(in_stream, out_stream, frames, ERN_MODE_RUN);
 #else
