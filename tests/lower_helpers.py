@@ -1,6 +1,7 @@
 """Builders shared by the tests/test_lower_*.py files: tiny hand-built QONNX graphs, and small
 Brevitas models exported quickly (TorchScript exporter + the same qonnx cleanup as
 training/export.py, ~10x faster than the dynamo exporter that `make export` uses)."""
+import copy
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -157,3 +158,13 @@ def ternary_cnn(seed=0):
     x = g.node("Conv", [x, ternary((10, 8, 1, 1), "WQ_1")], name="Conv_1", kernel_shape=[1, 1], pads=[0, 0, 0, 0],
                **conv)
     return g.build(g.node("ReduceMean", [x], axes=[2, 3], keepdims=0))
+
+
+def apply(model, *passes):
+    """A copy of the model with each pass applied until it stops changing anything."""
+    model = copy.deepcopy(model)
+    for p in passes:
+        changed = True
+        while changed:
+            model, changed = p.apply(model)
+    return model

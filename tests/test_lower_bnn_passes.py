@@ -1,7 +1,6 @@
 """The passes and pass extensions that bnn_pynq's constructs need, each on a tiny hand-built QONNX
 graph (tests/test_lower_passes.py's style: the IR stays executable, so each is checked by
 running the graph before and after it)."""
-import copy
 import warnings
 
 import numpy as np
@@ -17,16 +16,7 @@ from hls.lower.streams import LowerGlobalPool, LowerMaxPool
 from host.ops import Conv, conv_weight_params
 from host.package import load, save
 from host.reference import Reference
-from lower_helpers import GraphBuilder, QONNX_DOMAIN, run
-
-
-def apply(model, *passes):
-    model = copy.deepcopy(model)
-    for p in passes:
-        changed = True
-        while changed:
-            model, changed = p.apply(model)
-    return model
+from lower_helpers import GraphBuilder, QONNX_DOMAIN, run, apply
 
 
 def images(shape, n=4, seed=0):

@@ -14,17 +14,7 @@ from hls.lower.pad import MergePadIntoConv
 from hls.lower.streams import InsertDuplicates, LowerAdd, LowerMaxPool, SplitScaleForks
 from host.ops import unpack_weights
 from host.reference import Reference
-from lower_helpers import GraphBuilder, run
-
-
-def apply(model, *passes):
-    """A copy of the model with each pass applied until it stops changing anything."""
-    model = copy.deepcopy(model)
-    for p in passes:
-        changed = True
-        while changed:
-            model, changed = p.apply(model)
-    return model
+from lower_helpers import GraphBuilder, run, apply
 
 
 def ops_of(model):
